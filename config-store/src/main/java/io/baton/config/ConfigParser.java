@@ -1,0 +1,355 @@
+package io.baton.config;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
+/**
+ * Turns a YAML or JSON document into a valid {@link BatonConfig}, or reports every error in it.
+ * The field names follow the vocabulary in the README's configuration reference.
+ */
+public final class ConfigParser {
+
+    /** The document formats a configuration may be written in. */
+    public enum Format {
+        YAML, JSON;
+
+        /** JSON for {@code *.json}, YAML otherwise (YAML also reads most JSON). */
+        public static Format forFileName(String fileName) {
+            return fileName.toLowerCase(Locale.ROOT).endsWith(".json") ? JSON : YAML;
+        }
+    }
+
+    static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+    private static final Pattern INTERFACE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:-]{0,14}");
+    private static final Pattern AE_TITLE = Pattern.compile("[\\x20-\\x5B\\x5D-\\x7E]{1,16}");
+    private static final Pattern HTTP_METHOD = Pattern.compile("[A-Z]{3,10}");
+    private static final String NAME_RULE = "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit";
+
+    private static final ObjectMapper JSON_MAPPER = new ObjectMapper()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper YAML_MAPPER = YAMLMapper.builder()
+            .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
+            .build();
+
+    private ConfigParser() {
+    }
+
+    public static BatonConfig parseFile(Path file) throws IOException, MalformedConfigException, InvalidConfigException {
+        String text = Files.readString(file, StandardCharsets.UTF_8);
+        return parse(text, Format.forFileName(file.getFileName().toString()));
+    }
+
+    public static BatonConfig parse(String text, Format format) throws MalformedConfigException, InvalidConfigException {
+        return fromTree(readTree(text, format));
+    }
+
+    /** The document as a tree, or a {@link MalformedConfigException} that says where it broke. */
+    public static JsonNode readTree(String text, Format format) throws MalformedConfigException {
+        JsonNode root;
+        try {
+            root = (format == Format.JSON ? JSON_MAPPER : YAML_MAPPER).readTree(text);
+        } catch (JacksonException e) {
+            throw new MalformedConfigException("not valid " + format + ": " + describe(e));
+        }
+        if (root == null || root.isMissingNode() || root.isNull()) {
+            throw new MalformedConfigException("the document is empty");
+        }
+        return root;
+    }
+
+    public static BatonConfig fromTree(JsonNode root) throws InvalidConfigException {
+        List<ConfigError> errors = new ArrayList<>();
+        Fields top = Fields.of(root, "", errors);
+        Fields clusterFields = top.object("cluster");
+        if (clusterFields == null) {
+            top.error("cluster", "is required");
+        }
+        ClusterConfig cluster = clusterFields == null ? null : cluster(clusterFields);
+        List<VipConfig> vips = new ArrayList<>();
+        for (Fields vipFields : top.objects("vips", true)) {
+            vips.add(vip(vipFields));
+        }
+        List<VirtualService> services = new ArrayList<>();
+        for (Fields serviceFields : top.objects("services", true)) {
+            services.add(service(serviceFields));
+        }
+        top.rejectUnknownKeys();
+        BatonConfig config = new BatonConfig(cluster, vips, services);
+        ConfigRules.check(config, errors);
+        if (!errors.isEmpty()) {
+            throw new InvalidConfigException(errors);
+        }
+        return config;
+    }
+
+    private static ClusterConfig cluster(Fields fields) {
+        String name = name(fields, "name");
+        List<NodeConfig> nodes = new ArrayList<>();
+        for (Fields nodeFields : fields.objects("nodes", true)) {
+            nodes.add(node(nodeFields));
+        }
+        Boolean preempt = fields.bool("preempt", false);
+        HostPort witness = fields.parsed("witness", false, null, text -> HostPort.parse(text, true).orElse(null),
+                "is not an IPv4 address (ICMP) or address:port (TCP)");
+        String keyFile = fields.string("key-file", false, null);
+        fields.rejectUnknownKeys();
+        return new ClusterConfig(name, nodes, Boolean.TRUE.equals(preempt), witness, keyFile);
+    }
+
+    private static NodeConfig node(Fields fields) {
+        String id = name(fields, "id");
+        HostPort address = fields.parsed("address", true, null, text -> HostPort.parse(text, false).orElse(null),
+                "is not an IPv4 address:port");
+        if (address != null && address.host().equals("0.0.0.0")) {
+            fields.error("address", "must be this node's own address; cluster traffic never binds to 0.0.0.0");
+        }
+        HostPort admin = fields.parsed("admin", false, NodeConfig.DEFAULT_ADMIN,
+                text -> HostPort.parse(text, false).orElse(null), "is not an IPv4 address:port");
+        Integer priority = fields.integer("priority", NodeConfig.DEFAULT_PRIORITY, 1, 255);
+        fields.rejectUnknownKeys();
+        return new NodeConfig(id, address, admin, priority == null ? 0 : priority);
+    }
+
+    private static VipConfig vip(Fields fields) {
+        String name = name(fields, "name");
+        String address = null;
+        int prefix = 0;
+        String cidr = fields.string("address", true, null);
+        if (cidr != null) {
+            int slash = cidr.indexOf('/');
+            String host = slash < 0 ? cidr : cidr.substring(0, slash);
+            String prefixText = slash < 0 ? "32" : cidr.substring(slash + 1);
+            if (!Ipv4.isValid(host) || !prefixText.matches("\\d{1,2}") || Integer.parseInt(prefixText) > 32) {
+                fields.error("address", Fields.quote(cidr) + " is not an IPv4 address/prefix (e.g. 10.20.0.100/24)");
+            } else {
+                address = host;
+                prefix = Integer.parseInt(prefixText);
+            }
+        }
+        String iface = fields.string("interface", true, null);
+        if (iface != null && !INTERFACE.matcher(iface).matches()) {
+            fields.error("interface", Fields.quote(iface) + " is not a Linux interface name (at most 15 characters)");
+            iface = null;
+        }
+        fields.rejectUnknownKeys();
+        return new VipConfig(name, address, prefix, iface);
+    }
+
+    private static VirtualService service(Fields fields) {
+        String name = name(fields, "name");
+        String vip = fields.string("vip", true, null);
+        List<Integer> ports = ports(fields);
+        String protocol = fields.string("protocol", false, VirtualService.PROTOCOL_TCP);
+        if (protocol != null && !protocol.equals(VirtualService.PROTOCOL_TCP)) {
+            fields.error("protocol", Fields.quote(protocol) + " is not supported: only tcp");
+        }
+        ForwardingMode mode = fields.choice("mode", ForwardingMode.class, null, true);
+        L7Mode l7Mode = fields.choice("l7", L7Mode.class, null, false);
+        if (mode == ForwardingMode.L7_SNAT && l7Mode == null && !fields.has("l7")) {
+            l7Mode = L7Mode.TCP;
+        }
+        BalanceMode balance = fields.choice("balance", BalanceMode.class, BalanceMode.LOAD_BALANCED, false);
+        SchedulerKind defaultScheduler = mode != null && mode.isKernel() ? SchedulerKind.MAGLEV : SchedulerKind.WLC;
+        SchedulerKind scheduler = fields.choice("scheduler", SchedulerKind.class, defaultScheduler, false);
+        Fields persistenceFields = fields.object("persistence");
+        Persistence persistence = persistenceFields == null ? Persistence.NONE : persistence(persistenceFields);
+        Fields checkFields = fields.object("check");
+        HealthCheck check = checkFields == null ? HealthCheck.connect() : check(checkFields);
+        Fields timeoutFields = fields.object("timeouts");
+        Timeouts timeouts = timeoutFields == null ? Timeouts.DEFAULTS : timeouts(timeoutFields);
+        HostPort fallback = fields.parsed("fallback", false, null, text -> HostPort.parse(text, false).orElse(null),
+                "is not an IPv4 address:port");
+        List<RealServer> servers = new ArrayList<>();
+        for (Fields serverFields : fields.objects("servers", true)) {
+            servers.add(server(serverFields));
+        }
+        fields.rejectUnknownKeys();
+        return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
+                scheduler, persistence, check, timeouts, fallback, servers);
+    }
+
+    private static List<Integer> ports(Fields fields) {
+        boolean hasPort = fields.has("port");
+        boolean hasPorts = fields.has("ports");
+        if (hasPort && hasPorts) {
+            fields.error("ports", "give either port or ports, not both");
+            return null;
+        }
+        if (!hasPort && !hasPorts) {
+            fields.error("ports", "is required (e.g. ports: [104, 11112])");
+            return null;
+        }
+        return fields.integers(hasPort ? "port" : "ports", 1, 65535);
+    }
+
+    private static Persistence persistence(Fields fields) {
+        PersistenceType type = fields.choice("type", PersistenceType.class, null, true);
+        Duration timeout = fields.duration("timeout", Persistence.DEFAULT_TIMEOUT);
+        Integer netmask = fields.integer("netmask", 32, 0, 32);
+        String cookie = fields.string("cookie", false, null);
+        if (type != null && type != PersistenceType.SOURCE_IP && fields.has("netmask")) {
+            fields.error("netmask", "only applies to source-ip persistence");
+        }
+        if (type != null && type != PersistenceType.COOKIE && cookie != null) {
+            fields.error("cookie", "only applies to cookie persistence");
+        }
+        if (type == PersistenceType.COOKIE && cookie == null && !fields.has("cookie")) {
+            cookie = Persistence.DEFAULT_COOKIE;
+        }
+        if (cookie != null && !cookie.matches("[A-Za-z0-9_.-]{1,64}")) {
+            fields.error("cookie", Fields.quote(cookie) + " is not a valid cookie name");
+        }
+        if (timeout != null && timeout.isZero()) {
+            fields.error("timeout", "must be longer than 0");
+        }
+        fields.rejectUnknownKeys();
+        return new Persistence(type, timeout, netmask == null ? 32 : netmask, cookie);
+    }
+
+    private static HealthCheck check(Fields fields) {
+        CheckType type = fields.choice("type", CheckType.class, CheckType.CONNECT, false);
+        Duration interval = fields.duration("interval", HealthCheck.DEFAULT_INTERVAL);
+        Duration timeout = fields.duration("timeout", HealthCheck.DEFAULT_TIMEOUT);
+        Integer rise = fields.integer("rise", HealthCheck.DEFAULT_RISE, 1, 100);
+        Integer fall = fields.integer("fall", HealthCheck.DEFAULT_FALL, 1, 100);
+        Integer port = fields.has("port") ? fields.integer("port", null, 1, 65535) : null;
+        if (interval != null && interval.compareTo(Duration.ofMillis(100)) < 0) {
+            fields.error("interval", "must be at least 100ms");
+        }
+        if (timeout != null && timeout.isZero()) {
+            fields.error("timeout", "must be longer than 0");
+        }
+
+        boolean http = type != null && type.isHttp();
+        String method = only(fields, http, "method", "http/https", "GET");
+        if (method != null && !HTTP_METHOD.matcher(method).matches()) {
+            fields.error("method", Fields.quote(method) + " is not an HTTP method (e.g. GET, HEAD, OPTIONS)");
+        }
+        String path = only(fields, http, "path", "http/https", "/");
+        if (path != null && !path.startsWith("/")) {
+            fields.error("path", Fields.quote(path) + " must start with /");
+        }
+        String host = only(fields, http, "host", "http/https", null);
+        List<Integer> expect = null;
+        if (fields.has("expect")) {
+            if (!http) {
+                fields.error("expect", "only applies to http/https checks");
+            } else {
+                expect = fields.integers("expect", 100, 599);
+            }
+        } else if (http) {
+            expect = List.of(200);
+        }
+        String bodyRegex = only(fields, http, "body-regex", "http/https", null);
+        if (bodyRegex != null) {
+            try {
+                Pattern.compile(bodyRegex);
+            } catch (PatternSyntaxException e) {
+                fields.error("body-regex", Fields.quote(bodyRegex) + " is not a regular expression: " + e.getDescription());
+            }
+        }
+        Boolean verifyTls = null;
+        if (fields.has("verify-tls")) {
+            if (type != CheckType.HTTPS) {
+                fields.error("verify-tls", "only applies to https checks");
+            } else {
+                verifyTls = fields.bool("verify-tls", false);
+            }
+        } else if (type == CheckType.HTTPS) {
+            verifyTls = false;
+        }
+
+        boolean dicom = type == CheckType.DICOM_ECHO;
+        String callingAe = only(fields, dicom, "calling-ae", "dicom-echo", HealthCheck.DEFAULT_CALLING_AE);
+        String calledAe = only(fields, dicom, "called-ae", "dicom-echo", HealthCheck.DEFAULT_CALLED_AE);
+        for (String key : List.of("calling-ae", "called-ae")) {
+            String title = key.equals("calling-ae") ? callingAe : calledAe;
+            if (title != null && !AE_TITLE.matcher(title).matches()) {
+                fields.error(key, Fields.quote(title) + " is not a DICOM AE title (1-16 printable characters, no backslash)");
+            }
+        }
+        String script = only(fields, type == CheckType.EXTERNAL, "script", "external", null);
+        if (type == CheckType.EXTERNAL && script == null && !fields.has("script")) {
+            fields.error("script", "is required for external checks");
+        }
+        fields.rejectUnknownKeys();
+        return new HealthCheck(type, interval, timeout, rise == null ? 0 : rise, fall == null ? 0 : fall, port,
+                method, path, host, expect, bodyRegex, verifyTls, callingAe, calledAe, script);
+    }
+
+    /** A string field that belongs to some check types only: reported if set on another type. */
+    private static String only(Fields fields, boolean applies, String key, String types, String defaultValue) {
+        if (!applies) {
+            if (fields.has(key)) {
+                fields.error(key, "only applies to " + types + " checks");
+            }
+            return null;
+        }
+        return fields.string(key, false, defaultValue);
+    }
+
+    private static Timeouts timeouts(Fields fields) {
+        Duration connect = fields.duration("connect", Timeouts.DEFAULTS.connect());
+        Duration clientIdle = fields.duration("client-idle", Timeouts.DEFAULTS.clientIdle());
+        Duration serverIdle = fields.duration("server-idle", Timeouts.DEFAULTS.serverIdle());
+        for (String key : List.of("connect", "client-idle", "server-idle")) {
+            Duration value = switch (key) {
+                case "connect" -> connect;
+                case "client-idle" -> clientIdle;
+                default -> serverIdle;
+            };
+            if (value != null && value.isZero()) {
+                fields.error(key, "must be longer than 0");
+            }
+        }
+        fields.rejectUnknownKeys();
+        return new Timeouts(connect, clientIdle, serverIdle);
+    }
+
+    private static RealServer server(Fields fields) {
+        String name = name(fields, "name");
+        HostPort address = fields.parsed("address", true, null, text -> HostPort.parse(text, true).orElse(null),
+                "is not an IPv4 address:port");
+        Integer weight = fields.integer("weight", RealServer.DEFAULT_WEIGHT, 0, RealServer.MAX_WEIGHT);
+        ServerState state = fields.choice("state", ServerState.class, ServerState.ONLINE, false);
+        fields.rejectUnknownKeys();
+        return new RealServer(name, address, weight == null ? 0 : weight, state);
+    }
+
+    private static String name(Fields fields, String key) {
+        String name = fields.string(key, true, null);
+        if (name != null && !NAME.matcher(name).matches()) {
+            fields.error(key, Fields.quote(name) + " " + NAME_RULE);
+            return null;
+        }
+        return name;
+    }
+
+    private static String describe(JacksonException e) {
+        String message = e.getOriginalMessage();
+        int cut = message.indexOf("\n at [Source");
+        if (cut >= 0) {
+            message = message.substring(0, cut);
+        }
+        JsonLocation location = e.getLocation();
+        if (location != null && location.getLineNr() > 0) {
+            return "line " + location.getLineNr() + ", column " + location.getColumnNr() + ": " + message;
+        }
+        return message;
+    }
+}

@@ -1,0 +1,114 @@
+package io.baton.config;
+
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * The rules that span fields: references, uniqueness, clashes and mode constraints. Fields that
+ * failed to parse are null here and were already reported, so every rule skips them.
+ */
+final class ConfigRules {
+
+    private ConfigRules() {
+    }
+
+    static void check(BatonConfig config, List<ConfigError> errors) {
+        if (config.cluster() != null) {
+            unique(config.cluster().nodes(), NodeConfig::id, "cluster.nodes", "id", "node id", errors);
+            unique(config.cluster().nodes(), node -> node.clusterAddress() == null ? null : node.clusterAddress().toString(),
+                    "cluster.nodes", "address", "cluster address", errors);
+        }
+        unique(config.vips(), VipConfig::name, "vips", "name", "VIP name", errors);
+        unique(config.vips(), VipConfig::address, "vips", "address", "VIP address", errors);
+        unique(config.services(), VirtualService::name, "services", "name", "service name", errors);
+
+        Map<String, String> listenerOwners = new HashMap<>();
+        for (int i = 0; i < config.services().size(); i++) {
+            VirtualService service = config.services().get(i);
+            String path = "services[" + i + "]";
+            service(config, service, path, listenerOwners, errors);
+        }
+    }
+
+    private static void service(BatonConfig config, VirtualService service, String path,
+                                Map<String, String> listenerOwners, List<ConfigError> errors) {
+        VipConfig vip = null;
+        if (service.vip() != null) {
+            vip = config.vip(service.vip()).orElse(null);
+            if (vip == null) {
+                errors.add(new ConfigError(path + ".vip", "\"" + service.vip() + "\" is not a VIP defined under vips"
+                        + (config.vips().isEmpty() ? "" : " (defined: " + String.join(", ",
+                        config.vips().stream().map(VipConfig::name).filter(n -> n != null).toList()) + ")")));
+            }
+        }
+        Set<Integer> seenPorts = new HashSet<>();
+        for (Integer port : service.ports()) {
+            if (!seenPorts.add(port)) {
+                errors.add(new ConfigError(path + ".ports", "port " + port + " is listed twice"));
+                continue;
+            }
+            if (vip != null && vip.address() != null) {
+                String listener = vip.address() + ":" + port;
+                String owner = listenerOwners.putIfAbsent(listener, service.name());
+                if (owner != null) {
+                    errors.add(new ConfigError(path + ".ports", "VIP " + listener + " is already used by service \""
+                            + owner + "\""));
+                }
+            }
+        }
+
+        ForwardingMode mode = service.mode();
+        if (mode != null && mode.isKernel()) {
+            if (service.l7Mode() != null) {
+                errors.add(new ConfigError(path + ".l7", "only applies to l7-snat services, not " + mode.configName()));
+            }
+            if (service.scheduler() != null && service.scheduler() != SchedulerKind.MAGLEV) {
+                errors.add(new ConfigError(path + ".scheduler", "\"" + service.scheduler().configName()
+                        + "\" is user-space only: " + mode.configName() + " runs in the kernel and schedules with maglev"));
+            }
+        }
+        Persistence persistence = service.persistence();
+        if (persistence != null && persistence.type() == PersistenceType.COOKIE
+                && (mode != ForwardingMode.L7_SNAT || service.l7Mode() != L7Mode.HTTP) && mode != null) {
+            errors.add(new ConfigError(path + ".persistence.type", "cookie persistence needs mode l7-snat with l7: http"));
+        }
+
+        unique(service.servers(), RealServer::name, path + ".servers", "name", "server name", errors);
+        for (int j = 0; j < service.servers().size(); j++) {
+            RealServer server = service.servers().get(j);
+            HostPort address = server.address();
+            if (mode == ForwardingMode.L4_DR && address != null && address.hasPort() && !service.ports().isEmpty()) {
+                String where = path + ".servers[" + j + "].address";
+                if (service.ports().size() > 1) {
+                    errors.add(new ConfigError(where, "l4-dr cannot map ports: with several service ports give the"
+                            + " address without a port (\"" + address.host() + "\")"));
+                } else if (!address.port().equals(service.ports().get(0))) {
+                    errors.add(new ConfigError(where, "l4-dr cannot map ports: real-server port " + address.port()
+                            + " must equal the service port " + service.ports().get(0)
+                            + " (the real server answers on the VIP itself)"));
+                }
+            }
+        }
+    }
+
+    /** Reports every element whose key repeats an earlier one's. */
+    private static <T> void unique(List<T> items, Function<T, String> key, String listPath, String field,
+                                   String what, List<ConfigError> errors) {
+        Map<String, Integer> firstIndex = new HashMap<>();
+        for (int i = 0; i < items.size(); i++) {
+            String value = key.apply(items.get(i));
+            if (value == null) {
+                continue;
+            }
+            Integer first = firstIndex.putIfAbsent(value, i);
+            if (first != null) {
+                errors.add(new ConfigError(listPath + "[" + i + "]." + field, "duplicate " + what + " \"" + value
+                        + "\" (first used at " + listPath + "[" + first + "])"));
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+package io.baton.config;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Writes a configuration back in the file vocabulary, with every default spelled out. The output is
+ * canonical (the same config always gives the same bytes), so its checksum identifies the config
+ * on every node, and {@link ConfigParser} reads it back to an equal {@link BatonConfig}.
+ */
+public final class ConfigWriter {
+
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+    private static final ObjectMapper PRETTY = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private ConfigWriter() {
+    }
+
+    public static String toJson(BatonConfig config) {
+        return write(MAPPER, toTree(config));
+    }
+
+    public static String toPrettyJson(BatonConfig config) {
+        return write(PRETTY, toTree(config));
+    }
+
+    /** {@code sha256:<hex>} of the canonical JSON. */
+    public static String checksum(BatonConfig config) {
+        try {
+            byte[] digest = MessageDigest.getInstance("SHA-256").digest(toJson(config).getBytes(StandardCharsets.UTF_8));
+            return "sha256:" + HexFormat.of().formatHex(digest);
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java runtime has SHA-256", e);
+        }
+    }
+
+    public static ObjectNode toTree(BatonConfig config) {
+        ObjectNode root = NODES.objectNode();
+        root.set("cluster", cluster(config.cluster()));
+        ArrayNode vips = root.putArray("vips");
+        for (VipConfig vip : config.vips()) {
+            vips.addObject()
+                    .put("name", vip.name())
+                    .put("address", vip.cidr())
+                    .put("interface", vip.iface());
+        }
+        ArrayNode services = root.putArray("services");
+        for (VirtualService service : config.services()) {
+            services.add(service(service));
+        }
+        return root;
+    }
+
+    private static ObjectNode cluster(ClusterConfig cluster) {
+        ObjectNode node = NODES.objectNode().put("name", cluster.name());
+        ArrayNode nodes = node.putArray("nodes");
+        for (NodeConfig member : cluster.nodes()) {
+            nodes.addObject()
+                    .put("id", member.id())
+                    .put("address", member.clusterAddress().toString())
+                    .put("admin", member.adminAddress().toString())
+                    .put("priority", member.priority());
+        }
+        node.put("preempt", cluster.preempt());
+        if (cluster.witness() != null) {
+            node.put("witness", cluster.witness().toString());
+        }
+        if (cluster.keyFile() != null) {
+            node.put("key-file", cluster.keyFile());
+        }
+        return node;
+    }
+
+    private static ObjectNode service(VirtualService service) {
+        ObjectNode node = NODES.objectNode()
+                .put("name", service.name())
+                .put("vip", service.vip());
+        ArrayNode ports = node.putArray("ports");
+        service.ports().forEach(ports::add);
+        node.put("protocol", service.protocol())
+                .put("mode", service.mode().configName());
+        if (service.l7Mode() != null) {
+            node.put("l7", service.l7Mode().configName());
+        }
+        node.put("balance", service.balance().configName())
+                .put("scheduler", service.scheduler().configName());
+
+        Persistence persistence = service.persistence();
+        ObjectNode persistenceNode = node.putObject("persistence").put("type", persistence.type().configName());
+        if (persistence.type() != PersistenceType.NONE) {
+            persistenceNode.put("timeout", Durations.format(persistence.timeout()));
+        }
+        if (persistence.type() == PersistenceType.SOURCE_IP) {
+            persistenceNode.put("netmask", persistence.netmask());
+        }
+        if (persistence.cookieName() != null) {
+            persistenceNode.put("cookie", persistence.cookieName());
+        }
+
+        node.set("check", check(service.check()));
+        node.putObject("timeouts")
+                .put("connect", Durations.format(service.timeouts().connect()))
+                .put("client-idle", Durations.format(service.timeouts().clientIdle()))
+                .put("server-idle", Durations.format(service.timeouts().serverIdle()));
+        if (service.fallback() != null) {
+            node.put("fallback", service.fallback().toString());
+        }
+        ArrayNode servers = node.putArray("servers");
+        for (RealServer server : service.servers()) {
+            servers.addObject()
+                    .put("name", server.name())
+                    .put("address", server.address().toString())
+                    .put("weight", server.weight())
+                    .put("state", server.state().configName());
+        }
+        return node;
+    }
+
+    private static ObjectNode check(HealthCheck check) {
+        ObjectNode node = NODES.objectNode()
+                .put("type", check.type().configName())
+                .put("interval", Durations.format(check.interval()))
+                .put("timeout", Durations.format(check.timeout()))
+                .put("rise", check.rise())
+                .put("fall", check.fall());
+        if (check.port() != null) {
+            node.put("port", check.port());
+        }
+        putIfSet(node, "method", check.method());
+        putIfSet(node, "path", check.path());
+        putIfSet(node, "host", check.host());
+        if (check.expectStatus() != null) {
+            ArrayNode expect = node.putArray("expect");
+            check.expectStatus().forEach(expect::add);
+        }
+        putIfSet(node, "body-regex", check.bodyRegex());
+        if (check.verifyTls() != null) {
+            node.put("verify-tls", check.verifyTls());
+        }
+        putIfSet(node, "calling-ae", check.callingAeTitle());
+        putIfSet(node, "called-ae", check.calledAeTitle());
+        putIfSet(node, "script", check.script());
+        return node;
+    }
+
+    private static void putIfSet(ObjectNode node, String key, String value) {
+        if (value != null) {
+            node.put(key, value);
+        }
+    }
+
+    private static String write(ObjectMapper mapper, ObjectNode tree) {
+        try {
+            return mapper.writeValueAsString(tree);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("a tree of plain nodes always serialises", e);
+        }
+    }
+}

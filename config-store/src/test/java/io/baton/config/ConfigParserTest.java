@@ -1,0 +1,187 @@
+package io.baton.config;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConfigParserTest {
+
+    static final Path EXAMPLE = Path.of("..", "examples", "pacs.yaml");
+
+    private static final String MINIMAL = """
+            cluster:
+              name: c
+              nodes: [{ id: lb1, address: 10.0.0.1:7800 }]
+            vips: [{ name: v, address: 10.0.0.100/24, interface: eth0 }]
+            services:
+              - name: web
+                vip: v
+                ports: [80]
+                mode: l7-snat
+                servers: [{ name: s1, address: 10.0.1.1:8080 }]
+            """;
+
+    @Test
+    void examplePacsConfigIsValidAndCoversTheHospitalServices() throws Exception {
+        BatonConfig config = ConfigParser.parseFile(EXAMPLE);
+
+        assertThat(config.cluster().nodes()).extracting(NodeConfig::id).containsExactly("lb1", "lb2");
+        assertThat(config.services()).flatExtracting(VirtualService::ports).contains(443, 104, 11112, 2575);
+        assertThat(config.services()).extracting(VirtualService::balance).contains(BalanceMode.FAILOVER);
+        VirtualService dicom = config.service("pacs-dicom").orElseThrow();
+        assertThat(dicom.mode()).isEqualTo(ForwardingMode.L4_DR);
+        assertThat(dicom.check().calledAeTitle()).isEqualTo("PACS");
+    }
+
+    @Test
+    void defaultsAreThoseAnOperatorExpects() throws Exception {
+        VirtualService web = ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML).services().get(0);
+
+        assertThat(web.l7Mode()).isEqualTo(L7Mode.TCP);
+        assertThat(web.balance()).isEqualTo(BalanceMode.LOAD_BALANCED);
+        assertThat(web.scheduler()).isEqualTo(SchedulerKind.WLC);
+        assertThat(web.check()).isEqualTo(HealthCheck.connect());
+        assertThat(web.check().interval()).isEqualTo(Duration.ofSeconds(2));
+        assertThat(web.timeouts().clientIdle()).isEqualTo(Duration.ofHours(1));
+        assertThat(web.servers().get(0).weight()).isEqualTo(100);
+        assertThat(web.servers().get(0).state()).isEqualTo(ServerState.ONLINE);
+    }
+
+    @Test
+    void unknownKeyAndInvalidAddressAreBothReportedWithTheirPaths() throws Exception {
+        String broken = Files.readString(EXAMPLE)
+                .replace("address: 10.20.1.21:443, weight: 100", "address: 10.20.1.21:443, wieght: 100")
+                .replace("10.20.2.32:2575", "10.20.2.300:2575");
+
+        List<String> errors = errorsOf(broken);
+
+        assertThat(errors).containsExactlyInAnyOrder(
+                "services[0].servers[0].wieght: unknown key (did you mean \"weight\"?)",
+                "services[2].servers[1].address: \"10.20.2.300:2575\" is not an IPv4 address:port");
+    }
+
+    @Test
+    void everyCrossFieldRuleIsCheckedInOnePass() {
+        String config = """
+                cluster:
+                  name: c
+                  nodes:
+                    - { id: lb1, address: 10.0.0.1:7800 }
+                    - { id: lb1, address: 10.0.0.2:7800 }
+                vips: [{ name: v, address: 10.0.0.100/24, interface: eth0 }]
+                services:
+                  - name: web
+                    vip: nowhere
+                    ports: [80]
+                    mode: l7-snat
+                    servers: [{ name: s1, address: 10.0.1.1:8080 }]
+                  - name: dicom
+                    vip: v
+                    ports: [104]
+                    mode: l4-dr
+                    servers:
+                      - { name: s1, address: 10.0.1.1:11112, weight: -1 }
+                      - { name: s1, address: 10.0.1.2:104 }
+                  - name: dicom
+                    vip: v
+                    ports: [104]
+                    mode: l4-nat
+                    scheduler: rr
+                    servers: []
+                """;
+
+        assertThat(errorsOf(config)).containsExactlyInAnyOrder(
+                "cluster.nodes[1].id: duplicate node id \"lb1\" (first used at cluster.nodes[0])",
+                "services[2].name: duplicate service name \"dicom\" (first used at services[1])",
+                "services[0].vip: \"nowhere\" is not a VIP defined under vips (defined: v)",
+                "services[1].servers[0].weight: -1 is out of range 0..65535",
+                "services[1].servers[1].name: duplicate server name \"s1\" (first used at services[1].servers[0])",
+                "services[1].servers[0].address: l4-dr cannot map ports: real-server port 11112 must equal the"
+                        + " service port 104 (the real server answers on the VIP itself)",
+                "services[2].servers: must list at least one entry",
+                "services[2].ports: VIP 10.0.0.100:104 is already used by service \"dicom\"",
+                "services[2].scheduler: \"rr\" is user-space only: l4-nat runs in the kernel and schedules with maglev");
+    }
+
+    @Test
+    void typesRangesAndChoicesAreReportedPlainly() {
+        String config = MINIMAL
+                .replace("ports: [80]", "ports: [80, 70000]\n    mode: l7-snat\n    balance: sideways\n"
+                        + "    check: { type: connect, interval: 2, path: /x }")
+                .replace("    mode: l7-snat\n    servers", "    servers")
+                .replace("address: 10.0.0.100/24", "address: 10.0.0.100/33");
+
+        assertThat(errorsOf(config)).containsExactlyInAnyOrder(
+                "vips[0].address: \"10.0.0.100/33\" is not an IPv4 address/prefix (e.g. 10.20.0.100/24)",
+                "services[0].ports[1]: 70000 is out of range 1..65535",
+                "services[0].balance: \"sideways\" is not one of load-balanced|failover",
+                "services[0].check.interval: 2 is not a duration: give a unit, e.g. 500ms, 2s, 30m, 1h",
+                "services[0].check.path: only applies to http/https checks");
+    }
+
+    @Test
+    void missingSectionsAreRequired() {
+        assertThat(errorsOf("cluster: { name: c, nodes: [] }\n")).containsExactlyInAnyOrder(
+                "cluster.nodes: must list at least one entry",
+                "vips: is required",
+                "services: is required");
+    }
+
+    @Test
+    void malformedDocumentSaysWhereItBroke() {
+        assertThatThrownBy(() -> ConfigParser.parse("cluster: [\n  name: x", ConfigParser.Format.YAML))
+                .isInstanceOf(MalformedConfigException.class)
+                .hasMessageContaining("line");
+        assertThatThrownBy(() -> ConfigParser.parse("{\"cluster\": ", ConfigParser.Format.JSON))
+                .isInstanceOf(MalformedConfigException.class)
+                .hasMessageStartingWith("not valid JSON");
+        assertThatThrownBy(() -> ConfigParser.parse("", ConfigParser.Format.YAML))
+                .isInstanceOf(MalformedConfigException.class)
+                .hasMessage("the document is empty");
+    }
+
+    @Test
+    void duplicateKeysAreRejectedRatherThanSilentlyOverwritten() {
+        assertThatThrownBy(() -> ConfigParser.parse(MINIMAL + "vips: []\n", ConfigParser.Format.YAML))
+                .isInstanceOf(MalformedConfigException.class)
+                .hasMessageContaining("Duplicate field 'vips'");
+    }
+
+    @Test
+    void canonicalJsonReadsBackToTheSameConfigAndChecksum() throws Exception {
+        BatonConfig config = ConfigParser.parseFile(EXAMPLE);
+
+        String json = ConfigWriter.toJson(config);
+        BatonConfig again = ConfigParser.parse(json, ConfigParser.Format.JSON);
+
+        assertThat(again).isEqualTo(config);
+        assertThat(ConfigWriter.toJson(again)).isEqualTo(json);
+        assertThat(ConfigWriter.checksum(again)).isEqualTo(ConfigWriter.checksum(config)).startsWith("sha256:");
+    }
+
+    @Test
+    void durationsAreWrittenAsTheyReadBack() {
+        for (String text : List.of("500ms", "2s", "90s", "30m", "2h", "1d", "0ms")) {
+            assertThat(Durations.format(Durations.parse(text).orElseThrow())).isEqualTo(text);
+        }
+        assertThat(Durations.parse("2")).isEmpty();
+        assertThat(Durations.parse("2 weeks")).isEmpty();
+    }
+
+    static List<String> errorsOf(String yaml) {
+        try {
+            ConfigParser.parse(yaml, ConfigParser.Format.YAML);
+        } catch (InvalidConfigException e) {
+            return e.errors().stream().map(ConfigError::toString).toList();
+        } catch (MalformedConfigException e) {
+            throw new AssertionError("expected a well-formed document: " + e.getMessage(), e);
+        }
+        throw new AssertionError("expected the config to be rejected");
+    }
+}
