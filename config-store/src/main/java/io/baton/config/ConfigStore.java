@@ -105,8 +105,8 @@ public final class ConfigStore implements AutoCloseable {
         return write(config, checksum, source);
     }
 
-    /** Applies a kept revision again, as a new revision (revisions never go back). */
-    public synchronized StoredConfig rollback(long revision) throws StoreException {
+    /** A kept revision, or an error that says which are kept or why this one is unusable. */
+    public synchronized StoredConfig revision(long revision) throws StoreException {
         List<RevisionInfo> kept = scan();
         RevisionInfo target = kept.stream().filter(info -> info.revision() == revision).findFirst()
                 .orElseThrow(() -> new StoreException("revision " + revision + " is not kept in " + directory
@@ -114,8 +114,16 @@ public final class ConfigStore implements AutoCloseable {
         if (!target.intact()) {
             throw new StoreException("revision " + revision + " cannot be restored: " + target.problem());
         }
-        StoredConfig restored = read(target.file());
-        for (RevisionInfo info : kept) {
+        return read(target.file());
+    }
+
+    /**
+     * Applies a kept revision again, as a new revision (revisions never go back). Unusable revision
+     * files are moved aside ({@code *.corrupt}) so that the store opens cleanly again.
+     */
+    public synchronized StoredConfig rollback(long revision) throws StoreException {
+        StoredConfig restored = revision(revision);
+        for (RevisionInfo info : scan()) {
             if (!info.intact()) {
                 quarantine(info);
             }
@@ -171,8 +179,7 @@ public final class ConfigStore implements AutoCloseable {
         removeLeftoverTemporaryFiles();
         List<RevisionInfo> kept = scan();
         highestRevision = highestRevisionNumber();
-        RevisionInfo newest = kept.stream().filter(info -> info.file().getFileName().toString().endsWith(".json"))
-                .reduce((first, second) -> second).orElse(null);
+        RevisionInfo newest = kept.isEmpty() ? null : kept.get(kept.size() - 1);
         if (newest == null) {
             LOG.info("config store {} is empty", directory);
             return;
@@ -194,7 +201,7 @@ public final class ConfigStore implements AutoCloseable {
         }
         current = read(newest.file());
         for (RevisionInfo info : kept) {
-            if (!info.intact() && info.file().getFileName().toString().endsWith(".json")) {
+            if (!info.intact()) {
                 LOG.warn("kept revision {} in {} is unusable and cannot be rolled back to: {}", info.revision(),
                         info.file(), info.problem());
             }
@@ -250,9 +257,7 @@ public final class ConfigStore implements AutoCloseable {
 
     private void prune() {
         try {
-            List<RevisionInfo> files = scan().stream()
-                    .filter(info -> info.file().getFileName().toString().endsWith(".json"))
-                    .toList();
+            List<RevisionInfo> files = scan();
             for (int i = 0; i < files.size() - KEPT_REVISIONS; i++) {
                 Files.deleteIfExists(files.get(i).file());
             }
@@ -262,9 +267,6 @@ public final class ConfigStore implements AutoCloseable {
     }
 
     private void quarantine(RevisionInfo info) throws StoreException {
-        if (!info.file().getFileName().toString().endsWith(".json")) {
-            return;
-        }
         Path aside = info.file().resolveSibling(info.file().getFileName() + ".corrupt");
         try {
             Files.move(info.file(), aside, StandardCopyOption.ATOMIC_MOVE);

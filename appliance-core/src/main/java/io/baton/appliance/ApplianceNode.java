@@ -1,0 +1,181 @@
+package io.baton.appliance;
+
+import io.baton.appliance.admin.AdminServer;
+import io.baton.appliance.admin.StatusReport;
+import io.baton.config.BatonConfig;
+import io.baton.config.ConfigError;
+import io.baton.config.ConfigParser;
+import io.baton.config.ConfigStore;
+import io.baton.config.ConfigWriter;
+import io.baton.config.HostPort;
+import io.baton.config.InvalidConfigException;
+import io.baton.config.MalformedConfigException;
+import io.baton.config.NodeConfig;
+import io.baton.config.RevisionInfo;
+import io.baton.config.StoreException;
+import io.baton.config.StoredConfig;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.nio.file.NoSuchFileException;
+import java.util.List;
+
+/**
+ * One running appliance node: its config store and its admin API. The forwarding engines, health
+ * checks and cluster membership attach here as they arrive.
+ */
+public final class ApplianceNode implements AutoCloseable {
+
+    private static final Logger LOG = LogManager.getLogger(ApplianceNode.class);
+
+    private final String nodeId;
+    private final ConfigStore store;
+    private final AdminServer admin;
+    private volatile StoredConfig applied;
+
+    private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress)
+            throws NodeStartException {
+        this.nodeId = nodeId;
+        this.store = store;
+        this.applied = applied;
+        this.admin = AdminServer.start(adminAddress, this);
+    }
+
+    /**
+     * Opens the store, settles which config to run (the store's applied revision, or the bootstrap
+     * file when the store is empty) and starts the admin API.
+     */
+    public static ApplianceNode start(NodeOptions options) throws NodeStartException {
+        ConfigStore store;
+        try {
+            store = ConfigStore.open(options.stateDir());
+        } catch (StoreException e) {
+            throw new NodeStartException(e.getMessage(), e);
+        }
+        try {
+            StoredConfig applied = settleConfig(options, store);
+            NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow(() ->
+                    new NodeStartException("node \"" + options.nodeId() + "\" is not listed in cluster.nodes of config"
+                            + " revision " + applied.revision() + " (listed: " + nodeIds(applied.config()) + ")"));
+            HostPort adminAddress = options.adminOverride() != null ? options.adminOverride() : self.adminAddress();
+            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress);
+            LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on http://{}",
+                    options.nodeId(), applied.config().cluster().name(), applied.revision(), applied.checksum(),
+                    node.adminAddress());
+            return node;
+        } catch (NodeStartException | RuntimeException e) {
+            store.close();
+            throw e;
+        }
+    }
+
+    private static StoredConfig settleConfig(NodeOptions options, ConfigStore store) throws NodeStartException {
+        BatonConfig fromFile = null;
+        String fileProblem = null;
+        if (options.configFile() != null) {
+            try {
+                fromFile = ConfigParser.parseFile(options.configFile());
+            } catch (NoSuchFileException e) {
+                fileProblem = options.configFile() + " does not exist";
+            } catch (IOException e) {
+                fileProblem = "cannot read " + options.configFile() + ": " + e.getMessage();
+            } catch (MalformedConfigException e) {
+                fileProblem = options.configFile() + " is " + e.getMessage();
+            } catch (InvalidConfigException e) {
+                fileProblem = options.configFile() + " is invalid: " + e.getMessage();
+            }
+        }
+        if (store.current().isPresent()) {
+            StoredConfig current = store.current().get();
+            if (fileProblem != null) {
+                LOG.warn("ignoring the bootstrap config: {}; running the applied revision {}", fileProblem,
+                        current.revision());
+            } else if (fromFile != null && !ConfigWriter.checksum(fromFile).equals(current.checksum())) {
+                LOG.warn("{} differs from the applied config revision {}; the applied revision runs."
+                        + " To apply the file: baton config apply {}", options.configFile(), current.revision(),
+                        options.configFile());
+            }
+            return current;
+        }
+        if (fileProblem != null) {
+            throw new NodeStartException("the config store " + store.directory() + " is empty and " + fileProblem);
+        }
+        if (fromFile == null) {
+            throw new NodeStartException("the config store " + store.directory() + " is empty: give --config FILE");
+        }
+        try {
+            return store.apply(fromFile, "file " + options.configFile().toAbsolutePath());
+        } catch (StoreException e) {
+            throw new NodeStartException(e.getMessage(), e);
+        }
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public StoredConfig applied() {
+        return applied;
+    }
+
+    public HostPort adminAddress() {
+        return admin.address();
+    }
+
+    /**
+     * Validates {@code config} for this node and makes it the applied config. Nothing changes when
+     * it is rejected.
+     */
+    public synchronized StoredConfig apply(BatonConfig config, String source) throws InvalidConfigException,
+            StoreException {
+        if (config.cluster().node(nodeId).isEmpty()) {
+            throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "this node \"" + nodeId
+                    + "\" is not listed (listed: " + nodeIds(config) + "); it would not know its own role")));
+        }
+        StoredConfig previous = applied;
+        StoredConfig result = store.apply(config, source);
+        if (result.revision() != previous.revision()) {
+            applied = result;
+            NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
+            NodeConfig after = config.cluster().node(nodeId).orElseThrow();
+            if (!before.adminAddress().equals(after.adminAddress())) {
+                LOG.warn("the admin address of node {} changed to {}; it takes effect when the node restarts",
+                        nodeId, after.adminAddress());
+            }
+        }
+        return result;
+    }
+
+    /** Applies a kept revision again, as a new revision. */
+    public synchronized StoredConfig rollback(long revision) throws StoreException, InvalidConfigException {
+        StoredConfig target = store.revision(revision);
+        if (target.config().cluster().node(nodeId).isEmpty()) {
+            throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "revision " + revision
+                    + " does not list this node \"" + nodeId + "\"; it cannot run here")));
+        }
+        StoredConfig result = store.rollback(revision);
+        applied = result;
+        return result;
+    }
+
+    public List<RevisionInfo> revisions() throws StoreException {
+        return store.revisions();
+    }
+
+    public StatusReport status() {
+        return StatusReport.of(nodeId, applied, admin.address());
+    }
+
+    @Override
+    public void close() {
+        LOG.info("node {} stopping", nodeId);
+        admin.close();
+        store.close();
+        LOG.info("node {} stopped", nodeId);
+    }
+
+    private static String nodeIds(BatonConfig config) {
+        return String.join(", ", config.cluster().nodes().stream().map(NodeConfig::id).toList());
+    }
+}

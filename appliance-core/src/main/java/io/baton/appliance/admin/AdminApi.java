@@ -1,0 +1,216 @@
+package io.baton.appliance.admin;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.baton.appliance.ApplianceNode;
+import io.baton.config.BatonConfig;
+import io.baton.config.ConfigError;
+import io.baton.config.ConfigParser;
+import io.baton.config.ConfigWriter;
+import io.baton.config.InvalidConfigException;
+import io.baton.config.MalformedConfigException;
+import io.baton.config.RevisionInfo;
+import io.baton.config.StoreException;
+import io.baton.config.StoredConfig;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The admin API's routes, as plain Java: method, path and body in, status and JSON out. A client
+ * gets a 4xx with a reason for anything it got wrong, and never a stack trace.
+ */
+public final class AdminApi {
+
+    public static final String CONFIG = "/api/v1/config";
+    public static final String CONFIG_REVISIONS = "/api/v1/config/revisions";
+    public static final String CONFIG_ROLLBACK = "/api/v1/config/rollback";
+    public static final String STATUS = "/api/v1/status";
+    public static final String HEALTHZ = "/healthz";
+
+    private static final Logger LOG = LogManager.getLogger(AdminApi.class);
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private final ApplianceNode node;
+
+    public AdminApi(ApplianceNode node) {
+        this.node = node;
+    }
+
+    public ApiResponse handle(String method, String path, String contentType, byte[] body) {
+        try {
+            return route(method, path, contentType, body);
+        } catch (RuntimeException e) {
+            LOG.error("admin API {} {} failed", method, path, e);
+            return error(500, "internal error while handling " + method + " " + path + "; see the node's log");
+        }
+    }
+
+    private ApiResponse route(String method, String path, String contentType, byte[] body) {
+        return switch (path) {
+            case HEALTHZ -> method.equals("GET") ? healthz() : notAllowed(method, path, "GET");
+            case STATUS -> method.equals("GET") ? json(200, node.status()) : notAllowed(method, path, "GET");
+            case CONFIG -> switch (method) {
+                case "GET" -> json(200, configBody(node.applied()));
+                case "PUT" -> putConfig(contentType, body);
+                default -> notAllowed(method, path, "GET, PUT");
+            };
+            case CONFIG_REVISIONS -> method.equals("GET") ? revisions() : notAllowed(method, path, "GET");
+            case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body) : notAllowed(method, path, "POST");
+            default -> error(404, "no such path: " + path + " (see the README's admin API section)");
+        };
+    }
+
+    private ApiResponse healthz() {
+        StoredConfig applied = node.applied();
+        ObjectNode body = MAPPER.createObjectNode()
+                .put("status", "ok")
+                .put("node", node.nodeId())
+                .put("revision", applied.revision());
+        return json(200, body);
+    }
+
+    private ApiResponse putConfig(String contentType, byte[] body) {
+        String text;
+        try {
+            text = utf8(body);
+        } catch (CharacterCodingException e) {
+            return error(400, "the body is not UTF-8 text");
+        }
+        if (text.isBlank()) {
+            return error(400, "the body is empty: send the whole configuration as JSON or YAML");
+        }
+        ConfigParser.Format format;
+        String type = contentType == null ? "" : contentType.toLowerCase(Locale.ROOT);
+        if (type.contains("json")) {
+            format = ConfigParser.Format.JSON;
+        } else if (type.contains("yaml") || type.isEmpty() || type.startsWith("text/plain")) {
+            format = text.stripLeading().startsWith("{") ? ConfigParser.Format.JSON : ConfigParser.Format.YAML;
+        } else {
+            return error(415, "unsupported content type " + contentType + ": send application/json or application/yaml");
+        }
+        BatonConfig config;
+        try {
+            config = ConfigParser.parse(text, format);
+        } catch (MalformedConfigException e) {
+            return error(400, "malformed configuration: " + e.getMessage());
+        } catch (InvalidConfigException e) {
+            return invalid(e.errors());
+        }
+        try {
+            long before = node.applied().revision();
+            StoredConfig applied = node.apply(config, "admin-api");
+            ObjectNode answer = MAPPER.createObjectNode()
+                    .put("revision", applied.revision())
+                    .put("checksum", applied.checksum())
+                    .put("changed", applied.revision() != before);
+            return json(200, answer);
+        } catch (InvalidConfigException e) {
+            return invalid(e.errors());
+        } catch (StoreException e) {
+            LOG.error("could not store an accepted config: {}", e.getMessage());
+            return error(500, "the config is valid but could not be stored: " + e.getMessage());
+        }
+    }
+
+    private ApiResponse revisions() {
+        try {
+            ArrayNode list = MAPPER.createArrayNode();
+            for (RevisionInfo info : node.revisions()) {
+                ObjectNode item = list.addObject()
+                        .put("revision", info.revision())
+                        .put("intact", info.intact())
+                        .put("applied", info.revision() == node.applied().revision());
+                if (info.intact()) {
+                    item.put("checksum", info.checksum())
+                            .put("appliedAt", info.appliedAt().toString())
+                            .put("source", info.source());
+                } else {
+                    item.put("problem", info.problem());
+                }
+            }
+            return json(200, MAPPER.createObjectNode().set("revisions", list));
+        } catch (StoreException e) {
+            return error(500, e.getMessage());
+        }
+    }
+
+    private ApiResponse rollback(byte[] body) {
+        JsonNode request;
+        try {
+            request = MAPPER.readTree(body);
+        } catch (JacksonException e) {
+            return error(400, "malformed JSON: " + e.getOriginalMessage());
+        } catch (java.io.IOException e) {
+            return error(400, "unreadable body");
+        }
+        if (request == null || !request.path("revision").canConvertToLong() || !request.path("revision").isIntegralNumber()) {
+            return error(400, "send {\"revision\": N} with the revision to roll back to");
+        }
+        long revision = request.get("revision").asLong();
+        try {
+            StoredConfig applied = node.rollback(revision);
+            return json(200, MAPPER.createObjectNode()
+                    .put("revision", applied.revision())
+                    .put("checksum", applied.checksum())
+                    .put("restored", revision));
+        } catch (InvalidConfigException e) {
+            return invalid(e.errors());
+        } catch (StoreException e) {
+            return error(e.getMessage().contains("is not kept") ? 404 : 409, e.getMessage());
+        }
+    }
+
+    private static ObjectNode configBody(StoredConfig applied) {
+        ObjectNode body = MAPPER.createObjectNode()
+                .put("revision", applied.revision())
+                .put("checksum", applied.checksum())
+                .put("appliedAt", applied.appliedAt().toString())
+                .put("source", applied.source());
+        body.set("config", ConfigWriter.toTree(applied.config()));
+        return body;
+    }
+
+    private static ApiResponse invalid(List<ConfigError> errors) {
+        ObjectNode body = MAPPER.createObjectNode()
+                .put("error", errors.size() + " configuration error(s); nothing was changed");
+        ArrayNode list = body.putArray("errors");
+        for (ConfigError configError : errors) {
+            list.addObject().put("path", configError.path()).put("message", configError.message());
+        }
+        return json(422, body);
+    }
+
+    private static ApiResponse notAllowed(String method, String path, String allowed) {
+        return error(405, method + " is not allowed on " + path + " (allowed: " + allowed + ")").withAllow(allowed);
+    }
+
+    static ApiResponse error(int status, String message) {
+        return json(status, MAPPER.createObjectNode().put("error", message));
+    }
+
+    private static ApiResponse json(int status, Object body) {
+        try {
+            return ApiResponse.json(status, MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(body));
+        } catch (JacksonException e) {
+            throw new IllegalStateException("status and config records always serialise", e);
+        }
+    }
+
+    private static String utf8(byte[] body) throws CharacterCodingException {
+        return StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT)
+                .decode(ByteBuffer.wrap(body))
+                .toString();
+    }
+}

@@ -1,0 +1,224 @@
+package io.baton.appliance.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.baton.appliance.admin.AdminApi;
+import io.baton.config.ConfigParser;
+import io.baton.config.ConfigStore;
+import io.baton.config.InvalidConfigException;
+import io.baton.config.MalformedConfigException;
+import io.baton.config.RevisionInfo;
+import io.baton.config.StoreException;
+import io.baton.config.StoredConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "config", mixinStandardHelpOptions = true,
+        description = "Check, apply, show and roll back the appliance configuration.",
+        subcommands = {ConfigCommand.Check.class, ConfigCommand.Apply.class, ConfigCommand.Show.class,
+                ConfigCommand.Revisions.class, ConfigCommand.Rollback.class})
+final class ConfigCommand {
+
+    @Command(name = "check", mixinStandardHelpOptions = true,
+            header = "Validate a config file without applying it.",
+            description = "Validate a config file (YAML, or JSON for *.json) without applying it. Every error is "
+                    + "printed with its path and reason.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:the file is valid", "1:the file has errors (all are printed)"})
+    static final class Check implements Callable<Integer> {
+
+        @Parameters(paramLabel = "FILE", description = "The config file to check.")
+        Path file;
+
+        @Override
+        public Integer call() {
+            try {
+                ConfigParser.parseFile(file);
+                System.out.println(file + ": valid");
+                return ExitCodes.OK;
+            } catch (InvalidConfigException e) {
+                System.err.println(file + ": " + e.errors().size() + " error(s)");
+                e.errors().forEach(error -> System.err.println("  " + error));
+                return ExitCodes.FAILED;
+            } catch (MalformedConfigException e) {
+                System.err.println(file + ": " + e.getMessage());
+                return ExitCodes.FAILED;
+            } catch (NoSuchFileException e) {
+                System.err.println(file + ": no such file");
+                return ExitCodes.FAILED;
+            } catch (IOException e) {
+                System.err.println(file + ": cannot read: " + e.getMessage());
+                return ExitCodes.FAILED;
+            }
+        }
+    }
+
+    @Command(name = "apply", mixinStandardHelpOptions = true,
+            header = "Apply a config file on a running node.",
+            description = "Send a config file to a running node, which validates it and applies it as a new revision."
+                    + " A rejected file changes nothing; every error is printed.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:applied (or already applied)", "1:rejected (all errors are printed)",
+                    "2:the node could not be reached"})
+    static final class Apply implements Callable<Integer> {
+
+        @Parameters(paramLabel = "FILE", description = "The config file to apply (YAML, or JSON for *.json).")
+        Path file;
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            String text;
+            try {
+                text = Files.readString(file, StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                System.err.println(file + ": cannot read: " + (e instanceof NoSuchFileException ? "no such file"
+                        : e.getMessage()));
+                return ExitCodes.FAILED;
+            }
+            String contentType = ConfigParser.Format.forFileName(file.getFileName().toString())
+                    == ConfigParser.Format.JSON ? "application/json" : "application/yaml";
+            AdminClient.Response response = admin.client().put(AdminApi.CONFIG, contentType, text);
+            JsonNode body = response.json();
+            if (response.status() == 200) {
+                if (body.path("changed").asBoolean()) {
+                    System.out.println("applied " + file + " as config revision " + body.path("revision").asLong()
+                            + " (" + body.path("checksum").asText() + ")");
+                } else {
+                    System.out.println("unchanged: config revision " + body.path("revision").asLong()
+                            + " already is " + file);
+                }
+                return ExitCodes.OK;
+            }
+            System.err.println(file + ": rejected by the node: " + response.error());
+            for (JsonNode error : body.path("errors")) {
+                System.err.println("  " + error.path("path").asText() + ": " + error.path("message").asText());
+            }
+            return ExitCodes.FAILED;
+        }
+    }
+
+    @Command(name = "show", mixinStandardHelpOptions = true,
+            description = "Print the config a running node applies, with its revision and checksum, as JSON.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:printed", "2:the node could not be reached"})
+    static final class Show implements Callable<Integer> {
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            AdminClient.Response response = admin.client().get(AdminApi.CONFIG);
+            if (response.status() != 200) {
+                System.err.println("the node answered " + response.status() + ": " + response.error());
+                return ExitCodes.FAILED;
+            }
+            System.out.print(response.body());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "revisions", mixinStandardHelpOptions = true,
+            description = "List the kept config revisions (the last " + ConfigStore.KEPT_REVISIONS + ").",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:listed", "1:the store cannot be read", "2:the node could not be reached"})
+    static final class Revisions implements Callable<Integer> {
+
+        @Option(names = "--store", paramLabel = "DIR",
+                description = "Work on the config store of a stopped node (its --state-dir) instead of a running node.")
+        Path storeDir;
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            if (storeDir != null) {
+                try (ConfigStore store = ConfigStore.openForRecovery(storeDir)) {
+                    long applied = store.current().map(StoredConfig::revision).orElse(-1L);
+                    for (RevisionInfo info : store.revisions()) {
+                        System.out.println(line(info.revision(), info.revision() == applied, info.intact()
+                                ? info.appliedAt() + "  " + info.source() : "UNUSABLE: " + info.problem()));
+                    }
+                    return ExitCodes.OK;
+                } catch (StoreException e) {
+                    System.err.println("baton config revisions: " + e.getMessage());
+                    return ExitCodes.FAILED;
+                }
+            }
+            AdminClient.Response response = admin.client().get(AdminApi.CONFIG_REVISIONS);
+            if (response.status() != 200) {
+                System.err.println("the node answered " + response.status() + ": " + response.error());
+                return ExitCodes.FAILED;
+            }
+            for (JsonNode info : response.json().path("revisions")) {
+                System.out.println(line(info.path("revision").asLong(), info.path("applied").asBoolean(),
+                        info.path("intact").asBoolean() ? info.path("appliedAt").asText() + "  "
+                                + info.path("source").asText() : "UNUSABLE: " + info.path("problem").asText()));
+            }
+            return ExitCodes.OK;
+        }
+
+        private static String line(long revision, boolean applied, String detail) {
+            return String.format("%6d %s %s", revision, applied ? "*" : " ", detail);
+        }
+    }
+
+    @Command(name = "rollback", mixinStandardHelpOptions = true,
+            header = "Apply a kept revision again, as a new revision.",
+            description = "Apply a kept revision again, as a new revision. On a stopped node whose store is damaged "
+                    + "(it refuses to start), use --store with its state directory to recover.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:rolled back", "1:the revision is not kept or cannot be used",
+                    "2:the node could not be reached"})
+    static final class Rollback implements Callable<Integer> {
+
+        @Parameters(paramLabel = "REV", description = "The revision to restore (see: baton config revisions).")
+        long revision;
+
+        @Option(names = "--store", paramLabel = "DIR",
+                description = "Work on the config store of a stopped node (its --state-dir) instead of a running node.")
+        Path storeDir;
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            if (storeDir != null) {
+                try (ConfigStore store = ConfigStore.openForRecovery(storeDir)) {
+                    StoredConfig restored = store.rollback(revision);
+                    System.out.println("restored revision " + revision + " as config revision " + restored.revision()
+                            + " in " + storeDir);
+                    return ExitCodes.OK;
+                } catch (StoreException e) {
+                    System.err.println("baton config rollback: " + e.getMessage());
+                    return ExitCodes.FAILED;
+                }
+            }
+            AdminClient.Response response = admin.client().post(AdminApi.CONFIG_ROLLBACK,
+                    "{\"revision\": " + revision + "}");
+            if (response.status() != 200) {
+                System.err.println("baton config rollback: " + response.error());
+                for (JsonNode error : response.json().path("errors")) {
+                    System.err.println("  " + error.path("path").asText() + ": " + error.path("message").asText());
+                }
+                return ExitCodes.FAILED;
+            }
+            System.out.println("restored revision " + revision + " as config revision "
+                    + response.json().path("revision").asLong());
+            return ExitCodes.OK;
+        }
+    }
+}

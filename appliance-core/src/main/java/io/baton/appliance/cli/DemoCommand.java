@@ -1,0 +1,106 @@
+package io.baton.appliance.cli;
+
+import com.fasterxml.jackson.core.JacksonException;
+import io.baton.appliance.ApplianceNode;
+import io.baton.appliance.NodeOptions;
+import io.baton.appliance.NodeStartException;
+import io.baton.appliance.admin.AdminApi;
+import io.baton.appliance.admin.StatusReport;
+import io.baton.appliance.demo.DemoBackend;
+import io.baton.config.HostPort;
+import io.baton.config.NodeConfig;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        header = "Run the demo on loopback (no root needed).",
+        description = "Run the demo on loopback, without root: two built-in demo backends and one node running a "
+                + "loopback version of examples/pacs.yaml, then show its status. It runs until Ctrl-C; "
+                + "meanwhile try `./baton status` or `./baton config show` in another terminal.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:the demo ran and stopped cleanly", "1:the demo could not start (the reason is printed)"})
+final class DemoCommand implements Callable<Integer> {
+
+    private static final String TEMPLATE = "/io/baton/appliance/demo/demo.yaml";
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
+            defaultValue = "127.0.0.1:9090", description = "Admin API of the demo node (default: ${DEFAULT-VALUE}).")
+    HostPort admin = NodeConfig.DEFAULT_ADMIN;
+
+    @Option(names = "--once", description = "Show the status once and stop (for scripts and tests).")
+    boolean once;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException, NodeUnreachableException, JacksonException {
+        Logging.setLevel(Level.INFO);
+        Logger log = LogManager.getLogger(DemoCommand.class);
+        Path workDir = Files.createTempDirectory("baton-demo-");
+        try (DemoBackend first = DemoBackend.start("demo backend 1", 0);
+             DemoBackend second = DemoBackend.start("demo backend 2", 0)) {
+            Path config = workDir.resolve("demo.yaml");
+            Files.writeString(config, template()
+                    .replace("@ADMIN@", admin.toString())
+                    .replace("@BACKEND1@", "127.0.0.1:" + first.port())
+                    .replace("@BACKEND2@", "127.0.0.1:" + second.port()));
+            log.info("demo backends on 127.0.0.1:{} and 127.0.0.1:{}; demo config {}", first.port(), second.port(),
+                    config);
+            ApplianceNode node;
+            try {
+                node = ApplianceNode.start(new NodeOptions(config, "demo1", workDir.resolve("state"), admin));
+            } catch (NodeStartException e) {
+                System.err.println("baton demo: cannot start the demo node: " + e.getMessage());
+                return ExitCodes.FAILED;
+            }
+            try (node) {
+                AdminClient.Response response = new AdminClient(node.adminAddress()).get(AdminApi.STATUS);
+                System.out.println();
+                System.out.println("$ ./baton status --admin " + node.adminAddress());
+                System.out.print(StatusTable.render(response.as(StatusReport.class)));
+                System.out.println();
+                if (once) {
+                    return ExitCodes.OK;
+                }
+                System.out.println("The demo runs until Ctrl-C. In another terminal try:");
+                System.out.println("  ./baton status --admin " + node.adminAddress());
+                System.out.println("  ./baton config show --admin " + node.adminAddress());
+                System.out.println("  ./baton config apply " + config + " --admin " + node.adminAddress());
+                System.out.println("Forwarding through the VIPs arrives with the L7 engine; health shows 'unknown'"
+                        + " until health checks run.");
+                String signal = Signals.awaitTermination();
+                log.info("received SIG{}: stopping the demo", signal);
+                return ExitCodes.OK;
+            }
+        } finally {
+            deleteRecursively(workDir);
+        }
+    }
+
+    private static String template() throws IOException {
+        try (InputStream in = DemoCommand.class.getResourceAsStream(TEMPLATE)) {
+            if (in == null) {
+                throw new IOException("the demo config " + TEMPLATE + " is missing from the jar");
+            }
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+
+    private static void deleteRecursively(Path dir) throws IOException {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+}

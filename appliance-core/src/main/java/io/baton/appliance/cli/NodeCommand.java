@@ -1,0 +1,61 @@
+package io.baton.appliance.cli;
+
+import io.baton.appliance.ApplianceNode;
+import io.baton.appliance.NodeOptions;
+import io.baton.appliance.NodeStartException;
+import io.baton.config.HostPort;
+import org.apache.logging.log4j.Level;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "node", mixinStandardHelpOptions = true,
+        header = "Run one appliance node in the foreground.",
+        description = "Run one appliance node in the foreground, logging to stdout. SIGTERM or Ctrl-C stops it "
+                + "cleanly. On first start the --config file becomes config revision 1; after that the node "
+                + "runs the applied revision from its store (change it with: baton config apply).",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:stopped cleanly", "1:could not start (the reason is printed and logged)"})
+final class NodeCommand implements Callable<Integer> {
+
+    @Option(names = "--config", required = true, paramLabel = "FILE",
+            description = "Bootstrap config file (YAML, or JSON for *.json).")
+    Path config;
+
+    @Option(names = "--node", required = true, paramLabel = "ID", description = "This node's id in cluster.nodes.")
+    String nodeId;
+
+    @Option(names = "--state-dir", paramLabel = "DIR",
+            description = "Where the config store keeps its revisions (default: /var/lib/baton/ID).")
+    Path stateDir;
+
+    @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
+            description = "Serve the admin API here instead of the node's configured admin address.")
+    HostPort admin;
+
+    @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "INFO",
+            description = "Log level: ERROR, WARN, INFO, DEBUG or TRACE (default: ${DEFAULT-VALUE}).")
+    String logLevel;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Logging.setLevel(Level.toLevel(logLevel, Level.INFO));
+        Logger log = LogManager.getLogger(NodeCommand.class);
+        Path state = stateDir != null ? stateDir : Path.of("/var/lib/baton", nodeId);
+        ApplianceNode node;
+        try {
+            node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin));
+        } catch (NodeStartException e) {
+            log.error("node {} cannot start: {}", nodeId, e.getMessage());
+            return ExitCodes.FAILED;
+        }
+        String signal = Signals.awaitTermination();
+        log.info("received SIG{}: stopping node {}", signal, nodeId);
+        node.close();
+        return ExitCodes.OK;
+    }
+}

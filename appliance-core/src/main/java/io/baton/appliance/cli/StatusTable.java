@@ -1,0 +1,97 @@
+package io.baton.appliance.cli;
+
+import io.baton.appliance.admin.StatusReport;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/** Renders a {@link StatusReport} as the tables {@code baton status} prints. */
+public final class StatusTable {
+
+    private StatusTable() {
+    }
+
+    public static String render(StatusReport report) {
+        StringBuilder out = new StringBuilder();
+        out.append("Cluster ").append(report.cluster()).append(", seen from node ").append(report.node());
+        if (!report.clustering()) {
+            out.append(" (standalone: cluster membership is not running)");
+        }
+        out.append('\n');
+        StatusReport.ConfigSummary config = report.config();
+        out.append("Config revision ").append(config.revision()).append("  ").append(shortChecksum(config.checksum()))
+                .append("  applied ").append(config.appliedAt()).append(" from ").append(config.source())
+                .append("\n\n");
+
+        Table nodes = new Table("NODE", "ROLE", "PRIORITY", "REVISION", "CLUSTER ADDRESS", "ADMIN");
+        for (StatusReport.NodeStatus node : report.nodes()) {
+            nodes.row(node.id() + (node.self() ? " *" : ""), node.role(), String.valueOf(node.priority()),
+                    node.revision() == null ? "-" : String.valueOf(node.revision()), node.clusterAddress(),
+                    node.adminAddress());
+        }
+        out.append(nodes).append('\n');
+
+        Table vips = new Table("VIP", "ADDRESS", "INTERFACE", "HOLDER");
+        for (StatusReport.VipStatus vip : report.vips()) {
+            vips.row(vip.name(), vip.address(), vip.iface(), vip.holder() == null ? "-" : vip.holder());
+        }
+        out.append(vips).append('\n');
+
+        Table services = new Table("SERVICE", "VIP", "PORTS", "MODE", "BALANCE", "SCHEDULER", "PERSISTENCE");
+        Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH");
+        for (StatusReport.ServiceStatus service : report.services()) {
+            services.row(service.name(), service.vip() + (service.address() == null ? "" : " " + service.address()),
+                    service.ports().stream().map(String::valueOf).collect(Collectors.joining(",")),
+                    service.mode(), service.balance(), service.scheduler(), service.persistence());
+            for (StatusReport.ServerStatus server : service.servers()) {
+                servers.row(service.name(), server.name(), server.address(), String.valueOf(server.weight()),
+                        server.state(), server.health());
+            }
+        }
+        out.append(services).append('\n').append(servers);
+        out.append("\n* this node\n");
+        return out.toString();
+    }
+
+    private static String shortChecksum(String checksum) {
+        return checksum.length() > 19 ? checksum.substring(0, 19) : checksum;
+    }
+
+    /** Left-aligned columns, two spaces apart, sized to their widest cell. */
+    private static final class Table {
+
+        private final List<String[]> rows = new ArrayList<>();
+
+        Table(String... header) {
+            rows.add(header);
+        }
+
+        void row(String... cells) {
+            rows.add(cells);
+        }
+
+        @Override
+        public String toString() {
+            int columns = rows.get(0).length;
+            int[] widths = new int[columns];
+            for (String[] row : rows) {
+                for (int i = 0; i < columns; i++) {
+                    widths[i] = Math.max(widths[i], row[i].length());
+                }
+            }
+            StringBuilder out = new StringBuilder();
+            for (String[] row : rows) {
+                StringBuilder line = new StringBuilder();
+                for (int i = 0; i < columns; i++) {
+                    line.append(row[i]);
+                    if (i < columns - 1) {
+                        line.append(" ".repeat(widths[i] - row[i].length() + 2));
+                    }
+                }
+                out.append(line.toString().stripTrailing()).append('\n');
+            }
+            return out.toString();
+        }
+    }
+}

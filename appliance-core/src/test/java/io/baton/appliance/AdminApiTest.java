@@ -1,0 +1,207 @@
+package io.baton.appliance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.baton.appliance.cli.BatonCli;
+import io.baton.config.HostPort;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** A real node in this JVM, its real admin API over real HTTP, and its real store on disk. */
+class AdminApiTest {
+
+    static final Path EXAMPLE = Path.of("..", "examples", "pacs.yaml");
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path stateDir;
+
+    private ApplianceNode node;
+    private HostPort admin;
+
+    @BeforeEach
+    void startNode() throws Exception {
+        node = start();
+        admin = node.adminAddress();
+    }
+
+    @AfterEach
+    void stopNode() {
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    @Test
+    void aBadConfigGets422WithEveryErrorAndTheOldRevisionStays() throws Exception {
+        String broken = Files.readString(EXAMPLE)
+                .replace("weight: 100 }", "wieght: 100 }")
+                .replace("10.20.2.32:2575", "10.20.2.300:2575");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", broken);
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        JsonNode errors = JSON.readTree(response.body()).get("errors");
+        assertThat(errors.findValuesAsText("path")).contains("services[0].servers[0].wieght",
+                "services[2].servers[1].address");
+        assertThat(configRevision()).isEqualTo(1);
+        assertThat(stateDir.resolve("revision-0000000002.json")).doesNotExist();
+    }
+
+    @Test
+    void aGoodConfigBumpsTheRevisionAndTheNodeKeepsItAfterARestart() throws Exception {
+        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(response.body()).get("revision").asLong()).isEqualTo(2);
+        node.close();
+        node = start();
+        admin = node.adminAddress();
+        assertThat(configRevision()).isEqualTo(2);
+        JsonNode config = JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("config");
+        assertThat(config.at("/cluster/nodes/0/priority").asInt()).isEqualTo(250);
+    }
+
+    @Test
+    void theAppliedConfigCanBeSentBackAsJsonWithoutChangingAnything() throws Exception {
+        JsonNode applied = JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("config");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/json",
+                applied.toString());
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(JSON.readTree(response.body()).get("changed").asBoolean()).isFalse();
+        assertThat(configRevision()).isEqualTo(1);
+    }
+
+    @Test
+    void malformedJsonGets400WithTheReason() throws Exception {
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/json",
+                "{\"cluster\": {\"name\": ");
+
+        assertThat(response.statusCode()).isEqualTo(400);
+        assertThat(JSON.readTree(response.body()).get("error").asText())
+                .startsWith("malformed configuration: not valid JSON: line 1");
+        assertThat(response.body()).doesNotContain("Exception", "\tat ");
+    }
+
+    @Test
+    void aConfigThatLeavesThisNodeOutIsRefused() throws Exception {
+        String withoutSelf = Files.readString(EXAMPLE).replace("id: lb1", "id: lb3");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", withoutSelf);
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        assertThat(response.body()).contains("this node \\\"lb1\\\" is not listed");
+        assertThat(configRevision()).isEqualTo(1);
+    }
+
+    @Test
+    void unknownPathsGet404AndWrongMethods405() throws Exception {
+        assertThat(TestHttp.get(admin, "/api/v2/everything").statusCode()).isEqualTo(404);
+        HttpResponse<String> delete = TestHttp.send(admin, "DELETE", "/api/v1/config", "application/json", "");
+        assertThat(delete.statusCode()).isEqualTo(405);
+        assertThat(delete.headers().firstValue("Allow")).contains("GET, PUT");
+    }
+
+    @Test
+    void anOversizedBodyGets413() throws Exception {
+        String huge = "x".repeat(5 * 1024 * 1024);
+
+        assertThat(TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", huge).statusCode())
+                .isEqualTo(413);
+        assertThat(TestHttp.get(admin, "/healthz").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void garbageOnTheSocketGets400AndTheNodeCarriesOn() throws Exception {
+        try (Socket socket = new Socket(admin.host(), admin.port())) {
+            OutputStream out = socket.getOutputStream();
+            out.write("THIS IS NOT HTTP\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = socket.getInputStream();
+            String answer = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+            assertThat(answer).startsWith("HTTP/1.1 400").doesNotContain("\tat ");
+        }
+        assertThat(TestHttp.get(admin, "/healthz").statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void healthzAndStatusDescribeTheNode() throws Exception {
+        JsonNode health = JSON.readTree(TestHttp.get(admin, "/healthz").body());
+        assertThat(health.get("status").asText()).isEqualTo("ok");
+        assertThat(health.get("node").asText()).isEqualTo("lb1");
+
+        JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
+        assertThat(status.get("cluster").asText()).isEqualTo("radiology-lb");
+        assertThat(status.get("nodes").findValuesAsText("id")).containsExactly("lb1", "lb2");
+        assertThat(status.at("/nodes/0/role").asText()).isEqualTo("STANDALONE");
+        assertThat(status.at("/nodes/0/adminAddress").asText()).isEqualTo(admin.toString());
+        assertThat(status.get("services").findValuesAsText("name")).contains("web-viewer", "pacs-dicom", "hl7-mllp",
+                "viewer1", "engine-standby");
+        assertThat(status.at("/config/revision").asLong()).isEqualTo(1);
+    }
+
+    @Test
+    void rollbackThroughTheApiRestoresAKeptRevisionAsANewOne() throws Exception {
+        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+        TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
+
+        HttpResponse<String> response = TestHttp.send(admin, "POST", "/api/v1/config/rollback", "application/json",
+                "{\"revision\": 1}");
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(configRevision()).isEqualTo(3);
+        JsonNode config = JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("config");
+        assertThat(config.at("/cluster/nodes/0/priority").asInt()).isEqualTo(200);
+        assertThat(TestHttp.send(admin, "POST", "/api/v1/config/rollback", "application/json", "{\"revision\": 99}")
+                .statusCode()).isEqualTo(404);
+        assertThat(TestHttp.send(admin, "POST", "/api/v1/config/rollback", "application/json", "{\"rev\": 1")
+                .statusCode()).isEqualTo(400);
+    }
+
+    @Test
+    void aTruncatedStoreStopsTheNextStartAndRollbackRecovers() throws Exception {
+        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+        TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
+        node.close();
+        node = null;
+        Path applied = stateDir.resolve("revision-0000000002.json");
+        byte[] bytes = Files.readAllBytes(applied);
+        Files.write(applied, Arrays.copyOf(bytes, bytes.length - 40));
+
+        assertThatThrownBy(this::start)
+                .isInstanceOf(NodeStartException.class)
+                .hasMessageContaining(applied.toString())
+                .hasMessageContaining("The last good revision is 1");
+
+        assertThat(BatonCli.run("config", "rollback", "1", "--store", stateDir.toString())).isZero();
+        node = start();
+        admin = node.adminAddress();
+        assertThat(configRevision()).isEqualTo(3);
+    }
+
+    private ApplianceNode start() throws NodeStartException {
+        return ApplianceNode.start(new NodeOptions(EXAMPLE, "lb1", stateDir, new HostPort("127.0.0.1", 0)));
+    }
+
+    private long configRevision() throws Exception {
+        return JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("revision").asLong();
+    }
+}

@@ -1,0 +1,146 @@
+package io.baton.appliance;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.baton.config.HostPort;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** The {@code baton} command as operators and scripts use it: the real jar, real processes, real files. */
+class CliIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path work;
+
+    @Test
+    void configCheckAcceptsTheExample() throws Exception {
+        BatonProcess.Result result = BatonProcess.run(work, "config", "check", "examples/pacs.yaml");
+
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output()).contains("examples/pacs.yaml: valid");
+    }
+
+    @Test
+    void configCheckNamesAnUnknownKeyAndAnInvalidAddressAndExits1() throws Exception {
+        Path broken = work.resolve("broken.yaml");
+        Files.writeString(broken, Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"))
+                .replace("  preempt: false", "  preempt: false\n  pre-empt: true")
+                .replace("10.20.1.12, weight", "10.20.1.312, weight"));
+
+        BatonProcess.Result result = BatonProcess.run(work, "config", "check", broken.toString());
+
+        assertThat(result.exitCode()).isEqualTo(1);
+        assertThat(result.output())
+                .contains("2 error(s)")
+                .contains("cluster.pre-empt: unknown key (did you mean \"preempt\"?)")
+                .contains("services[1].servers[1].address: \"10.20.1.312\" is not an IPv4 address:port");
+    }
+
+    @Test
+    void aClientCommandExits2WhenTheNodeIsUnreachable() throws Exception {
+        int closedPort = TestHttp.freePort();
+
+        BatonProcess.Result result = BatonProcess.run(work, "status", "--admin", "127.0.0.1:" + closedPort);
+
+        assertThat(result.exitCode()).isEqualTo(2);
+        assertThat(result.output()).contains("cannot reach the node's admin API at http://127.0.0.1:" + closedPort);
+    }
+
+    @Test
+    void aWrongCommandLineExits64() throws Exception {
+        BatonProcess.Result result = BatonProcess.run(work, "config", "chek", "x");
+
+        assertThat(result.exitCode()).isEqualTo(64);
+        assertThat(result.output()).contains("Did you mean");
+    }
+
+    @Test
+    void aNodeServesStatusTakesConfigStopsCleanlyAndRecoversFromADamagedStore() throws Exception {
+        Path state = work.resolve("state");
+        HostPort admin = new HostPort("127.0.0.1", TestHttp.freePort());
+        String adminArg = admin.toString();
+
+        try (BatonProcess node = startNode(state, admin)) {
+            BatonProcess.Result status = BatonProcess.run(work, "status", "--admin", adminArg);
+            assertThat(status.exitCode()).as(status.output()).isZero();
+            assertThat(status.output())
+                    .contains("Cluster radiology-lb")
+                    .contains("Config revision 1")
+                    .containsPattern("lb1 \\*\\s+STANDALONE\\s+200\\s+1")
+                    .containsPattern("pacs-dicom\\s+pacs-front 10.20.0.100\\s+104,11112\\s+l4-dr")
+                    .containsPattern("hl7-mllp\\s+engine-standby\\s+10.20.2.32:2575\\s+100\\s+online\\s+unknown");
+
+            BatonProcess.Result json = BatonProcess.run(work, "status", "--json", "--admin", adminArg);
+            assertThat(JSON.readTree(json.output()).at("/config/revision").asLong()).isEqualTo(1);
+
+            Path bad = work.resolve("bad.yaml");
+            Files.writeString(bad, example().replace("mode: l4-dr", "mode: l4-direct"));
+            BatonProcess.Result rejected = BatonProcess.run(work, "config", "apply", bad.toString(), "--admin", adminArg);
+            assertThat(rejected.exitCode()).isEqualTo(1);
+            assertThat(rejected.output()).contains("services[1].mode: \"l4-direct\" is not one of");
+
+            Path good = work.resolve("good.yaml");
+            Files.writeString(good, example().replace("priority: 100", "priority: 150"));
+            BatonProcess.Result applied = BatonProcess.run(work, "config", "apply", good.toString(), "--admin", adminArg);
+            assertThat(applied.exitCode()).as(applied.output()).isZero();
+            assertThat(applied.output()).contains("as config revision 2");
+
+            node.terminate();
+            assertThat(node.waitForExit()).as(node.output()).isZero();
+            assertThat(node.output()).contains("received SIGTERM: stopping node lb1", "node lb1 stopped");
+        }
+
+        try (BatonProcess node = startNode(state, admin)) {
+            JsonNode config = JSON.readTree(TestHttp.get(admin, "/api/v1/config").body());
+            assertThat(config.get("revision").asLong()).isEqualTo(2);
+            assertThat(config.at("/config/cluster/nodes/1/priority").asInt()).isEqualTo(150);
+            node.terminate();
+            assertThat(node.waitForExit()).isZero();
+        }
+
+        Path appliedFile = state.resolve("revision-0000000002.json");
+        byte[] bytes = Files.readAllBytes(appliedFile);
+        Files.write(appliedFile, Arrays.copyOf(bytes, bytes.length / 3));
+        try (BatonProcess refused = BatonProcess.start(work, "node", "--config", "examples/pacs.yaml", "--node",
+                "lb1", "--state-dir", state.toString(), "--admin", adminArg)) {
+            assertThat(refused.waitForExit()).isEqualTo(1);
+            assertThat(refused.output())
+                    .contains(appliedFile.toString())
+                    .contains("The last good revision is 1")
+                    .contains("baton config rollback 1 --store " + state);
+        }
+
+        BatonProcess.Result rollback = BatonProcess.run(work, "config", "rollback", "1", "--store", state.toString());
+        assertThat(rollback.exitCode()).as(rollback.output()).isZero();
+        assertThat(rollback.output()).contains("restored revision 1 as config revision 3");
+
+        try (BatonProcess node = startNode(state, admin)) {
+            assertThat(JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("revision").asLong())
+                    .isEqualTo(3);
+        }
+    }
+
+    private BatonProcess startNode(Path state, HostPort admin) throws Exception {
+        BatonProcess node = BatonProcess.start(work, "node", "--config", "examples/pacs.yaml", "--node", "lb1",
+                "--state-dir", state.toString(), "--admin", admin.toString());
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptions()
+                .failFast("the node exited: " + node.output(), () -> !node.isAlive())
+                .until(() -> TestHttp.get(admin, "/healthz").statusCode() == 200);
+        return node;
+    }
+
+    private static String example() throws Exception {
+        return Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"));
+    }
+}

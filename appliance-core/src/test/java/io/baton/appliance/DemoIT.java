@@ -1,0 +1,40 @@
+package io.baton.appliance;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The README's first command, and the launcher that runs it. */
+class DemoIT {
+
+    @TempDir
+    Path work;
+
+    @Test
+    void theDemoStartsANodeOnLoopbackAndShowsItsStatus() throws Exception {
+        int admin = TestHttp.freePort();
+
+        BatonProcess.Result result = BatonProcess.run(work, "demo", "--once", "--admin", "127.0.0.1:" + admin);
+
+        assertThat(result.exitCode()).as(result.output()).isZero();
+        assertThat(result.output())
+                .contains("Cluster radiology-demo")
+                .containsPattern("demo1 \\*\\s+STANDALONE")
+                .containsPattern("web-viewer\\s+pacs-front 127.0.0.100\\s+8443\\s+l7-snat/http")
+                .containsPattern("web-viewer\\s+viewer2\\s+127.0.0.1:\\d+")
+                .contains("node demo1 stopped");
+    }
+
+    @Test
+    void theLauncherRunsTheBuiltJarAndListsTheSubcommands() throws Exception {
+        Path launcher = BatonProcess.repository().resolve("baton");
+        try (BatonProcess help = BatonProcess.launch(List.of(launcher.toString(), "--help"), work)) {
+            assertThat(help.waitForExit()).as(help.output()).isZero();
+            assertThat(help.output()).contains("node", "config", "status", "demo").doesNotContain("building");
+        }
+    }
+}

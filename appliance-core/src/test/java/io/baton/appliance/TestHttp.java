@@ -1,0 +1,44 @@
+package io.baton.appliance;
+
+import io.baton.config.HostPort;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+
+/** Real HTTP to a node's admin API, as a script or the CLI would send it. */
+public final class TestHttp {
+
+    private static final HttpClient CLIENT = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
+
+    private TestHttp() {
+    }
+
+    public static HttpResponse<String> get(HostPort admin, String path) throws IOException, InterruptedException {
+        return CLIENT.send(request(admin, path).GET().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    public static HttpResponse<String> send(HostPort admin, String method, String path, String contentType,
+                                            String body) throws IOException, InterruptedException {
+        return CLIENT.send(request(admin, path).header("Content-Type", contentType)
+                .method(method, HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpRequest.Builder request(HostPort admin, String path) {
+        return HttpRequest.newBuilder(URI.create("http://" + admin + path)).timeout(Duration.ofSeconds(10));
+    }
+
+    /** A loopback port that was free a moment ago. */
+    public static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}
