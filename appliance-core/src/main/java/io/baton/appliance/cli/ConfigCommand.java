@@ -101,9 +101,7 @@ final class ConfigCommand {
                 return ExitCodes.OK;
             }
             System.err.println(file + ": rejected by the node: " + response.error());
-            for (JsonNode error : body.path("errors")) {
-                System.err.println("  " + error.path("path").asText() + ": " + error.path("message").asText());
-            }
+            printErrors(body);
             return ExitCodes.FAILED;
         }
     }
@@ -211,14 +209,19 @@ final class ConfigCommand {
                     "{\"revision\": " + revision + "}");
             if (response.status() != 200) {
                 System.err.println("baton config rollback: " + response.error());
-                for (JsonNode error : response.json().path("errors")) {
-                    System.err.println("  " + error.path("path").asText() + ": " + error.path("message").asText());
-                }
+                printErrors(response.json());
                 return ExitCodes.FAILED;
             }
             System.out.println("restored revision " + revision + " as config revision "
                     + response.json().path("revision").asLong());
             return ExitCodes.OK;
+        }
+    }
+
+    /** The {@code errors} of a 422 answer, one per line with its path. */
+    private static void printErrors(JsonNode body) {
+        for (JsonNode error : body.path("errors")) {
+            System.err.println("  " + error.path("path").asText() + ": " + error.path("message").asText());
         }
     }
 }
