@@ -1,0 +1,128 @@
+package io.baton.forwarding;
+
+import io.baton.config.HostPort;
+import io.baton.config.RealServer;
+import io.baton.config.ServerState;
+import io.netty.channel.Channel;
+
+import java.net.InetSocketAddress;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * A real server as the engine runs it: its configuration, its health, and its counters. It
+ * outlives config changes that keep its name, so counters and connections carry on.
+ */
+public final class Backend {
+
+    private volatile RealServer config;
+    private volatile Health health = Health.UNKNOWN;
+    private final AtomicInteger active = new AtomicInteger();
+    private final LongAdder total = new LongAdder();
+    private final LongAdder bytesIn = new LongAdder();
+    private final LongAdder bytesOut = new LongAdder();
+    private final LongAdder errors = new LongAdder();
+    /** Client-side channels relayed to this server, so that {@code halt} can close them. */
+    private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+
+    public Backend(RealServer config) {
+        this.config = config;
+    }
+
+    public String name() {
+        return config.name();
+    }
+
+    public RealServer config() {
+        return config;
+    }
+
+    void update(RealServer newConfig) {
+        this.config = newConfig;
+    }
+
+    public int weight() {
+        return config.weight();
+    }
+
+    public ServerState state() {
+        return config.state();
+    }
+
+    public Health health() {
+        return health;
+    }
+
+    public void setHealth(Health health) {
+        this.health = health;
+    }
+
+    /** May get new connections from the scheduler: online and not known to be down. */
+    public boolean acceptsNew() {
+        return config.state() == ServerState.ONLINE && health != Health.DOWN;
+    }
+
+    /** May keep a persistent client: online or draining, and not known to be down. */
+    public boolean acceptsPersistent() {
+        return config.state() != ServerState.HALT && health != Health.DOWN;
+    }
+
+    /** Where to connect; a server without a port answers on the port the client used. */
+    public InetSocketAddress socketAddress(int listenerPort) {
+        HostPort address = config.address();
+        return new InetSocketAddress(address.host(), address.hasPort() ? address.port() : listenerPort);
+    }
+
+    public int activeConnections() {
+        return active.get();
+    }
+
+    public long totalConnections() {
+        return total.sum();
+    }
+
+    public long bytesIn() {
+        return bytesIn.sum();
+    }
+
+    public long bytesOut() {
+        return bytesOut.sum();
+    }
+
+    public long errors() {
+        return errors.sum();
+    }
+
+    void connectionOpened(Channel client) {
+        active.incrementAndGet();
+        total.increment();
+        connections.add(client);
+    }
+
+    void connectionClosed(Channel client) {
+        if (connections.remove(client)) {
+            active.decrementAndGet();
+        }
+    }
+
+    void addBytesIn(long bytes) {
+        bytesIn.add(bytes);
+    }
+
+    void addBytesOut(long bytes) {
+        bytesOut.add(bytes);
+    }
+
+    void countError() {
+        errors.increment();
+    }
+
+    /** Closes every relayed connection ({@code halt}). */
+    void closeConnections() {
+        for (Channel channel : connections) {
+            channel.close();
+        }
+    }
+}

@@ -1,0 +1,211 @@
+package io.baton.forwarding;
+
+import io.baton.config.BalanceMode;
+import io.baton.config.ConfigParser;
+import io.baton.config.HostPort;
+import io.baton.config.Persistence;
+import io.baton.config.PersistenceType;
+import io.baton.config.RealServer;
+import io.baton.config.SchedulerKind;
+import io.baton.config.ServerState;
+import io.baton.config.VirtualService;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetAddress;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ServicePoolTest {
+
+    private final MutableClock clock = new MutableClock();
+    private final PersistenceTable persistence = new PersistenceTable(clock);
+
+    @Test
+    void weightedRoundRobinFollowsTheWeightsExactly() throws Exception {
+        ServicePool pool = new ServicePool(service(SchedulerKind.WRR, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 1), server("b", 3)), persistence);
+
+        Map<String, Integer> picks = pickMany(pool, 400);
+
+        assertThat(picks).containsEntry("a", 100).containsEntry("b", 300);
+    }
+
+    @Test
+    void roundRobinIgnoresWeights() throws Exception {
+        ServicePool pool = new ServicePool(service(SchedulerKind.RR, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 1), server("b", 3)), persistence);
+
+        assertThat(pickMany(pool, 400)).containsEntry("a", 200).containsEntry("b", 200);
+    }
+
+    @Test
+    void leastConnectionsPrefersTheIdlerServer() throws Exception {
+        ServicePool pool = new ServicePool(service(SchedulerKind.WLC, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 100), server("b", 100)), persistence);
+        pool.backend("a").orElseThrow().connectionOpened(new io.netty.channel.embedded.EmbeddedChannel());
+
+        for (int i = 0; i < 5; i++) {
+            assertThat(pool.choose(client(1), Set.of()).backend().name()).isEqualTo("b");
+        }
+    }
+
+    @Test
+    void failoverSendsEverythingToTheFirstAvailableServer() throws Exception {
+        ServicePool pool = new ServicePool(service(SchedulerKind.WLC, BalanceMode.FAILOVER, Persistence.NONE,
+                server("primary", 100), server("standby", 100)), persistence);
+        assertThat(pickMany(pool, 50)).containsOnlyKeys("primary");
+
+        pool.backend("primary").orElseThrow().setHealth(Health.DOWN);
+        assertThat(pickMany(pool, 50)).containsOnlyKeys("standby");
+
+        pool.backend("primary").orElseThrow().setHealth(Health.UP);
+        assertThat(pickMany(pool, 50)).containsOnlyKeys("primary");
+    }
+
+    @Test
+    void sourceIpPersistenceHoldsUntilItsTimeoutAndSurvivesDrain() throws Exception {
+        Persistence sticky = new Persistence(PersistenceType.SOURCE_IP, Duration.ofMinutes(5), 24, null);
+        VirtualService config = service(SchedulerKind.RR, BalanceMode.LOAD_BALANCED, sticky, server("a", 1),
+                server("b", 1));
+        ServicePool pool = new ServicePool(config, persistence);
+
+        Backend first = pool.choose(client(7), Set.of()).backend();
+        pool.connected(client(7), first);
+        for (int i = 0; i < 10; i++) {
+            assertThat(pool.choose(client(7 + i), Set.of()).backend()).isSameAs(first);
+        }
+        pool.update(withState(config, first.name(), ServerState.DRAIN));
+        assertThat(pool.choose(client(7), Set.of()).backend()).as("drain keeps persistent clients").isSameAs(first);
+
+        clock.advance(Duration.ofMinutes(6));
+        assertThat(pool.choose(client(7), Set.of()).backend()).as("drained and expired").isNotSameAs(first);
+    }
+
+    @Test
+    void drainAndHaltTakeNoNewClientsAndHaltClosesConnections() throws Exception {
+        VirtualService config = service(SchedulerKind.RR, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 1), server("b", 1));
+        ServicePool pool = new ServicePool(config, persistence);
+        io.netty.channel.embedded.EmbeddedChannel connection = new io.netty.channel.embedded.EmbeddedChannel();
+        pool.backend("a").orElseThrow().connectionOpened(connection);
+
+        pool.update(withState(config, "a", ServerState.DRAIN));
+        assertThat(pickMany(pool, 20)).containsOnlyKeys("b");
+        assertThat(connection.isOpen()).isTrue();
+
+        pool.update(withState(config, "a", ServerState.HALT));
+        assertThat(pickMany(pool, 20)).containsOnlyKeys("b");
+        assertThat(connection.isOpen()).isFalse();
+    }
+
+    @Test
+    void redispatchSkipsTriedServersThenFallsBackThenReportsWhy() throws Exception {
+        VirtualService base = service(SchedulerKind.RR, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 1), server("b", 1));
+        VirtualService config = new VirtualService(base.name(), base.vip(), base.ports(), base.protocol(),
+                base.mode(), base.l7Mode(), base.balance(), base.scheduler(), base.persistence(), base.check(),
+                base.timeouts(), new HostPort("127.0.0.1", 9999), base.servers());
+        ServicePool pool = new ServicePool(config, persistence);
+        Backend a = pool.backend("a").orElseThrow();
+        Backend b = pool.backend("b").orElseThrow();
+
+        assertThat(pool.choose(client(1), Set.of(a)).backend()).isSameAs(b);
+        Selection spare = pool.choose(client(1), Set.of(a, b));
+        assertThat(spare.fallback()).isTrue();
+        assertThat(pool.choose(client(1), Set.of(a, b, spare.backend())).reason()).isEqualTo(Selection.Reason.ALL_FAILED);
+
+        a.setHealth(Health.DOWN);
+        b.setHealth(Health.DOWN);
+        assertThat(pool.choose(client(1), Set.of(spare.backend())).reason())
+                .isEqualTo(Selection.Reason.NO_HEALTHY_SERVER);
+    }
+
+    @Test
+    void maglevKeepsAClientOnOneServer() throws Exception {
+        ServicePool pool = new ServicePool(service(SchedulerKind.MAGLEV, BalanceMode.LOAD_BALANCED, Persistence.NONE,
+                server("a", 1), server("b", 1), server("c", 1)), persistence);
+
+        for (int c = 0; c < 20; c++) {
+            Backend first = pool.choose(client(c), Set.of()).backend();
+            assertThat(pool.choose(client(c), Set.of()).backend()).isSameAs(first);
+        }
+        assertThat(pickDistinctClients(pool, 3000)).hasSize(3);
+    }
+
+    private Map<String, Integer> pickMany(ServicePool pool, int count) throws Exception {
+        Map<String, Integer> picks = new HashMap<>();
+        for (int i = 0; i < count; i++) {
+            picks.merge(pool.choose(client(1), Set.of()).backend().name(), 1, Integer::sum);
+        }
+        return picks;
+    }
+
+    private Map<String, Integer> pickDistinctClients(ServicePool pool, int count) throws Exception {
+        Map<String, Integer> picks = new HashMap<>();
+        for (int i = 0; i < count; i++) {
+            picks.merge(pool.choose(client(i), Set.of()).backend().name(), 1, Integer::sum);
+        }
+        return picks;
+    }
+
+    private static InetAddress client(int n) throws Exception {
+        return InetAddress.getByAddress(new byte[] {10, 1, (byte) (n >> 8), (byte) n});
+    }
+
+    static RealServer server(String name, int weight) {
+        return new RealServer(name, new HostPort("127.0.0.1", 1000 + name.charAt(0)), weight, ServerState.ONLINE);
+    }
+
+    static VirtualService service(SchedulerKind scheduler, BalanceMode balance, Persistence persistence,
+                                  RealServer... servers) throws Exception {
+        VirtualService template = ConfigParser.parse("""
+                cluster: { name: c, nodes: [{ id: n, address: 127.0.0.1:7800 }] }
+                vips: [{ name: v, address: 127.0.0.100/32, interface: lo }]
+                services: [{ name: s, vip: v, ports: [80], mode: l7-snat, servers: [{ name: x, address: 127.0.0.1:1 }] }]
+                """, ConfigParser.Format.YAML).services().get(0);
+        return new VirtualService("s", "v", List.of(80), "tcp", template.mode(), template.l7Mode(), balance,
+                scheduler, persistence, template.check(), template.timeouts(), null, List.of(servers));
+    }
+
+    static VirtualService withState(VirtualService config, String server, ServerState state) {
+        List<RealServer> servers = config.servers().stream()
+                .map(s -> s.name().equals(server) ? new RealServer(s.name(), s.address(), s.weight(), state) : s)
+                .toList();
+        return new VirtualService(config.name(), config.vip(), config.ports(), config.protocol(), config.mode(),
+                config.l7Mode(), config.balance(), config.scheduler(), config.persistence(), config.check(),
+                config.timeouts(), config.fallback(), servers);
+    }
+
+    /** A clock the test moves by hand. */
+    static final class MutableClock extends Clock {
+
+        private Instant now = Instant.parse("2026-01-01T00:00:00Z");
+
+        void advance(Duration duration) {
+            now = now.plus(duration);
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+}
