@@ -304,21 +304,20 @@ public final class ConfigParser {
     }
 
     private static Timeouts timeouts(Fields fields) {
-        Duration connect = fields.duration("connect", Timeouts.DEFAULTS.connect());
-        Duration clientIdle = fields.duration("client-idle", Timeouts.DEFAULTS.clientIdle());
-        Duration serverIdle = fields.duration("server-idle", Timeouts.DEFAULTS.serverIdle());
-        for (String key : List.of("connect", "client-idle", "server-idle")) {
-            Duration value = switch (key) {
-                case "connect" -> connect;
-                case "client-idle" -> clientIdle;
-                default -> serverIdle;
-            };
-            if (value != null && value.isZero()) {
-                fields.error(key, "must be longer than 0");
-            }
-        }
+        Duration connect = positive(fields, "connect", Timeouts.DEFAULTS.connect());
+        Duration clientIdle = positive(fields, "client-idle", Timeouts.DEFAULTS.clientIdle());
+        Duration serverIdle = positive(fields, "server-idle", Timeouts.DEFAULTS.serverIdle());
+        Duration httpRequest = positive(fields, "http-request", Timeouts.DEFAULTS.httpRequest());
         fields.rejectUnknownKeys();
-        return new Timeouts(connect, clientIdle, serverIdle);
+        return new Timeouts(connect, clientIdle, serverIdle, httpRequest);
+    }
+
+    private static Duration positive(Fields fields, String key, Duration defaultValue) {
+        Duration value = fields.duration(key, defaultValue);
+        if (value != null && value.isZero()) {
+            fields.error(key, "must be longer than 0");
+        }
+        return value;
     }
 
     private static RealServer server(Fields fields) {

@@ -111,7 +111,8 @@ public final class ConfigWriter {
         node.putObject("timeouts")
                 .put("connect", Durations.format(service.timeouts().connect()))
                 .put("client-idle", Durations.format(service.timeouts().clientIdle()))
-                .put("server-idle", Durations.format(service.timeouts().serverIdle()));
+                .put("server-idle", Durations.format(service.timeouts().serverIdle()))
+                .put("http-request", Durations.format(service.timeouts().httpRequest()));
         if (service.fallback() != null) {
             node.put("fallback", service.fallback().toString());
         }

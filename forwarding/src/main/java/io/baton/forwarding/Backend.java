@@ -95,27 +95,27 @@ public final class Backend {
         return errors.sum();
     }
 
-    void connectionOpened(Channel client) {
+    public void connectionOpened(Channel client) {
         active.incrementAndGet();
         total.increment();
         connections.add(client);
     }
 
-    void connectionClosed(Channel client) {
+    public void connectionClosed(Channel client) {
         if (connections.remove(client)) {
             active.decrementAndGet();
         }
     }
 
-    void addBytesIn(long bytes) {
+    public void addBytesIn(long bytes) {
         bytesIn.add(bytes);
     }
 
-    void addBytesOut(long bytes) {
+    public void addBytesOut(long bytes) {
         bytesOut.add(bytes);
     }
 
-    void countError() {
+    public void countError() {
         errors.increment();
     }
 

@@ -1,0 +1,49 @@
+package io.baton.forwarding.l7;
+
+import io.netty.channel.Channel;
+
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Idle keep-alive connections to real servers, for one event loop. Only that loop's thread uses
+ * it, and the connections in it are registered on that loop, so a request and its server
+ * connection never cross threads.
+ */
+final class BackendConnections {
+
+    /** Idle connections kept per server and event loop; more are closed. */
+    static final int MAX_IDLE_PER_SERVER = 128;
+
+    private final Map<InetSocketAddress, ArrayDeque<Channel>> idle = new HashMap<>();
+
+    /** An open idle connection to {@code server}, or null. */
+    Channel acquire(InetSocketAddress server) {
+        ArrayDeque<Channel> channels = idle.get(server);
+        while (channels != null && !channels.isEmpty()) {
+            Channel channel = channels.pollLast();
+            if (channel.isActive()) {
+                return channel;
+            }
+        }
+        return null;
+    }
+
+    void release(InetSocketAddress server, Channel channel) {
+        ArrayDeque<Channel> channels = idle.computeIfAbsent(server, key -> new ArrayDeque<>());
+        if (channels.size() >= MAX_IDLE_PER_SERVER || !channel.isActive()) {
+            channel.close();
+            return;
+        }
+        channels.addLast(channel);
+    }
+
+    void remove(InetSocketAddress server, Channel channel) {
+        ArrayDeque<Channel> channels = idle.get(server);
+        if (channels != null) {
+            channels.remove(channel);
+        }
+    }
+}

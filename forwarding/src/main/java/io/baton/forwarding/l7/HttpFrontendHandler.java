@@ -1,0 +1,566 @@
+package io.baton.forwarding.l7;
+
+import io.baton.config.PersistenceType;
+import io.baton.config.VirtualService;
+import io.baton.forwarding.Backend;
+import io.baton.forwarding.Selection;
+import io.baton.forwarding.ServicePool;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http.cookie.Cookie;
+import io.netty.handler.codec.http.cookie.DefaultCookie;
+import io.netty.handler.codec.http.cookie.ServerCookieDecoder;
+import io.netty.handler.codec.http.cookie.ServerCookieEncoder;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code l7-snat http}: one client connection, its requests handled one at a time. For each
+ * request: choose a server (cookie, then scheduler), take a pooled keep-alive connection to it or
+ * open one, send the head with X-Forwarded-For/-Proto, stream the body, stream the response back
+ * (inserting the persistence cookie). Bodies are never aggregated; each side reads its next chunk
+ * only when the previous one has been written. A request without a body is sent again to the next
+ * server if its server fails before answering, so a dying server costs clients nothing.
+ */
+final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
+
+    private static final Logger LOG = LogManager.getLogger(HttpFrontendHandler.class);
+    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "te",
+            "trailer", "upgrade");
+
+    private final ServicePool pool;
+    private final BackendConnections connections;
+    private final ArrayDeque<HttpObject> inbound = new ArrayDeque<>();
+    private ChannelHandlerContext ctx;
+    private InetAddress clientAddress;
+    private Exchange exchange;
+    private boolean closing;
+    private boolean firstRequest = true;
+    private long bytesSinceWaiting;
+    private ScheduledFuture<?> headTimer;
+
+    /** One request and its response. */
+    private static final class Exchange {
+        final HttpRequest request;
+        final boolean retriable;
+        final boolean clientKeepAlive;
+        final Set<Backend> tried = new HashSet<>();
+        String cookieServer;
+        Backend backend;
+        Channel server;
+        InetSocketAddress serverAddress;
+        boolean serverReady;
+        boolean writing;
+        boolean requestComplete;
+        boolean responseStarted;
+        boolean informational;
+        boolean serverKeepAlive;
+
+        Exchange(HttpRequest request) {
+            this.request = request;
+            this.clientKeepAlive = HttpUtil.isKeepAlive(request);
+            this.retriable = !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
+        }
+    }
+
+    HttpFrontendHandler(ServicePool pool, BackendConnections connections) {
+        this.pool = pool;
+        this.connections = connections;
+    }
+
+    /** Counts raw bytes ahead of the HTTP decoder, to tell a slow client from an idle one. */
+    ChannelInboundHandlerAdapter byteCounter() {
+        return new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelRead(ChannelHandlerContext context, Object msg) {
+                if (msg instanceof ByteBuf buffer) {
+                    bytesSinceWaiting += buffer.readableBytes();
+                }
+                context.fireChannelRead(msg);
+            }
+        };
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext context) {
+        ctx = context;
+        clientAddress = ((InetSocketAddress) context.channel().remoteAddress()).getAddress();
+        waitForRequest();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext context, Object msg) {
+        if (closing || !(msg instanceof HttpObject object)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        inbound.add(object);
+        drain();
+    }
+
+    /** Handles queued input as far as the current state allows. */
+    private void drain() {
+        while (!closing) {
+            if (exchange == null) {
+                HttpObject next = inbound.poll();
+                if (next == null) {
+                    return;
+                }
+                if (next instanceof HttpRequest request) {
+                    startExchange(request);
+                } else {
+                    ReferenceCountUtil.release(next);
+                }
+            } else if (exchange.serverReady && !exchange.writing && !exchange.requestComplete) {
+                HttpObject next = inbound.poll();
+                if (next == null) {
+                    exchange.server.flush();
+                    ctx.read();
+                    return;
+                }
+                forwardBody((HttpContent) next);
+            } else {
+                return;
+            }
+        }
+    }
+
+    private void startExchange(HttpRequest request) {
+        cancelHeadTimer();
+        firstRequest = false;
+        if (request.decoderResult().isFailure()) {
+            Throwable cause = request.decoderResult().cause();
+            ReferenceCountUtil.release(request);
+            if (cause instanceof TooLongHttpHeaderException) {
+                reject(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large");
+            } else if (cause instanceof TooLongHttpLineException) {
+                reject(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long");
+            } else if (cause instanceof TooLongFrameException) {
+                reject(HttpResponseStatus.BAD_REQUEST, "request too large");
+            } else {
+                reject(HttpResponseStatus.BAD_REQUEST, "malformed request");
+            }
+            return;
+        }
+        exchange = new Exchange(request);
+        prepareRequestHead(request);
+        if (pool.config().persistence().type() == PersistenceType.COOKIE) {
+            exchange.cookieServer = cookieValue(request.headers());
+        }
+        dispatch();
+    }
+
+    private void prepareRequestHead(HttpRequest request) {
+        HttpHeaders headers = request.headers();
+        String connection = headers.get(HttpHeaderNames.CONNECTION);
+        if (connection != null) {
+            for (String token : connection.split(",")) {
+                headers.remove(token.trim());
+            }
+        }
+        HOP_BY_HOP.forEach(headers::remove);
+        String forwardedFor = headers.get("X-Forwarded-For");
+        String client = clientAddress.getHostAddress();
+        headers.set("X-Forwarded-For", forwardedFor == null ? client : forwardedFor + ", " + client);
+        headers.set("X-Forwarded-Proto", "http");
+        request.setProtocolVersion(HttpVersion.HTTP_1_1);
+    }
+
+    /** Chooses a server for the current exchange and gets a connection to it. */
+    private void dispatch() {
+        Exchange current = exchange;
+        Backend chosen = null;
+        if (current.cookieServer != null) {
+            chosen = pool.backend(current.cookieServer)
+                    .filter(backend -> backend.acceptsPersistent() && !current.tried.contains(backend))
+                    .orElse(null);
+        }
+        if (chosen == null) {
+            Selection selection = pool.choose(clientAddress, current.tried);
+            if (!selection.found()) {
+                pool.countError();
+                if (selection.reason() == Selection.Reason.NO_HEALTHY_SERVER) {
+                    reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "no server is available");
+                } else {
+                    reject(HttpResponseStatus.BAD_GATEWAY, "no server could be reached");
+                }
+                return;
+            }
+            chosen = selection.backend();
+        }
+        Backend backend = chosen;
+        InetSocketAddress address = backend.socketAddress(((InetSocketAddress) ctx.channel().localAddress()).getPort());
+        Channel pooled = connections.acquire(address);
+        if (pooled != null) {
+            attach(backend, address, pooled);
+            return;
+        }
+        VirtualService service = pool.config();
+        new Bootstrap()
+                .group(ctx.channel().eventLoop())
+                .channel(Transport.socketChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) service.timeouts().connect().toMillis())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        channel.pipeline()
+                                .addLast("timeout", new IdleStateHandler(
+                                        service.timeouts().serverIdle().toMillis(), 0, 0, TimeUnit.MILLISECONDS))
+                                .addLast("http", new HttpClientCodec())
+                                .addLast("backend", new HttpBackendHandler(connections, address));
+                    }
+                })
+                .connect(address)
+                .addListener((ChannelFuture future) -> {
+                    if (closing || exchange != current) {
+                        future.channel().close();
+                        return;
+                    }
+                    if (future.isSuccess()) {
+                        attach(backend, address, future.channel());
+                    } else {
+                        backend.countError();
+                        current.tried.add(backend);
+                        LOG.warn("{}: cannot connect to {} {}: {}; trying the next server", pool.name(), backend.name(),
+                                address, future.cause().getMessage());
+                        dispatch();
+                    }
+                });
+    }
+
+    private void attach(Backend backend, InetSocketAddress address, Channel server) {
+        Exchange current = exchange;
+        current.backend = backend;
+        current.server = server;
+        current.serverAddress = address;
+        server.pipeline().get(HttpBackendHandler.class).own(this);
+        backend.connectionOpened(ctx.channel());
+        pool.connected(clientAddress, backend);
+        if (current.requestComplete) {
+            // a resend: the body-less request was read in full before
+            server.write(current.request);
+            server.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::failOnError);
+        } else {
+            server.write(current.request).addListener(this::failOnError);
+        }
+        current.serverReady = true;
+        server.read();
+        drain();
+    }
+
+    private void forwardBody(HttpContent content) {
+        Exchange current = exchange;
+        current.writing = true;
+        boolean last = content instanceof LastHttpContent;
+        current.backend.addBytesIn(content.content().readableBytes());
+        current.server.writeAndFlush(content).addListener((ChannelFuture future) -> {
+            if (exchange != current) {
+                return;
+            }
+            current.writing = false;
+            if (!future.isSuccess()) {
+                return; // the server connection closes; onServerClosed decides
+            }
+            if (last) {
+                current.requestComplete = true;
+            }
+            drain();
+        });
+    }
+
+    private void failOnError(io.netty.util.concurrent.Future<? super Void> future) {
+        if (!future.isSuccess()) {
+            LOG.debug("{}: write to server failed: {}", pool.name(), String.valueOf(future.cause()));
+        }
+    }
+
+    void onServerMessage(Channel server, HttpObject message) {
+        Exchange current = exchange;
+        if (current == null || current.server != server) {
+            ReferenceCountUtil.release(message);
+            server.close();
+            return;
+        }
+        if (message instanceof HttpResponse response) {
+            if (response.decoderResult().isFailure()) {
+                ReferenceCountUtil.release(message);
+                server.close();
+                return;
+            }
+            current.informational = response.status().codeClass() == HttpStatusClass.INFORMATIONAL;
+            if (!current.informational) {
+                current.responseStarted = true;
+                current.serverKeepAlive = HttpUtil.isKeepAlive(response);
+                prepareResponseHead(response, current);
+            }
+        }
+        if (message instanceof HttpContent content) {
+            current.backend.addBytesOut(content.content().readableBytes());
+        }
+        boolean finished = message instanceof LastHttpContent && !current.informational;
+        if (message instanceof LastHttpContent && current.informational) {
+            current.informational = false;
+        }
+        ctx.writeAndFlush(message).addListener((ChannelFuture future) -> {
+            if (exchange != current) {
+                return;
+            }
+            if (!future.isSuccess()) {
+                abort();
+            } else if (finished) {
+                finishExchange();
+            } else {
+                server.read();
+            }
+        });
+    }
+
+    private void prepareResponseHead(HttpResponse response, Exchange current) {
+        HttpHeaders headers = response.headers();
+        String connection = headers.get(HttpHeaderNames.CONNECTION);
+        if (connection != null) {
+            for (String token : connection.split(",")) {
+                headers.remove(token.trim());
+            }
+        }
+        HOP_BY_HOP.forEach(headers::remove);
+        VirtualService service = pool.config();
+        if (service.persistence().type() == PersistenceType.COOKIE
+                && !current.backend.name().equals(current.cookieServer)) {
+            DefaultCookie cookie = new DefaultCookie(service.persistence().cookieName(), current.backend.name());
+            cookie.setPath("/");
+            cookie.setHttpOnly(true);
+            headers.add(HttpHeaderNames.SET_COOKIE, ServerCookieEncoder.STRICT.encode(cookie));
+        }
+        HttpUtil.setKeepAlive(response, current.clientKeepAlive);
+    }
+
+    void onServerClosed(Channel server) {
+        Exchange current = exchange;
+        if (current == null || current.server != server) {
+            return;
+        }
+        if (current.responseStarted) {
+            LOG.warn("{}: server {} closed in the middle of a response to {}; closing the client connection",
+                    pool.name(), current.backend.name(), ctx.channel().remoteAddress());
+            current.backend.countError();
+            abort();
+            return;
+        }
+        current.backend.connectionClosed(ctx.channel());
+        current.backend.countError();
+        if (current.retriable) {
+            LOG.info("{}: server {} closed before answering {} {}; sending it to the next server", pool.name(),
+                    current.backend.name(), current.request.method(), current.request.uri());
+            current.tried.add(current.backend);
+            current.server = null;
+            current.serverReady = false;
+            current.writing = false;
+            dispatch();
+        } else {
+            reject(HttpResponseStatus.BAD_GATEWAY, "the server closed the connection before answering");
+        }
+    }
+
+    void onServerTimeout(Channel server) {
+        Exchange current = exchange;
+        if (current == null || current.server != server) {
+            server.close();
+            return;
+        }
+        current.backend.countError();
+        LOG.warn("{}: server {} did not answer {} {} within {}", pool.name(), current.backend.name(),
+                current.request.method(), current.request.uri(), pool.config().timeouts().serverIdle());
+        if (current.responseStarted) {
+            abort();
+        } else {
+            reject(HttpResponseStatus.GATEWAY_TIMEOUT, "the server did not answer in time");
+        }
+    }
+
+    private void finishExchange() {
+        Exchange current = exchange;
+        exchange = null;
+        current.backend.connectionClosed(ctx.channel());
+        HttpBackendHandler handler = current.server.pipeline().get(HttpBackendHandler.class);
+        if (handler != null) {
+            handler.release();
+        }
+        if (current.serverKeepAlive && current.requestComplete && current.server.isActive()) {
+            connections.release(current.serverAddress, current.server);
+        } else {
+            current.server.close();
+        }
+        if (!current.clientKeepAlive) {
+            closing = true;
+            releaseInbound();
+            ctx.close();
+            return;
+        }
+        waitForRequest();
+        drain();
+    }
+
+    /** Ends the exchange with an error page and closes the client connection. */
+    private void reject(HttpResponseStatus status, String reason) {
+        Exchange current = exchange;
+        exchange = null;
+        if (current != null && current.server != null) {
+            current.backend.connectionClosed(ctx.channel());
+            current.server.close();
+        }
+        closing = true;
+        releaseInbound();
+        cancelHeadTimer();
+        byte[] body = (status.code() + " " + status.reasonPhrase() + ": " + reason + "\n")
+                .getBytes(StandardCharsets.UTF_8);
+        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+                Unpooled.wrappedBuffer(body));
+        response.headers()
+                .set(HttpHeaderNames.CONTENT_TYPE, "text/plain; charset=utf-8")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        if (status.code() >= 500) {
+            LOG.warn("{}: {} to {}: {}", pool.name(), status.code(), ctx.channel().remoteAddress(), reason);
+        }
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+    }
+
+    /** Cuts the client connection: the response cannot be completed. */
+    private void abort() {
+        Exchange current = exchange;
+        exchange = null;
+        if (current != null) {
+            current.backend.connectionClosed(ctx.channel());
+            if (current.server != null) {
+                current.server.close();
+            }
+        }
+        closing = true;
+        releaseInbound();
+        ctx.close();
+    }
+
+    private void waitForRequest() {
+        bytesSinceWaiting = 0;
+        armHeadTimer();
+        if (inbound.isEmpty()) {
+            ctx.read();
+        }
+    }
+
+    private void armHeadTimer() {
+        long timeout = pool.config().timeouts().httpRequest().toMillis();
+        headTimer = ctx.executor().schedule(() -> {
+            if (exchange != null || closing) {
+                return;
+            }
+            if (bytesSinceWaiting > 0 || firstRequest) {
+                LOG.info("{}: {} sent no complete request head within {}; closing", pool.name(),
+                        ctx.channel().remoteAddress(), pool.config().timeouts().httpRequest());
+                reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
+            } else {
+                armHeadTimer(); // an idle keep-alive connection: the client-idle timeout applies
+            }
+        }, timeout, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelHeadTimer() {
+        if (headTimer != null) {
+            headTimer.cancel(false);
+            headTimer = null;
+        }
+    }
+
+    private String cookieValue(HttpHeaders headers) {
+        String header = headers.get(HttpHeaderNames.COOKIE);
+        if (header == null) {
+            return null;
+        }
+        String name = pool.config().persistence().cookieName();
+        for (Cookie cookie : ServerCookieDecoder.LAX.decode(header)) {
+            if (cookie.name().equals(name)) {
+                return cookie.value();
+            }
+        }
+        return null;
+    }
+
+    private void releaseInbound() {
+        HttpObject object;
+        while ((object = inbound.poll()) != null) {
+            ReferenceCountUtil.release(object);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext context) {
+        closing = true;
+        cancelHeadTimer();
+        releaseInbound();
+        Exchange current = exchange;
+        exchange = null;
+        if (current != null && current.server != null) {
+            current.backend.connectionClosed(context.channel());
+            current.server.close();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext context, Object event) {
+        if (event instanceof IdleStateEvent) {
+            LOG.info("{}: client {} idle for {}; closing", pool.name(), context.channel().remoteAddress(),
+                    pool.config().timeouts().clientIdle());
+            abort();
+        } else {
+            context.fireUserEventTriggered(event);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext context, Throwable cause) {
+        LOG.debug("{}: client {}: {}", pool.name(), context.channel().remoteAddress(), cause.toString());
+        context.close();
+    }
+}

@@ -1,0 +1,206 @@
+package io.baton.forwarding.l7;
+
+import io.baton.config.BatonConfig;
+import io.baton.config.ForwardingMode;
+import io.baton.config.L7Mode;
+import io.baton.config.VipConfig;
+import io.baton.config.VirtualService;
+import io.baton.forwarding.Health;
+import io.baton.forwarding.PersistenceTable;
+import io.baton.forwarding.ServicePool;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The user-space data plane for {@code l7-snat} services: one listener per VIP:port, a
+ * {@link ServicePool} per service, and event loops shared by clients and server connections.
+ * {@link #apply} reconfigures live: listeners are added and removed, services and servers are
+ * updated in place, and established connections of unchanged services carry on.
+ */
+public final class L7Engine implements AutoCloseable {
+
+    /** Largest request head (request line plus headers) a client may send; more gets 431. */
+    public static final int MAX_HEADER_BYTES = 16 * 1024;
+    private static final int MAX_LINE_BYTES = 8 * 1024;
+    private static final int MAX_CHUNK_BYTES = 64 * 1024;
+
+    private static final Logger LOG = LogManager.getLogger(L7Engine.class);
+
+    /** A bound listener, or the reason it could not be bound. */
+    public record Listener(String service, String address, int port, L7Mode mode, Channel channel, String error) {
+
+        public boolean bound() {
+            return channel != null;
+        }
+    }
+
+    private record ListenerKey(String address, int port) {
+    }
+
+    private final EventLoopGroup group;
+    private final PersistenceTable persistence;
+    private final Map<String, ServicePool> pools = new ConcurrentHashMap<>();
+    private final Map<ListenerKey, Listener> listeners = new ConcurrentHashMap<>();
+    private final Map<EventLoop, BackendConnections> connections = new ConcurrentHashMap<>();
+
+    /** @param threads event-loop threads; one per core serves best */
+    public L7Engine(PersistenceTable persistence, int threads) {
+        this.persistence = persistence;
+        this.group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("baton-l7", true),
+                Transport.ioHandlerFactory());
+        LOG.info("L7 engine: {} event loop(s), {} transport", threads, Transport.name());
+    }
+
+    /**
+     * Runs the {@code l7-snat} services of {@code config}. Returns one line per listener that
+     * could not be bound (the rest run regardless).
+     */
+    public synchronized List<String> apply(BatonConfig config) {
+        Map<String, VirtualService> wanted = new HashMap<>();
+        Map<ListenerKey, VirtualService> wantedListeners = new HashMap<>();
+        for (VirtualService service : config.services()) {
+            if (service.mode() != ForwardingMode.L7_SNAT) {
+                continue;
+            }
+            wanted.put(service.name(), service);
+            String address = config.vip(service.vip()).map(VipConfig::address).orElseThrow();
+            for (int port : service.ports()) {
+                wantedListeners.put(new ListenerKey(address, port), service);
+            }
+        }
+        for (Map.Entry<ListenerKey, Listener> entry : List.copyOf(listeners.entrySet())) {
+            VirtualService service = wantedListeners.get(entry.getKey());
+            Listener listener = entry.getValue();
+            if (service == null || !service.name().equals(listener.service()) || service.l7Mode() != listener.mode()
+                    || !listener.bound()) {
+                close(listener);
+                listeners.remove(entry.getKey());
+            }
+        }
+        for (String name : List.copyOf(pools.keySet())) {
+            if (!wanted.containsKey(name)) {
+                pools.remove(name);
+                persistence.forgetService(name);
+                LOG.info("service {} removed", name);
+            }
+        }
+        for (VirtualService service : wanted.values()) {
+            ServicePool pool = pools.get(service.name());
+            if (pool == null) {
+                pools.put(service.name(), new ServicePool(service, persistence));
+            } else if (!pool.config().equals(service)) {
+                pool.update(service);
+                LOG.info("service {} updated", service.name());
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<ListenerKey, VirtualService> entry : wantedListeners.entrySet()) {
+            if (listeners.containsKey(entry.getKey())) {
+                continue;
+            }
+            Listener listener = bind(entry.getKey(), entry.getValue());
+            listeners.put(entry.getKey(), listener);
+            if (!listener.bound()) {
+                problems.add(listener.error());
+            }
+        }
+        return problems;
+    }
+
+    public Optional<ServicePool> pool(String service) {
+        return Optional.ofNullable(pools.get(service));
+    }
+
+    public Collection<ServicePool> pools() {
+        return pools.values();
+    }
+
+    public List<Listener> listeners() {
+        return List.copyOf(listeners.values());
+    }
+
+    /** A health verdict for one server; DOWN takes it out of rotation for new connections. */
+    public void setHealth(String service, String server, Health health) {
+        pool(service).flatMap(pool -> pool.backend(server)).ifPresent(backend -> backend.setHealth(health));
+    }
+
+    private Listener bind(ListenerKey key, VirtualService service) {
+        String name = service.name();
+        L7Mode mode = service.l7Mode();
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(group)
+                .channel(Transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, mode == L7Mode.TCP)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        ServicePool pool = pools.get(name);
+                        if (pool == null) {
+                            channel.close();
+                            return;
+                        }
+                        long clientIdle = pool.config().timeouts().clientIdle().toMillis();
+                        channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
+                        if (mode == L7Mode.HTTP) {
+                            HttpFrontendHandler frontend = new HttpFrontendHandler(pool,
+                                    connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
+                            channel.pipeline()
+                                    .addLast("bytes", frontend.byteCounter())
+                                    .addLast("http", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES))
+                                    .addLast("proxy", frontend);
+                        } else {
+                            channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
+                        }
+                    }
+                });
+        try {
+            Channel channel = bootstrap.bind(key.address(), key.port()).sync().channel();
+            LOG.info("service {} listening on {}:{} ({})", name, key.address(), key.port(), mode.configName());
+            return new Listener(name, key.address(), key.port(), mode, channel, null);
+        } catch (Exception e) {
+            String error = "service " + name + " cannot listen on " + key.address() + ":" + key.port() + ": "
+                    + e.getMessage();
+            LOG.error(error);
+            return new Listener(name, key.address(), key.port(), mode, null, error);
+        }
+    }
+
+    private static void close(Listener listener) {
+        if (listener.bound()) {
+            listener.channel().close().syncUninterruptibly();
+            LOG.info("service {} stopped listening on {}:{}", listener.service(), listener.address(), listener.port());
+        }
+    }
+
+    /** Stops listening and closes every connection. */
+    @Override
+    public synchronized void close() {
+        listeners.values().forEach(L7Engine::close);
+        listeners.clear();
+        pools.clear();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

@@ -1,0 +1,152 @@
+package io.baton.forwarding.l7;
+
+import com.sun.net.httpserver.HttpServer;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/** Real servers for the engine tests: small HTTP and TCP servers on loopback. */
+final class TestServers {
+
+    private TestServers() {
+    }
+
+    /** An HTTP server that answers its own name; {@code /slow} never answers, {@code /reset} breaks mid-body. */
+    static final class Http implements AutoCloseable {
+
+        final String name;
+        final HttpServer server;
+        private final ExecutorService executor = Executors.newCachedThreadPool();
+
+        Http(String name) throws IOException {
+            this.name = name;
+            server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 128);
+            server.setExecutor(executor);
+            server.createContext("/", exchange -> {
+                String path = exchange.getRequestURI().getPath();
+                if (path.equals("/slow")) {
+                    try {
+                        Thread.sleep(60_000);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    exchange.close();
+                    return;
+                }
+                if (path.equals("/reset")) {
+                    exchange.sendResponseHeaders(200, 1_000_000);
+                    exchange.getResponseBody().write(new byte[1000]);
+                    exchange.getResponseBody().flush();
+                    exchange.getHttpContext().getServer();
+                    closeAbruptly(exchange);
+                    return;
+                }
+                if (path.equals("/big")) {
+                    long size = Long.parseLong(exchange.getRequestURI().getQuery());
+                    exchange.sendResponseHeaders(200, size);
+                    try (OutputStream out = exchange.getResponseBody()) {
+                        byte[] chunk = new byte[64 * 1024];
+                        for (long sent = 0; sent < size; sent += chunk.length) {
+                            out.write(chunk, 0, (int) Math.min(chunk.length, size - sent));
+                        }
+                    }
+                    return;
+                }
+                String forwarded = exchange.getRequestHeaders().getFirst("X-Forwarded-For");
+                byte[] body = (name + " xff=" + forwarded + " proto="
+                        + exchange.getRequestHeaders().getFirst("X-Forwarded-Proto") + "\n")
+                        .getBytes(StandardCharsets.UTF_8);
+                try (InputStream in = exchange.getRequestBody()) {
+                    in.readAllBytes();
+                }
+                exchange.getResponseHeaders().set("Content-Type", "text/plain");
+                exchange.sendResponseHeaders(200, body.length);
+                try (OutputStream out = exchange.getResponseBody()) {
+                    out.write(body);
+                }
+            });
+            server.start();
+        }
+
+        int port() {
+            return server.getAddress().getPort();
+        }
+
+        @Override
+        public void close() {
+            server.stop(0);
+            executor.shutdownNow();
+        }
+
+        private static void closeAbruptly(com.sun.net.httpserver.HttpExchange exchange) {
+            // stop(0) from another thread would take the whole server down; closing the exchange's
+            // streams early leaves the promised body unfinished, which is what a crash looks like
+            exchange.close();
+        }
+    }
+
+    /** A TCP server that greets with its name, then echoes; on EOF it says "bye" and closes. */
+    static final class Tcp implements AutoCloseable {
+
+        final String name;
+        final ServerSocket socket;
+        private final ExecutorService executor = Executors.newCachedThreadPool();
+
+        Tcp(String name) throws IOException {
+            this.name = name;
+            socket = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress());
+            executor.submit(() -> {
+                while (!socket.isClosed()) {
+                    try {
+                        Socket connection = socket.accept();
+                        executor.submit(() -> serve(connection));
+                    } catch (IOException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        private void serve(Socket connection) {
+            try (connection) {
+                OutputStream out = connection.getOutputStream();
+                out.write((name + "\n").getBytes(StandardCharsets.UTF_8));
+                out.flush();
+                InputStream in = connection.getInputStream();
+                byte[] buffer = new byte[8192];
+                int read;
+                while ((read = in.read(buffer)) > 0) {
+                    out.write(buffer, 0, read);
+                    out.flush();
+                }
+                out.write("bye\n".getBytes(StandardCharsets.UTF_8));
+                out.flush();
+            } catch (IOException ignored) {
+                // the client went away
+            }
+        }
+
+        int port() {
+            return socket.getLocalPort();
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+            executor.shutdownNow();
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0)) {
+            return probe.getLocalPort();
+        }
+    }
+}
