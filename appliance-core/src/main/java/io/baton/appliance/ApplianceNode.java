@@ -2,6 +2,7 @@ package io.baton.appliance;
 
 import io.baton.appliance.admin.AdminServer;
 import io.baton.appliance.admin.StatusReport;
+import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
 import io.baton.config.ConfigParser;
@@ -11,19 +12,25 @@ import io.baton.config.HostPort;
 import io.baton.config.InvalidConfigException;
 import io.baton.config.MalformedConfigException;
 import io.baton.config.NodeConfig;
+import io.baton.config.RealServer;
 import io.baton.config.RevisionInfo;
+import io.baton.config.ServerState;
 import io.baton.config.StoreException;
 import io.baton.config.StoredConfig;
+import io.baton.config.VirtualService;
+import io.baton.forwarding.PersistenceTable;
+import io.baton.forwarding.l7.L7Engine;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
+import java.time.Clock;
 import java.util.List;
 
 /**
- * One running appliance node: its config store and its admin API. The forwarding engines, health
- * checks and cluster membership attach here as they arrive.
+ * One running appliance node: its config store, the L7 forwarding engine, metrics and the admin
+ * API. Health checks and cluster membership attach here as they arrive.
  */
 public final class ApplianceNode implements AutoCloseable {
 
@@ -31,15 +38,27 @@ public final class ApplianceNode implements AutoCloseable {
 
     private final String nodeId;
     private final ConfigStore store;
+    private final PersistenceTable persistence = new PersistenceTable(Clock.systemUTC());
+    private final L7Engine l7;
+    private final NodeMetrics metrics;
     private final AdminServer admin;
     private volatile StoredConfig applied;
+    private volatile List<String> listenerProblems;
 
     private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress)
             throws NodeStartException {
         this.nodeId = nodeId;
         this.store = store;
         this.applied = applied;
-        this.admin = AdminServer.start(adminAddress, this);
+        this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
+        this.metrics = new NodeMetrics(l7);
+        this.listenerProblems = l7.apply(applied.config());
+        try {
+            this.admin = AdminServer.start(adminAddress, this);
+        } catch (NodeStartException e) {
+            l7.close();
+            throw e;
+        }
     }
 
     /**
@@ -137,6 +156,7 @@ public final class ApplianceNode implements AutoCloseable {
         StoredConfig result = store.apply(config, source);
         if (result.revision() != previous.revision()) {
             applied = result;
+            listenerProblems = l7.apply(config);
             NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
             NodeConfig after = config.cluster().node(nodeId).orElseThrow();
             if (!before.adminAddress().equals(after.adminAddress())) {
@@ -156,7 +176,53 @@ public final class ApplianceNode implements AutoCloseable {
         }
         StoredConfig result = store.rollback(revision);
         applied = result;
+        listenerProblems = l7.apply(result.config());
         return result;
+    }
+
+    /**
+     * Sets an operator state ({@code online}, {@code drain}, {@code halt}) on one real server, as a
+     * new config revision, so that it is kept across restarts.
+     *
+     * @throws IllegalArgumentException naming the unknown service or server
+     */
+    public synchronized StoredConfig setServerState(String service, String server, ServerState state, String source)
+            throws InvalidConfigException, StoreException {
+        BatonConfig config = applied.config();
+        VirtualService target = config.service(service).orElseThrow(() ->
+                new IllegalArgumentException("no service \"" + service + "\""));
+        target.server(server).orElseThrow(() ->
+                new IllegalArgumentException("service \"" + service + "\" has no server \"" + server + "\""));
+        List<VirtualService> services = config.services().stream()
+                .map(candidate -> !candidate.name().equals(service) ? candidate : withServerState(candidate, server, state))
+                .toList();
+        StoredConfig result = apply(new BatonConfig(config.cluster(), config.vips(), services), source);
+        LOG.info("{}/{} set to {} ({}), config revision {}", service, server, state.configName(), source,
+                result.revision());
+        return result;
+    }
+
+    private static VirtualService withServerState(VirtualService service, String server, ServerState state) {
+        List<RealServer> servers = service.servers().stream()
+                .map(real -> !real.name().equals(server) ? real
+                        : new RealServer(real.name(), real.address(), real.weight(), state))
+                .toList();
+        return new VirtualService(service.name(), service.vip(), service.ports(), service.protocol(), service.mode(),
+                service.l7Mode(), service.balance(), service.scheduler(), service.persistence(), service.check(),
+                service.timeouts(), service.fallback(), servers);
+    }
+
+    /** Listeners that could not be bound with the applied config, one line each. */
+    public List<String> listenerProblems() {
+        return listenerProblems;
+    }
+
+    public L7Engine l7() {
+        return l7;
+    }
+
+    public String metrics() {
+        return metrics.scrape();
     }
 
     public List<RevisionInfo> revisions() throws StoreException {
@@ -164,13 +230,14 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address());
+        return StatusReport.of(nodeId, applied, admin.address(), l7);
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
         admin.close();
+        l7.close();
         store.close();
         LOG.info("node {} stopped", nodeId);
     }

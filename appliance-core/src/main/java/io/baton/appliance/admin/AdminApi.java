@@ -6,24 +6,29 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.baton.appliance.ApplianceNode;
+import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
+import io.baton.config.ConfigName;
 import io.baton.config.ConfigParser;
 import io.baton.config.ConfigWriter;
 import io.baton.config.InvalidConfigException;
 import io.baton.config.MalformedConfigException;
 import io.baton.config.RevisionInfo;
+import io.baton.config.ServerState;
 import io.baton.config.StoreException;
 import io.baton.config.StoredConfig;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
-import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The admin API's routes, as plain Java: method, path and body in, status and JSON out. A client
@@ -36,6 +41,14 @@ public final class AdminApi {
     public static final String CONFIG_ROLLBACK = "/api/v1/config/rollback";
     public static final String STATUS = "/api/v1/status";
     public static final String HEALTHZ = "/healthz";
+    public static final String METRICS = "/metrics";
+    /** {@code /api/v1/services/SERVICE/servers/SERVER/state}. */
+    private static final Pattern SERVER_STATE = Pattern.compile("/api/v1/services/([^/]+)/servers/([^/]+)/state");
+
+    /** The path of a server's state, for clients. */
+    public static String serverStatePath(String service, String server) {
+        return "/api/v1/services/" + service + "/servers/" + server + "/state";
+    }
 
     private static final Logger LOG = LogManager.getLogger(AdminApi.class);
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -66,7 +79,15 @@ public final class AdminApi {
             };
             case CONFIG_REVISIONS -> method.equals("GET") ? revisions() : notAllowed(method, path, "GET");
             case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body) : notAllowed(method, path, "POST");
-            default -> error(404, "no such path: " + path + " (see the README's admin API section)");
+            case METRICS -> method.equals("GET") ? metrics() : notAllowed(method, path, "GET");
+            default -> {
+                Matcher serverState = SERVER_STATE.matcher(path);
+                if (!serverState.matches()) {
+                    yield error(404, "no such path: " + path + " (see the README's admin API section)");
+                }
+                yield method.equals("PUT") ? serverState(serverState.group(1), serverState.group(2), body)
+                        : notAllowed(method, path, "PUT");
+            }
         };
     }
 
@@ -113,12 +134,48 @@ public final class AdminApi {
                     .put("revision", applied.revision())
                     .put("checksum", applied.checksum())
                     .put("changed", applied.revision() != before);
+            ArrayNode warnings = answer.putArray("warnings");
+            node.listenerProblems().forEach(warnings::add);
             return json(200, answer);
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
         } catch (StoreException e) {
             LOG.error("could not store an accepted config: {}", e.getMessage());
             return error(500, "the config is valid but could not be stored: " + e.getMessage());
+        }
+    }
+
+    private ApiResponse metrics() {
+        byte[] text = node.metrics().getBytes(StandardCharsets.UTF_8);
+        return new ApiResponse(200, NodeMetrics.CONTENT_TYPE, text, null);
+    }
+
+    private ApiResponse serverState(String service, String server, byte[] body) {
+        JsonNode request;
+        try {
+            request = MAPPER.readTree(body);
+        } catch (java.io.IOException e) {
+            return error(400, "malformed JSON: send {\"state\": \"online|drain|halt\"}");
+        }
+        String text = request == null ? null : request.path("state").asText(null);
+        ServerState state = text == null ? null : ConfigName.parse(ServerState.class, text).orElse(null);
+        if (state == null) {
+            return error(400, "send {\"state\": \"" + ConfigName.choices(ServerState.class) + "\"}");
+        }
+        try {
+            StoredConfig applied = node.setServerState(service, server, state, "admin-api: " + state.configName()
+                    + " " + service + "/" + server);
+            return json(200, MAPPER.createObjectNode()
+                    .put("service", service)
+                    .put("server", server)
+                    .put("state", state.configName())
+                    .put("revision", applied.revision()));
+        } catch (IllegalArgumentException e) {
+            return error(404, e.getMessage());
+        } catch (InvalidConfigException e) {
+            return invalid(e.errors());
+        } catch (StoreException e) {
+            return error(500, "the state is valid but could not be stored: " + e.getMessage());
         }
     }
 

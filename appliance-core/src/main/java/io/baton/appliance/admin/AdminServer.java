@@ -129,7 +129,8 @@ public final class AdminServer implements AutoCloseable {
             FullHttpResponse http = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                     HttpResponseStatus.valueOf(response.status()), Unpooled.wrappedBuffer(response.body()));
             http.headers()
-                    .set(HttpHeaderNames.CONTENT_TYPE, response.contentType() + "; charset=utf-8")
+                    .set(HttpHeaderNames.CONTENT_TYPE, response.contentType().contains("charset") ? response.contentType()
+                            : response.contentType() + "; charset=utf-8")
                     .setInt(HttpHeaderNames.CONTENT_LENGTH, response.body().length);
             if (response.allow() != null) {
                 http.headers().set(HttpHeaderNames.ALLOW, response.allow());

@@ -1,6 +1,7 @@
 package io.baton.appliance.admin;
 
 import io.baton.config.BatonConfig;
+import io.baton.config.ForwardingMode;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.PersistenceType;
@@ -8,8 +9,13 @@ import io.baton.config.RealServer;
 import io.baton.config.StoredConfig;
 import io.baton.config.VipConfig;
 import io.baton.config.VirtualService;
+import io.baton.forwarding.Backend;
+import io.baton.forwarding.ServicePool;
+import io.baton.forwarding.l7.L7Engine;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What {@code GET /api/v1/status} answers and {@code baton status} prints. The same records are
@@ -46,18 +52,39 @@ public record StatusReport(
     public record VipStatus(String name, String address, String iface, String holder) {
     }
 
+    /**
+     * @param dataPlane what forwards the service's traffic on this node, and whether it runs
+     * @param listeners one line per VIP:port, with its error if it could not be bound
+     * @param stats     counters over all its servers; null when no data plane runs the service
+     */
     public record ServiceStatus(String name, String vip, String address, List<Integer> ports, String mode,
-                                String balance, String scheduler, String persistence, List<ServerStatus> servers) {
+                                String balance, String scheduler, String persistence, String dataPlane,
+                                List<String> listeners, Stats stats, List<ServerStatus> servers) {
     }
 
-    public record ServerStatus(String name, String address, int weight, String state, String health) {
+    /** @param stats null when no data plane runs the service */
+    public record ServerStatus(String name, String address, int weight, String state, String health, Stats stats) {
+    }
+
+    /** Counters of a service or server (in http mode a connection is a request). */
+    public record Stats(long active, long total, long bytesIn, long bytesOut, long errors) {
+
+        static Stats of(Backend backend) {
+            return new Stats(backend.activeConnections(), backend.totalConnections(), backend.bytesIn(),
+                    backend.bytesOut(), backend.errors());
+        }
+
+        Stats plus(Stats other) {
+            return new Stats(active + other.active, total + other.total, bytesIn + other.bytesIn,
+                    bytesOut + other.bytesOut, errors + other.errors);
+        }
     }
 
     /**
      * The status of a node that runs {@code applied} on its own and serves its admin API at
      * {@code adminAddress} (which a command-line override may have moved from the configured one).
      */
-    public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress) {
+    public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7) {
         BatonConfig config = applied.config();
         List<NodeStatus> nodes = config.cluster().nodes().stream()
                 .map(node -> nodeStatus(node, nodeId, applied.revision(), adminAddress))
@@ -66,7 +93,7 @@ public record StatusReport(
                 .map(vip -> new VipStatus(vip.name(), vip.cidr(), vip.iface(), null))
                 .toList();
         List<ServiceStatus> services = config.services().stream()
-                .map(service -> serviceStatus(config, service))
+                .map(service -> serviceStatus(config, service, l7))
                 .toList();
         return new StatusReport(config.cluster().name(), nodeId, false,
                 new ConfigSummary(applied.revision(), applied.checksum(), applied.appliedAt().toString(),
@@ -81,20 +108,41 @@ public record StatusReport(
                 (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf);
     }
 
-    private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service) {
+    private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7) {
         String address = config.vip(service.vip()).map(VipConfig::address).orElse(null);
         String mode = service.mode().configName() + (service.l7Mode() == null ? "" : "/" + service.l7Mode().configName());
         String persistence = service.persistence().type() == PersistenceType.NONE ? "none"
                 : service.persistence().type().configName();
-        List<ServerStatus> servers = service.servers().stream()
-                .map(StatusReport::serverStatus)
+        ServicePool pool = service.mode() == ForwardingMode.L7_SNAT ? l7.pool(service.name()).orElse(null) : null;
+        List<String> listeners = l7.listeners().stream()
+                .filter(listener -> listener.service().equals(service.name()))
+                .map(listener -> listener.address() + ":" + listener.port()
+                        + (listener.bound() ? " listening" : " NOT LISTENING: " + listener.error()))
+                .sorted()
                 .toList();
+        String dataPlane = pool != null ? "l7 proxy"
+                : "not running: the kernel data plane for " + service.mode().configName() + " is not built yet";
+        List<ServerStatus> servers = new ArrayList<>();
+        Stats total = new Stats(0, 0, 0, 0, pool == null ? 0 : pool.errors());
+        for (RealServer server : service.servers()) {
+            Backend backend = pool == null ? null : pool.backend(server.name()).orElse(null);
+            Stats stats = backend == null ? null : Stats.of(backend);
+            if (stats != null) {
+                total = total.plus(stats);
+            }
+            String health = backend == null ? HEALTH_UNKNOWN : backend.health().name().toLowerCase(Locale.ROOT);
+            servers.add(new ServerStatus(server.name(), server.address().toString(), server.weight(),
+                    server.state().configName(), health, stats));
+        }
+        if (pool != null && pool.fallback().isPresent()) {
+            Backend fallback = pool.fallback().get();
+            Stats stats = Stats.of(fallback);
+            total = total.plus(stats);
+            servers.add(new ServerStatus("(fallback)", fallback.config().address().toString(), 0, "online",
+                    HEALTH_UNKNOWN, stats));
+        }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
-                service.balance().configName(), service.scheduler().configName(), persistence, servers);
-    }
-
-    private static ServerStatus serverStatus(RealServer server) {
-        return new ServerStatus(server.name(), server.address().toString(), server.weight(),
-                server.state().configName(), HEALTH_UNKNOWN);
+                service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,
+                pool == null ? null : total, servers);
     }
 }

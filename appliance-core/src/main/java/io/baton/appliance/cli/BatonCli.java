@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code baton} command: one entry point for the daemon, the operator's commands and the demo. */
 @Command(name = "baton", mixinStandardHelpOptions = true, versionProvider = BatonCli.Version.class,
         description = "Baton: a clustered high-availability load balancer for hospital imaging.",
-        subcommands = {NodeCommand.class, ConfigCommand.class, StatusCommand.class, DemoCommand.class,
+        subcommands = {NodeCommand.class, ConfigCommand.class, StatusCommand.class, ServerStateCommand.Drain.class,
+                ServerStateCommand.Halt.class, ServerStateCommand.Online.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes (all commands):%n",
         footer = {"  0   ok", "  1   refused or failed (invalid config, node cannot start, ...)",

@@ -17,9 +17,14 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -34,6 +39,8 @@ import java.util.stream.Stream;
 final class DemoCommand implements Callable<Integer> {
 
     private static final String TEMPLATE = "/io/baton/appliance/demo/demo.yaml";
+    /** The web-viewer service's VIP:port in the demo config. */
+    private static final String WEB_VIEWER = "127.0.0.100:8443";
 
     @Option(names = "--admin", paramLabel = "HOST:PORT", converter = HostPortConverter.class,
             defaultValue = "127.0.0.1:9090", description = "Admin API of the demo node (default: ${DEFAULT-VALUE}).")
@@ -64,6 +71,12 @@ final class DemoCommand implements Callable<Integer> {
                 return ExitCodes.FAILED;
             }
             try (node) {
+                if (!node.listenerProblems().isEmpty()) {
+                    System.err.println("baton demo: some demo services cannot listen (is another demo running?):");
+                    node.listenerProblems().forEach(problem -> System.err.println("  " + problem));
+                    return ExitCodes.FAILED;
+                }
+                showTraffic();
                 AdminClient.Response response = new AdminClient(node.adminAddress()).get(AdminApi.STATUS);
                 System.out.println();
                 System.out.println("$ ./baton status --admin " + node.adminAddress());
@@ -76,14 +89,28 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("  ./baton status --admin " + node.adminAddress());
                 System.out.println("  ./baton config show --admin " + node.adminAddress());
                 System.out.println("  ./baton config apply " + config + " --admin " + node.adminAddress());
-                System.out.println("Forwarding through the VIPs arrives with the L7 engine; health shows 'unknown'"
-                        + " until health checks run.");
+                System.out.println("  curl http://" + WEB_VIEWER + "/   (the web-viewer VIP, balanced over both backends)");
+                System.out.println("  ./baton drain web-viewer viewer1 --admin " + node.adminAddress());
+                System.out.println("Health shows 'unknown' until health checks run.");
                 String signal = Signals.awaitTermination();
                 log.info("received SIG{}: stopping the demo", signal);
                 return ExitCodes.OK;
             }
         } finally {
             deleteRecursively(workDir);
+        }
+    }
+
+    /** Requests through the web-viewer VIP, to show the balancing. */
+    private static void showTraffic() throws IOException, InterruptedException {
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(3)).build();
+        System.out.println();
+        for (int i = 0; i < 4; i++) {
+            HttpResponse<String> response = client.send(HttpRequest.newBuilder(URI.create("http://" + WEB_VIEWER + "/"))
+                    .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+            System.out.println("$ curl http://" + WEB_VIEWER + "/   ->  " + response.statusCode() + " "
+                    + response.body().strip());
         }
     }
 

@@ -38,18 +38,36 @@ public final class StatusTable {
         }
         out.append(vips).append('\n');
 
-        Table services = new Table("SERVICE", "VIP", "PORTS", "MODE", "BALANCE", "SCHEDULER", "PERSISTENCE");
-        Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH");
+        Table services = new Table("SERVICE", "VIP", "PORTS", "MODE", "BALANCE", "SCHEDULER", "PERSISTENCE",
+                "ACTIVE", "TOTAL", "ERRORS");
+        Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH", "ACTIVE", "TOTAL",
+                "BYTES IN", "BYTES OUT", "ERRORS");
+        List<String> notes = new ArrayList<>();
         for (StatusReport.ServiceStatus service : report.services()) {
+            StatusReport.Stats stats = service.stats();
             services.row(service.name(), service.vip() + (service.address() == null ? "" : " " + service.address()),
                     service.ports().stream().map(String::valueOf).collect(Collectors.joining(",")),
-                    service.mode(), service.balance(), service.scheduler(), service.persistence());
+                    service.mode(), service.balance(), service.scheduler(), service.persistence(),
+                    stats == null ? "-" : String.valueOf(stats.active()), stats == null ? "-" : String.valueOf(stats.total()),
+                    stats == null ? "-" : String.valueOf(stats.errors()));
+            if (stats == null) {
+                notes.add(service.name() + ": " + service.dataPlane());
+            }
+            service.listeners().stream().filter(listener -> listener.contains("NOT LISTENING"))
+                    .forEach(listener -> notes.add(service.name() + ": " + listener));
             for (StatusReport.ServerStatus server : service.servers()) {
+                StatusReport.Stats s = server.stats();
                 servers.row(service.name(), server.name(), server.address(), String.valueOf(server.weight()),
-                        server.state(), server.health());
+                        server.state(), server.health(), s == null ? "-" : String.valueOf(s.active()),
+                        s == null ? "-" : String.valueOf(s.total()), s == null ? "-" : String.valueOf(s.bytesIn()),
+                        s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()));
             }
         }
         out.append(services).append('\n').append(servers);
+        if (!notes.isEmpty()) {
+            out.append('\n');
+            notes.forEach(note -> out.append("! ").append(note).append('\n'));
+        }
         out.append("\n* this node\n");
         return out.toString();
     }

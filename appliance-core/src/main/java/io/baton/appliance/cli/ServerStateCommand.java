@@ -1,0 +1,73 @@
+package io.baton.appliance.cli;
+
+import io.baton.appliance.admin.AdminApi;
+import io.baton.config.ServerState;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
+
+import java.util.concurrent.Callable;
+
+/**
+ * {@code baton drain|halt|online SERVICE SERVER}: maintenance of one real server, without touching
+ * the server. The state is stored as a new config revision, so it survives restarts.
+ */
+abstract class ServerStateCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "SERVICE", description = "The virtual service.")
+    String service;
+
+    @Parameters(index = "1", paramLabel = "SERVER", description = "The real server.")
+    String server;
+
+    @Mixin
+    AdminOption admin;
+
+    abstract ServerState state();
+
+    @Override
+    public Integer call() throws NodeUnreachableException {
+        AdminClient.Response response = admin.client().put(AdminApi.serverStatePath(service, server),
+                "application/json", "{\"state\": \"" + state().configName() + "\"}");
+        if (response.status() != 200) {
+            System.err.println("baton " + state().configName() + ": " + response.error());
+            return ExitCodes.FAILED;
+        }
+        System.out.println(service + "/" + server + " is now " + state().configName() + " (config revision "
+                + response.json().path("revision").asLong() + ")");
+        return ExitCodes.OK;
+    }
+
+    @Command(name = "drain", mixinStandardHelpOptions = true,
+            header = "Drain a real server: no new connections, existing ones and persistent clients carry on.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:done", "1:no such service or server", "2:the node could not be reached"})
+    static final class Drain extends ServerStateCommand {
+        @Override
+        ServerState state() {
+            return ServerState.DRAIN;
+        }
+    }
+
+    @Command(name = "halt", mixinStandardHelpOptions = true,
+            header = "Halt a real server: no new connections, and its established connections are closed.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:done", "1:no such service or server", "2:the node could not be reached"})
+    static final class Halt extends ServerStateCommand {
+        @Override
+        ServerState state() {
+            return ServerState.HALT;
+        }
+    }
+
+    @Command(name = "online", mixinStandardHelpOptions = true,
+            header = "Put a drained or halted real server back online.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:done", "1:no such service or server", "2:the node could not be reached"})
+    static final class Online extends ServerStateCommand {
+        @Override
+        ServerState state() {
+            return ServerState.ONLINE;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.baton.appliance.metrics;
+
+import io.baton.forwarding.Backend;
+import io.baton.forwarding.Health;
+import io.baton.forwarding.ServicePool;
+import io.baton.forwarding.l7.L7Engine;
+import io.prometheus.metrics.config.EscapingScheme;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The node's statistics in Prometheus text format ({@code GET /metrics}). Values are read from
+ * the engine at scrape time, so there is one source of truth and nothing to keep in step.
+ */
+public final class NodeMetrics {
+
+    public static final String CONTENT_TYPE = PrometheusTextFormatWriter.CONTENT_TYPE;
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
+    private final L7Engine engine;
+
+    public NodeMetrics(L7Engine engine) {
+        this.engine = engine;
+        serverGauge("baton_server_active_connections", "Connections (http: requests) in progress to a real server",
+                Backend::activeConnections);
+        serverCounter("baton_server_connections", "Connections (http: requests) sent to a real server",
+                Backend::totalConnections);
+        serverCounter("baton_server_bytes_in", "Bytes from clients to a real server", Backend::bytesIn);
+        serverCounter("baton_server_bytes_out", "Bytes from a real server to clients", Backend::bytesOut);
+        serverCounter("baton_server_errors", "Failed connects, resets and timeouts of a real server", Backend::errors);
+        serverGauge("baton_server_up", "1 if a real server's last health verdict is up or unknown, 0 if down",
+                backend -> backend.health() == Health.DOWN ? 0 : 1);
+        GaugeWithCallback.builder()
+                .name("baton_service_active_connections")
+                .help("Connections (http: requests) in progress for a virtual service")
+                .labelNames("service")
+                .callback(callback -> engine.pools().forEach(pool ->
+                        callback.call(sum(pool, Backend::activeConnections), pool.name())))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("baton_service_connections")
+                .help("Connections (http: requests) handled by a virtual service")
+                .labelNames("service")
+                .callback(callback -> engine.pools().forEach(pool ->
+                        callback.call(sum(pool, Backend::totalConnections), pool.name())))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("baton_service_errors")
+                .help("Clients of a virtual service turned away for want of a server")
+                .labelNames("service")
+                .callback(callback -> engine.pools().forEach(pool -> callback.call(pool.errors(), pool.name())))
+                .register(registry);
+    }
+
+    public String scrape() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try {
+            writer.write(out, registry.scrape(), EscapingScheme.UNDERSCORE_ESCAPING);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private void serverGauge(String name, String help, ToDoubleFunction<Backend> value) {
+        GaugeWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("service", "server")
+                .callback(callback -> forEachServer((pool, backend) ->
+                        callback.call(value.applyAsDouble(backend), pool.name(), backend.name())))
+                .register(registry);
+    }
+
+    private void serverCounter(String name, String help, ToDoubleFunction<Backend> value) {
+        CounterWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("service", "server")
+                .callback(callback -> forEachServer((pool, backend) ->
+                        callback.call(value.applyAsDouble(backend), pool.name(), backend.name())))
+                .register(registry);
+    }
+
+    private void forEachServer(java.util.function.BiConsumer<ServicePool, Backend> action) {
+        for (ServicePool pool : engine.pools()) {
+            pool.backends().forEach(backend -> action.accept(pool, backend));
+            pool.fallback().ifPresent(backend -> action.accept(pool, backend));
+        }
+    }
+
+    private static double sum(ServicePool pool, ToDoubleFunction<Backend> value) {
+        double total = pool.backends().stream().mapToDouble(value).sum();
+        return total + pool.fallback().map(value::applyAsDouble).orElse(0.0);
+    }
+}
