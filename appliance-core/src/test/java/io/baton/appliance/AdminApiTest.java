@@ -204,4 +204,38 @@ class AdminApiTest {
     private long configRevision() throws Exception {
         return JSON.readTree(TestHttp.get(admin, "/api/v1/config").body()).get("revision").asLong();
     }
+
+    @Test
+    void metricsAreExportedInPrometheusTextFormat() throws Exception {
+        HttpResponse<String> response = TestHttp.get(admin, "/metrics");
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Type").orElseThrow()).startsWith("text/plain; version=0.0.4");
+        assertThat(response.body())
+                .contains("# TYPE baton_server_connections_total counter")
+                .contains("baton_server_connections_total{server=\"viewer1\",service=\"web-viewer\"} 0.0")
+                .contains("baton_server_active_connections{server=\"engine-standby\",service=\"hl7-mllp\"} 0.0")
+                .contains("baton_server_connections_total{server=\"(fallback)\",service=\"web-viewer\"} 0.0")
+                .contains("baton_service_errors_total{service=\"web-viewer\"} 0.0");
+    }
+
+    @Test
+    void aServerStateChangeIsANewRevisionThatSurvivesARestart() throws Exception {
+        HttpResponse<String> drained = TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/viewer1/state",
+                "application/json", "{\"state\": \"drain\"}");
+
+        assertThat(drained.statusCode()).as(drained.body()).isEqualTo(200);
+        assertThat(JSON.readTree(drained.body()).get("revision").asLong()).isEqualTo(2);
+        node.close();
+        node = start();
+        admin = node.adminAddress();
+        JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
+        assertThat(status.at("/services/0/servers/0/state").asText()).isEqualTo("drain");
+
+        assertThat(TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/nobody/state", "application/json",
+                "{\"state\": \"halt\"}").statusCode()).isEqualTo(404);
+        assertThat(TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/viewer1/state", "application/json",
+                "{\"state\": \"sleepy\"}").statusCode()).isEqualTo(400);
+        assertThat(configRevision()).isEqualTo(2);
+    }
 }

@@ -6,6 +6,7 @@ import io.baton.config.HostPort;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -133,14 +134,72 @@ class CliIT {
     private BatonProcess startNode(Path state, HostPort admin) throws Exception {
         BatonProcess node = BatonProcess.start(work, "node", "--config", "examples/pacs.yaml", "--node", "lb1",
                 "--state-dir", state.toString(), "--admin", admin.toString());
-        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
-                .ignoreExceptions()
-                .failFast("the node exited: " + node.output(), () -> !node.isAlive())
-                .until(() -> TestHttp.get(admin, "/healthz").statusCode() == 200);
+        awaitHealthy(node, admin);
         return node;
     }
 
     private static String example() throws Exception {
         return Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"));
+    }
+
+    @Test
+    void aNodeForwardsThroughItsVipAndDrainTakesAServerOutOfRotation() throws Exception {
+        try (TestBackend one = new TestBackend("one"); TestBackend two = new TestBackend("two")) {
+            int vipPort = TestHttp.freePort();
+            HostPort admin = new HostPort("127.0.0.1", TestHttp.freePort());
+            Path config = work.resolve("loopback.yaml");
+            Files.writeString(config, """
+                    cluster: { name: loop, nodes: [{ id: lb1, address: 127.0.0.1:7800, admin: %s }] }
+                    vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
+                    services:
+                      - name: web
+                        vip: v
+                        ports: [%d]
+                        mode: l7-snat
+                        l7: http
+                        scheduler: rr
+                        servers:
+                          - { name: one, address: 127.0.0.1:%d }
+                          - { name: two, address: 127.0.0.1:%d }
+                    """.formatted(admin, vipPort, one.port(), two.port()));
+            try (BatonProcess node = BatonProcess.start(work, "node", "--config", config.toString(), "--node", "lb1",
+                    "--state-dir", work.resolve("state").toString())) {
+                awaitHealthy(node, admin);
+                HostPort vip = new HostPort("127.0.0.1", vipPort);
+                assertThat(answers(vip, 10)).containsOnly("one", "two").contains("one", "two");
+
+                BatonProcess.Result drain = BatonProcess.run(work, "drain", "web", "one", "--admin", admin.toString());
+                assertThat(drain.exitCode()).as(drain.output()).isZero();
+                assertThat(drain.output()).contains("web/one is now drain (config revision 2)");
+                assertThat(answers(vip, 10)).containsOnly("two");
+
+                BatonProcess.Result status = BatonProcess.run(work, "status", "--admin", admin.toString());
+                assertThat(status.output()).containsPattern("web\\s+one\\s+127.0.0.1:\\d+\\s+100\\s+drain");
+
+                BatonProcess.Result unknown = BatonProcess.run(work, "halt", "web", "three", "--admin", admin.toString());
+                assertThat(unknown.exitCode()).isEqualTo(1);
+                assertThat(unknown.output()).contains("has no server \"three\"");
+
+                assertThat(BatonProcess.run(work, "online", "web", "one", "--admin", admin.toString()).exitCode()).isZero();
+                assertThat(answers(vip, 10)).contains("one", "two");
+            }
+        }
+    }
+
+    private static java.util.List<String> answers(HostPort vip, int requests) throws Exception {
+        java.util.List<String> answers = new java.util.ArrayList<>();
+        for (int i = 0; i < requests; i++) {
+            HttpResponse<String> response = TestHttp.get(vip, "/");
+            assertThat(response.statusCode()).isEqualTo(200);
+            answers.add(response.body().strip());
+        }
+        return answers;
+    }
+
+    private static void awaitHealthy(BatonProcess node, HostPort admin) {
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
+                .ignoreExceptions()
+                .failFast("the node exited: " + node.output(), () -> !node.isAlive())
+                .until(() -> TestHttp.get(admin, "/healthz").statusCode() == 200);
     }
 }

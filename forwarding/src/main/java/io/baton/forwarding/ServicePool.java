@@ -23,6 +23,9 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class ServicePool {
 
+    /** The fallback server's name in statistics; brackets keep it apart from any configured name. */
+    public static final String FALLBACK_NAME = "(fallback)";
+
     private volatile VirtualService config;
     private volatile List<Backend> backends;
     private volatile Backend fallback;
@@ -85,7 +88,7 @@ public final class ServicePool {
         if (newConfig.fallback() == null) {
             fallback = null;
         } else if (fallback == null || !fallback.config().address().equals(newConfig.fallback())) {
-            fallback = new Backend(new RealServer("fallback", newConfig.fallback(), 1, ServerState.ONLINE));
+            fallback = new Backend(new RealServer(FALLBACK_NAME, newConfig.fallback(), 1, ServerState.ONLINE));
         }
         if (old != null && !old.persistence().equals(newConfig.persistence())) {
             persistence.forgetService(newConfig.name());

@@ -138,7 +138,7 @@ public record StatusReport(
             Backend fallback = pool.fallback().get();
             Stats stats = Stats.of(fallback);
             total = total.plus(stats);
-            servers.add(new ServerStatus("(fallback)", fallback.config().address().toString(), 0, "online",
+            servers.add(new ServerStatus(ServicePool.FALLBACK_NAME, fallback.config().address().toString(), 0, "online",
                     HEALTH_UNKNOWN, stats));
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
