@@ -18,6 +18,8 @@ import java.util.concurrent.atomic.LongAdder;
 public final class Backend {
 
     private volatile RealServer config;
+    /** The resolved address when the server has its own port; null otherwise. */
+    private volatile InetSocketAddress fixedAddress;
     private volatile Health health = Health.UNKNOWN;
     private final AtomicInteger active = new AtomicInteger();
     private final LongAdder total = new LongAdder();
@@ -28,7 +30,7 @@ public final class Backend {
     private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
 
     public Backend(RealServer config) {
-        this.config = config;
+        update(config);
     }
 
     public String name() {
@@ -40,6 +42,8 @@ public final class Backend {
     }
 
     void update(RealServer newConfig) {
+        HostPort address = newConfig.address();
+        this.fixedAddress = address.hasPort() ? new InetSocketAddress(address.host(), address.port()) : null;
         this.config = newConfig;
     }
 
@@ -71,8 +75,8 @@ public final class Backend {
 
     /** Where to connect; a server without a port answers on the port the client used. */
     public InetSocketAddress socketAddress(int listenerPort) {
-        HostPort address = config.address();
-        return new InetSocketAddress(address.host(), address.hasPort() ? address.port() : listenerPort);
+        InetSocketAddress fixed = fixedAddress;
+        return fixed != null ? fixed : new InetSocketAddress(config.address().host(), listenerPort);
     }
 
     public int activeConnections() {

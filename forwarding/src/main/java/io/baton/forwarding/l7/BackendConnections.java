@@ -25,6 +25,7 @@ final class BackendConnections {
         while (channels != null && !channels.isEmpty()) {
             Channel channel = channels.pollLast();
             if (channel.isActive()) {
+                channel.config().setAutoRead(false);
                 return channel;
             }
         }
@@ -37,6 +38,8 @@ final class BackendConnections {
             channel.close();
             return;
         }
+        // read while idle, so that a server closing the connection is noticed at once
+        channel.config().setAutoRead(true);
         channels.addLast(channel);
     }
 

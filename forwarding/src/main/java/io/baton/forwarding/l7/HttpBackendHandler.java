@@ -44,6 +44,13 @@ final class HttpBackendHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (owner != null) {
+            owner.onServerReadComplete(ctx.channel());
+        }
+    }
+
+    @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         pool.remove(server, ctx.channel());
         if (owner != null) {

@@ -39,6 +39,7 @@ import io.netty.handler.codec.http.cookie.ServerCookieDecoder;
 import io.netty.handler.codec.http.cookie.ServerCookieEncoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.apache.logging.log4j.LogManager;
@@ -67,23 +68,31 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "te",
             "trailer", "upgrade");
 
+    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
+    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
+    private static final AsciiString HTTP = AsciiString.cached("http");
+
     private final ServicePool pool;
     private final BackendConnections connections;
     private final ArrayDeque<HttpObject> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private InetAddress clientAddress;
+    private String clientAddressText;
     private Exchange exchange;
     private boolean closing;
     private boolean firstRequest = true;
     private long bytesSinceWaiting;
+    /** Checks the request-head deadline; armed at most once per timeout period, not per request. */
     private ScheduledFuture<?> headTimer;
+    private boolean waitingForHead;
+    private long headDeadline;
 
     /** One request and its response. */
     private static final class Exchange {
         final HttpRequest request;
         final boolean retriable;
         final boolean clientKeepAlive;
-        final Set<Backend> tried = new HashSet<>();
+        Set<Backend> tried = Set.of();
         String cookieServer;
         Backend backend;
         Channel server;
@@ -94,6 +103,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         boolean responseStarted;
         boolean informational;
         boolean serverKeepAlive;
+
+        void tried(Backend backend) {
+            if (tried.isEmpty()) {
+                tried = new HashSet<>();
+            }
+            tried.add(backend);
+        }
 
         Exchange(HttpRequest request) {
             this.request = request;
@@ -124,6 +140,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     public void channelActive(ChannelHandlerContext context) {
         ctx = context;
         clientAddress = ((InetSocketAddress) context.channel().remoteAddress()).getAddress();
+        clientAddressText = clientAddress.getHostAddress();
         waitForRequest();
     }
 
@@ -165,7 +182,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void startExchange(HttpRequest request) {
-        cancelHeadTimer();
+        waitingForHead = false;
         firstRequest = false;
         if (request.decoderResult().isFailure()) {
             Throwable cause = request.decoderResult().cause();
@@ -198,10 +215,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
         HOP_BY_HOP.forEach(headers::remove);
-        String forwardedFor = headers.get("X-Forwarded-For");
-        String client = clientAddress.getHostAddress();
-        headers.set("X-Forwarded-For", forwardedFor == null ? client : forwardedFor + ", " + client);
-        headers.set("X-Forwarded-Proto", "http");
+        String forwardedFor = headers.get(X_FORWARDED_FOR);
+        headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientAddressText : forwardedFor + ", " + clientAddressText);
+        headers.set(X_FORWARDED_PROTO, HTTP);
         request.setProtocolVersion(HttpVersion.HTTP_1_1);
     }
 
@@ -261,7 +277,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                         attach(backend, address, future.channel());
                     } else {
                         backend.countError();
-                        current.tried.add(backend);
+                        current.tried(backend);
                         LOG.warn("{}: cannot connect to {} {}: {}; trying the next server", pool.name(), backend.name(),
                                 address, future.cause().getMessage());
                         dispatch();
@@ -342,18 +358,34 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (message instanceof LastHttpContent && current.informational) {
             current.informational = false;
         }
-        ctx.writeAndFlush(message).addListener((ChannelFuture future) -> {
-            if (exchange != current) {
-                return;
-            }
-            if (!future.isSuccess()) {
-                abort();
-            } else if (finished) {
-                finishExchange();
-            } else {
-                server.read();
-            }
-        });
+        // written now, flushed when the server's batch is read (channelReadComplete): one system
+        // call per batch rather than per message; a failed write closes the client (exceptionCaught)
+        ctx.write(message, ctx.voidPromise());
+        if (finished) {
+            ctx.flush();
+            finishExchange();
+        }
+    }
+
+    /** The server's batch is read: flush it, and read more once the client can take it. */
+    void onServerReadComplete(Channel server) {
+        Exchange current = exchange;
+        if (current == null || current.server != server) {
+            return;
+        }
+        ctx.flush();
+        if (ctx.channel().isWritable()) {
+            server.read();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext context) {
+        Exchange current = exchange;
+        if (context.channel().isWritable() && current != null && current.server != null && current.responseStarted) {
+            current.server.read();
+        }
+        context.fireChannelWritabilityChanged();
     }
 
     private void prepareResponseHead(HttpResponse response, Exchange current) {
@@ -393,7 +425,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (current.retriable) {
             LOG.info("{}: server {} closed before answering {} {}; sending it to the next server", pool.name(),
                     current.backend.name(), current.request.method(), current.request.uri());
-            current.tried.add(current.backend);
+            current.tried(current.backend);
             current.server = null;
             current.serverReady = false;
             current.writing = false;
@@ -484,29 +516,43 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void waitForRequest() {
         bytesSinceWaiting = 0;
-        armHeadTimer();
+        waitingForHead = true;
+        headDeadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
+        if (headTimer == null) {
+            armHeadTimer(headDeadline - System.nanoTime());
+        }
         if (inbound.isEmpty()) {
             ctx.read();
         }
     }
 
-    private void armHeadTimer() {
-        long timeout = pool.config().timeouts().httpRequest().toMillis();
-        headTimer = ctx.executor().schedule(() -> {
-            if (exchange != null || closing) {
-                return;
-            }
-            if (bytesSinceWaiting > 0 || firstRequest) {
-                LOG.info("{}: {} sent no complete request head within {}; closing", pool.name(),
-                        ctx.channel().remoteAddress(), pool.config().timeouts().httpRequest());
-                reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
-            } else {
-                armHeadTimer(); // an idle keep-alive connection: the client-idle timeout applies
-            }
-        }, timeout, TimeUnit.MILLISECONDS);
+    private void armHeadTimer(long delayNanos) {
+        headTimer = ctx.executor().schedule(this::checkHeadDeadline, Math.max(delayNanos, 0), TimeUnit.NANOSECONDS);
+    }
+
+    private void checkHeadDeadline() {
+        headTimer = null;
+        if (closing || !waitingForHead) {
+            return;
+        }
+        long remaining = headDeadline - System.nanoTime();
+        if (remaining > 0) {
+            armHeadTimer(remaining);
+        } else if (bytesSinceWaiting > 0 || firstRequest) {
+            LOG.info("{}: {} sent no complete request head within {}; closing", pool.name(),
+                    ctx.channel().remoteAddress(), pool.config().timeouts().httpRequest());
+            reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
+        } else {
+            // an idle keep-alive connection: the client-idle timeout applies, but keep watching
+            // for a client that starts a request and never finishes it
+            bytesSinceWaiting = 0;
+            headDeadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
+            armHeadTimer(headDeadline - System.nanoTime());
+        }
     }
 
     private void cancelHeadTimer() {
+        waitingForHead = false;
         if (headTimer != null) {
             headTimer.cancel(false);
             headTimer = null;
