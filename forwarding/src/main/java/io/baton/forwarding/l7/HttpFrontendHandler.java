@@ -293,12 +293,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         server.pipeline().get(HttpBackendHandler.class).own(this);
         backend.connectionOpened(ctx.channel());
         pool.connected(clientAddress, backend);
+        // a failed write closes the server connection (exceptionCaught), and onServerClosed decides
+        server.write(current.request, server.voidPromise());
         if (current.requestComplete) {
             // a resend: the body-less request was read in full before
-            server.write(current.request);
-            server.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(this::failOnError);
-        } else {
-            server.write(current.request).addListener(this::failOnError);
+            server.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, server.voidPromise());
         }
         current.serverReady = true;
         server.read();
@@ -307,28 +306,22 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void forwardBody(HttpContent content) {
         Exchange current = exchange;
-        current.writing = true;
-        boolean last = content instanceof LastHttpContent;
         current.backend.addBytesIn(content.content().readableBytes());
+        if (content instanceof LastHttpContent) {
+            current.server.writeAndFlush(content, current.server.voidPromise());
+            current.requestComplete = true;
+            return;
+        }
+        current.writing = true;
         current.server.writeAndFlush(content).addListener((ChannelFuture future) -> {
             if (exchange != current) {
                 return;
             }
             current.writing = false;
-            if (!future.isSuccess()) {
-                return; // the server connection closes; onServerClosed decides
+            if (future.isSuccess()) {
+                drain(); // the next chunk only once this one is written
             }
-            if (last) {
-                current.requestComplete = true;
-            }
-            drain();
         });
-    }
-
-    private void failOnError(io.netty.util.concurrent.Future<? super Void> future) {
-        if (!future.isSuccess()) {
-            LOG.debug("{}: write to server failed: {}", pool.name(), String.valueOf(future.cause()));
-        }
     }
 
     void onServerMessage(Channel server, HttpObject message) {
