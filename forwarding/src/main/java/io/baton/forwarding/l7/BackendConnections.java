@@ -25,7 +25,6 @@ final class BackendConnections {
         while (channels != null && !channels.isEmpty()) {
             Channel channel = channels.pollLast();
             if (channel.isActive()) {
-                channel.config().setAutoRead(false);
                 return channel;
             }
         }
@@ -38,7 +37,7 @@ final class BackendConnections {
             channel.close();
             return;
         }
-        // read while idle, so that a server closing the connection is noticed at once
+        // keep reading while idle, so that a server closing the connection is noticed at once
         channel.config().setAutoRead(true);
         channels.addLast(channel);
     }

@@ -58,8 +58,9 @@ import java.util.concurrent.TimeUnit;
  * {@code l7-snat http}: one client connection, its requests handled one at a time. For each
  * request: choose a server (cookie, then scheduler), take a pooled keep-alive connection to it or
  * open one, send the head with X-Forwarded-For/-Proto, stream the body, stream the response back
- * (inserting the persistence cookie). Bodies are never aggregated; each side reads its next chunk
- * only when the previous one has been written. A request without a body is sent again to the next
+ * (inserting the persistence cookie). Bodies are never aggregated: reading from a side stops while
+ * the other side cannot take more (a bounded queue towards the server, channel writability towards
+ * the client). A request without a body is sent again to the next
  * server if its server fails before answering, so a dying server costs clients nothing.
  */
 final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
@@ -71,9 +72,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
     private static final AsciiString HTTP = AsciiString.cached("http");
+    /** Reading stops while this many decoded objects wait to be handled. */
+    private static final int MAX_QUEUED = 64;
 
     private final ServicePool pool;
     private final BackendConnections connections;
+    /** Decoded input not handled yet (pipelined requests, body chunks waiting for the server). */
     private final ArrayDeque<HttpObject> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private InetAddress clientAddress;
@@ -151,7 +155,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         inbound.add(object);
+        if (inbound.size() >= MAX_QUEUED) {
+            ctx.channel().config().setAutoRead(false); // backpressure: the queue is handled first
+        }
         drain();
+        if (inbound.size() < MAX_QUEUED / 2 && !closing) {
+            ctx.channel().config().setAutoRead(true);
+        }
     }
 
     /** Handles queued input as far as the current state allows. */
@@ -171,7 +181,6 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 HttpObject next = inbound.poll();
                 if (next == null) {
                     exchange.server.flush();
-                    ctx.read();
                     return;
                 }
                 forwardBody((HttpContent) next);
@@ -255,7 +264,6 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .group(ctx.channel().eventLoop())
                 .channel(Transport.socketChannel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) service.timeouts().connect().toMillis())
-                .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(new ChannelInitializer<>() {
                     @Override
@@ -300,7 +308,6 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             server.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, server.voidPromise());
         }
         current.serverReady = true;
-        server.read();
         drain();
     }
 
@@ -367,16 +374,16 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ctx.flush();
-        if (ctx.channel().isWritable()) {
-            server.read();
+        if (!ctx.channel().isWritable()) {
+            server.config().setAutoRead(false); // backpressure: resumed in channelWritabilityChanged
         }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext context) {
         Exchange current = exchange;
-        if (context.channel().isWritable() && current != null && current.server != null && current.responseStarted) {
-            current.server.read();
+        if (context.channel().isWritable() && current != null && current.server != null) {
+            current.server.config().setAutoRead(true);
         }
         context.fireChannelWritabilityChanged();
     }
@@ -513,9 +520,6 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         headDeadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
         if (headTimer == null) {
             armHeadTimer(headDeadline - System.nanoTime());
-        }
-        if (inbound.isEmpty()) {
-            ctx.read();
         }
     }
 

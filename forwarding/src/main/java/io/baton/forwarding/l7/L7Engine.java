@@ -152,7 +152,7 @@ public final class L7Engine implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.AUTO_READ, mode == L7Mode.HTTP)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, mode == L7Mode.TCP)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
