@@ -1,0 +1,160 @@
+package io.baton.health;
+
+import io.baton.config.ConfigParser;
+import io.baton.config.HealthCheck;
+import io.baton.health.check.Checker;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Every check type against a real peer. DCMTK must be installed (run-tests installs it). */
+class CheckersTest {
+
+    @TempDir
+    Path dir;
+
+    private final Peers peers = new Peers();
+
+    @AfterEach
+    void stop() throws Exception {
+        peers.close();
+    }
+
+    @Test
+    void dicomEchoSucceedsAgainstStorescp() throws Exception {
+        int port = peers.storescp(dir);
+
+        CheckResult result = run("{ type: dicom-echo, called-ae: PACS, calling-ae: BATON }", port);
+
+        assertThat(result.up()).as(result.reason()).isTrue();
+        assertThat(result.reason()).isEqualTo("C-ECHO status 0x0000");
+    }
+
+    @Test
+    void dicomEchoNamesTheRejectionOfAWrongCalledAeTitle() throws Exception {
+        int port = peers.dcmqrscp(dir);
+
+        assertThat(run("{ type: dicom-echo, called-ae: PACS }", port).up()).isTrue();
+        CheckResult wrong = run("{ type: dicom-echo, called-ae: NOT-PACS }", port);
+
+        assertThat(wrong.up()).isFalse();
+        assertThat(wrong.reason()).isEqualTo("association rejected (called AE title not recognised)");
+    }
+
+    @Test
+    void dicomEchoKnowsAPeerThatIsNotDicom() throws Exception {
+        int http = peers.tcp("HTTP/1.1 400 Bad Request\r\n\r\n");
+        int silent = peers.tcp(null);
+
+        CheckResult notDicom = run("{ type: dicom-echo }", http);
+        CheckResult timeout = run("{ type: dicom-echo, timeout: 300ms }", silent);
+
+        assertThat(notDicom.up()).isFalse();
+        assertThat(notDicom.reason()).startsWith("not a DICOM peer (it answered \"HTTP/1");
+        assertThat(timeout.up()).isFalse();
+        assertThat(timeout.reason()).isEqualTo("no answer within 300 ms");
+        assertThat(run("{ type: dicom-echo }", Peers.freePort()).reason()).isEqualTo("connection refused");
+    }
+
+    @Test
+    void httpJudgesStatusAndBody() throws Exception {
+        int port = peers.http();
+
+        assertThat(run("{ type: http, path: /ok }", port).reason()).isEqualTo("HTTP 200");
+        CheckResult busy = run("{ type: http, path: /busy }", port);
+        assertThat(busy.up()).isFalse();
+        assertThat(busy.reason()).isEqualTo("HTTP 503 (expected 200)");
+        assertThat(run("{ type: http, path: /busy, expect: [200, 503] }", port).up()).isTrue();
+        assertThat(run("{ type: http, path: /ok, body-regex: 'all go+d' }", port).up()).isTrue();
+        assertThat(run("{ type: http, path: /ok, body-regex: 'broken' }", port).reason())
+                .isEqualTo("HTTP 200 but the body does not match /broken/");
+        CheckResult hung = run("{ type: http, path: /hang, timeout: 300ms }", port);
+        assertThat(hung.up()).isFalse();
+        assertThat(hung.reason()).isEqualTo("no answer within 300 ms");
+    }
+
+    @Test
+    void connectFailsOnAClosedPort() throws Exception {
+        int open = peers.tcp(null);
+        int closed = Peers.freePort();
+
+        assertThat(run("{ type: connect }", open).up()).isTrue();
+        CheckResult refused = run("{ type: connect }", closed);
+        assertThat(refused.up()).isFalse();
+        assertThat(refused.reason()).isEqualTo("connection refused");
+    }
+
+    @Test
+    void mailAndFtpGreetingsAreJudged() throws Exception {
+        assertThat(run("{ type: smtp }", peers.tcp("220 mail.example ESMTP ready\r\n")).reason())
+                .isEqualTo("SMTP greeting 220 mail.example ESMTP ready");
+        assertThat(run("{ type: smtp }", peers.tcp("554 no service\r\n")).up()).isFalse();
+        assertThat(run("{ type: ftp }", peers.tcp("220 FTP server ready\r\n")).up()).isTrue();
+        assertThat(run("{ type: ftp }", peers.tcp("421 too many users\r\n")).up()).isFalse();
+        assertThat(run("{ type: pop3 }", peers.tcp("+OK POP3 ready\r\n")).up()).isTrue();
+        assertThat(run("{ type: imap }", peers.tcp("* OK IMAP4rev1 ready\r\n")).up()).isTrue();
+        assertThat(run("{ type: imap }", peers.tcp("* BYE going away\r\n")).up()).isFalse();
+    }
+
+    @Test
+    void anExternalScriptGetsTheLoadbalancerOrgArgumentsAndExitZeroIsUp() throws Exception {
+        Path script = script("check.sh", """
+                #!/bin/sh
+                echo "vip=$1 vport=$2 rip=$3 rport=$4 env=$RIP:$RPORT"
+                [ "$4" = "%d" ]
+                """.formatted(4242));
+
+        CheckResult up = run("{ type: external, script: '" + script + "' }", 4242);
+        CheckResult down = run("{ type: external, script: '" + script + "' }", 4243);
+
+        assertThat(up.up()).as(up.reason()).isTrue();
+        assertThat(up.reason()).isEqualTo("script exit 0: vip=127.0.0.100 vport=80 rip=127.0.0.1 rport=4242"
+                + " env=127.0.0.1:4242");
+        assertThat(down.reason()).startsWith("script exit 1");
+    }
+
+    @Test
+    void aHangingScriptIsKilledWithItsChildrenAtTheTimeout() throws Exception {
+        Path marker = dir.resolve("child.pid");
+        Path script = script("hang.sh", """
+                #!/bin/sh
+                sleep 300 &
+                echo $! > %s
+                wait
+                """.formatted(marker));
+
+        CheckResult result = run("{ type: external, script: '" + script + "', timeout: 500ms }", 1);
+
+        assertThat(result.up()).isFalse();
+        assertThat(result.reason()).endsWith("killed after 500 ms");
+        long child = Long.parseLong(Files.readString(marker).strip());
+        await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+    }
+
+    private Path script(String name, String text) throws Exception {
+        Path script = dir.resolve(name);
+        Files.writeString(script, text);
+        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return script;
+    }
+
+    /** Runs one check of the given type against 127.0.0.1:port, the way the monitor does. */
+    static CheckResult run(String check, int port) throws Exception {
+        HealthCheck settings = ConfigParser.parse("""
+                cluster: { name: t, nodes: [{ id: n, address: 127.0.0.1:7800 }] }
+                vips: [{ name: v, address: 127.0.0.100/32, interface: lo }]
+                services:
+                  - { name: s, vip: v, ports: [80], mode: l7-snat, check: %s, servers: [{ name: r, address: 127.0.0.1:%d }] }
+                """.formatted(check, port), ConfigParser.Format.YAML).services().get(0).check();
+        CheckTarget target = new CheckTarget("s", "r", "127.0.0.100", 80, "127.0.0.1", port, settings);
+        return Checks.run(Checker.of(settings.type()), target);
+    }
+}
