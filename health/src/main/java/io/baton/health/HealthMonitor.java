@@ -29,9 +29,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Checks every real server of every service on its own schedule and turns results into UP/DOWN
- * with rise and fall. Checks run in a bounded pool and each gives up at its timeout (a watchdog
- * interrupts any that does not), so a hung server never delays the checks of others. Applying a
- * new config restarts only the checks whose target or settings changed.
+ * with rise and fall. A server has at most one check in flight, and the pool has a thread for
+ * every server, so a check never waits for another; each gives up at its timeout (a watchdog
+ * counts any that does not as failed), so a hung server costs only its own thread until then.
+ * Applying a new config restarts only the checks whose target or settings changed.
  */
 public final class HealthMonitor implements AutoCloseable {
 
@@ -46,8 +47,8 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     private static final Logger LOG = LogManager.getLogger(HealthMonitor.class);
-    /** Checks in flight at once; a hung server holds one only until its timeout. */
-    private static final int WORKERS = 32;
+    /** Threads kept even for a handful of servers. */
+    private static final int MIN_WORKERS = 4;
     /** Grace after the timeout before a check that ignored its deadline is interrupted. */
     private static final long WATCHDOG_GRACE_MILLIS = 250;
 
@@ -63,7 +64,7 @@ public final class HealthMonitor implements AutoCloseable {
         this.listener = listener;
         AtomicInteger threads = new AtomicInteger();
         this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> daemon(runnable, "baton-health-timer"));
-        this.workers = new ThreadPoolExecutor(WORKERS, WORKERS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
+        this.workers = new ThreadPoolExecutor(MIN_WORKERS, MIN_WORKERS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
                 runnable -> daemon(runnable, "baton-health-" + threads.incrementAndGet()));
         this.workers.allowCoreThreadTimeOut(true);
     }
@@ -90,6 +91,14 @@ public final class HealthMonitor implements AutoCloseable {
                 entry.getValue().stop();
                 probes.remove(entry.getKey());
             }
+        }
+        int threads = Math.max(MIN_WORKERS, wanted.size());
+        if (threads > workers.getMaximumPoolSize()) {
+            workers.setMaximumPoolSize(threads);
+            workers.setCorePoolSize(threads);
+        } else {
+            workers.setCorePoolSize(threads);
+            workers.setMaximumPoolSize(threads);
         }
         for (Map.Entry<Key, CheckTarget> entry : wanted.entrySet()) {
             probes.computeIfAbsent(entry.getKey(), key -> {
