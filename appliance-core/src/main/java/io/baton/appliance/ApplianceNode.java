@@ -18,7 +18,10 @@ import io.baton.config.ServerState;
 import io.baton.config.StoreException;
 import io.baton.config.StoredConfig;
 import io.baton.config.VirtualService;
+import io.baton.forwarding.Health;
 import io.baton.forwarding.PersistenceTable;
+import io.baton.health.HealthMonitor;
+import io.baton.health.HealthState;
 import io.baton.forwarding.l7.L7Engine;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -29,8 +32,8 @@ import java.time.Clock;
 import java.util.List;
 
 /**
- * One running appliance node: its config store, the L7 forwarding engine, metrics and the admin
- * API. Health checks and cluster membership attach here as they arrive.
+ * One running appliance node: its config store, the L7 forwarding engine, the health checks that
+ * steer it, metrics and the admin API. Cluster membership attaches here when it arrives.
  */
 public final class ApplianceNode implements AutoCloseable {
 
@@ -40,6 +43,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final ConfigStore store;
     private final PersistenceTable persistence = new PersistenceTable(Clock.systemUTC());
     private final L7Engine l7;
+    private final HealthMonitor health;
     private final NodeMetrics metrics;
     private final AdminServer admin;
     private volatile StoredConfig applied;
@@ -51,11 +55,13 @@ public final class ApplianceNode implements AutoCloseable {
         this.store = store;
         this.applied = applied;
         this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
+        this.health = new HealthMonitor((service, server, state, result) -> l7.setHealth(service, server, engineHealth(state)));
         this.metrics = new NodeMetrics(l7);
-        this.listenerProblems = l7.apply(applied.config());
+        run(applied.config());
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
+            health.close();
             l7.close();
             throw e;
         }
@@ -156,7 +162,7 @@ public final class ApplianceNode implements AutoCloseable {
         StoredConfig result = store.apply(config, source);
         if (result.revision() != previous.revision()) {
             applied = result;
-            listenerProblems = l7.apply(config);
+            run(config);
             NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
             NodeConfig after = config.cluster().node(nodeId).orElseThrow();
             if (!before.adminAddress().equals(after.adminAddress())) {
@@ -176,7 +182,7 @@ public final class ApplianceNode implements AutoCloseable {
         }
         StoredConfig result = store.rollback(revision);
         applied = result;
-        listenerProblems = l7.apply(result.config());
+        run(result.config());
         return result;
     }
 
@@ -212,6 +218,30 @@ public final class ApplianceNode implements AutoCloseable {
                 service.timeouts(), service.fallback(), servers);
     }
 
+    /** Hands a config to the data plane and the health checks. */
+    private void run(BatonConfig config) {
+        listenerProblems = l7.apply(config);
+        health.apply(config);
+        // servers the engine created anew start as UNKNOWN: give them what the checks already know
+        for (HealthMonitor.ServerHealth known : health.snapshot()) {
+            if (known.state() != HealthState.UNKNOWN) {
+                l7.setHealth(known.service(), known.server(), engineHealth(known.state()));
+            }
+        }
+    }
+
+    private static Health engineHealth(HealthState state) {
+        return switch (state) {
+            case UP -> Health.UP;
+            case DOWN -> Health.DOWN;
+            case UNKNOWN -> Health.UNKNOWN;
+        };
+    }
+
+    public HealthMonitor health() {
+        return health;
+    }
+
     /** Listeners that could not be bound with the applied config, one line each. */
     public List<String> listenerProblems() {
         return listenerProblems;
@@ -230,13 +260,14 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health);
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
         admin.close();
+        health.close();
         l7.close();
         store.close();
         LOG.info("node {} stopped", nodeId);

@@ -13,7 +13,12 @@ final class TestBackend implements AutoCloseable {
     private final HttpServer server;
 
     TestBackend(String name) throws IOException {
-        server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 64);
+        this(name, 0);
+    }
+
+    /** On a given port (0 for any), so that a stopped backend can come back where it was. */
+    TestBackend(String name, int port) throws IOException {
+        server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
         server.createContext("/", exchange -> {
             byte[] body = (name + "\n").getBytes(StandardCharsets.UTF_8);
             exchange.sendResponseHeaders(200, body.length);

@@ -12,7 +12,9 @@ import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.ServicePool;
 import io.baton.forwarding.l7.L7Engine;
+import io.baton.health.HealthMonitor;
 
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -62,8 +64,13 @@ public record StatusReport(
                                 List<String> listeners, Stats stats, List<ServerStatus> servers) {
     }
 
-    /** @param stats null when no data plane runs the service */
-    public record ServerStatus(String name, String address, int weight, String state, String health, Stats stats) {
+    /**
+     * @param health    {@code up}, {@code down} or {@code unknown} (no verdict yet, or no checks)
+     * @param lastCheck the last check's result and time, e.g. {@code ok: HTTP 200 at ...}; null before the first
+     * @param stats     null when no data plane runs the service
+     */
+    public record ServerStatus(String name, String address, int weight, String state, String health,
+                               String lastCheck, Stats stats) {
     }
 
     /** Counters of a service or server (in http mode a connection is a request). */
@@ -84,7 +91,8 @@ public record StatusReport(
      * The status of a node that runs {@code applied} on its own and serves its admin API at
      * {@code adminAddress} (which a command-line override may have moved from the configured one).
      */
-    public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7) {
+    public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
+                                  HealthMonitor monitor) {
         BatonConfig config = applied.config();
         List<NodeStatus> nodes = config.cluster().nodes().stream()
                 .map(node -> nodeStatus(node, nodeId, applied.revision(), adminAddress))
@@ -93,7 +101,7 @@ public record StatusReport(
                 .map(vip -> new VipStatus(vip.name(), vip.cidr(), vip.iface(), null))
                 .toList();
         List<ServiceStatus> services = config.services().stream()
-                .map(service -> serviceStatus(config, service, l7))
+                .map(service -> serviceStatus(config, service, l7, monitor))
                 .toList();
         return new StatusReport(config.cluster().name(), nodeId, false,
                 new ConfigSummary(applied.revision(), applied.checksum(), applied.appliedAt().toString(),
@@ -108,7 +116,8 @@ public record StatusReport(
                 (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf);
     }
 
-    private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7) {
+    private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,
+                                               HealthMonitor monitor) {
         String address = config.vip(service.vip()).map(VipConfig::address).orElse(null);
         String mode = service.mode().configName() + (service.l7Mode() == null ? "" : "/" + service.l7Mode().configName());
         String persistence = service.persistence().type() == PersistenceType.NONE ? "none"
@@ -130,16 +139,20 @@ public record StatusReport(
             if (stats != null) {
                 total = total.plus(stats);
             }
-            String health = backend == null ? HEALTH_UNKNOWN : backend.health().name().toLowerCase(Locale.ROOT);
+            HealthMonitor.ServerHealth checked = monitor.health(service.name(), server.name()).orElse(null);
+            String health = checked == null ? HEALTH_UNKNOWN : checked.state().name().toLowerCase(Locale.ROOT);
+            String lastCheck = checked == null || checked.last() == null ? null
+                    : (checked.last().up() ? "ok: " : "failed: ") + checked.last().reason() + " at "
+                    + checked.last().at().truncatedTo(ChronoUnit.SECONDS) + " (" + checked.streak() + ")";
             servers.add(new ServerStatus(server.name(), server.address().toString(), server.weight(),
-                    server.state().configName(), health, stats));
+                    server.state().configName(), health, lastCheck, stats));
         }
         if (pool != null && pool.fallback().isPresent()) {
             Backend fallback = pool.fallback().get();
             Stats stats = Stats.of(fallback);
             total = total.plus(stats);
             servers.add(new ServerStatus(ServicePool.FALLBACK_NAME, fallback.config().address().toString(), 0, "online",
-                    HEALTH_UNKNOWN, stats));
+                    HEALTH_UNKNOWN, null, stats));
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
                 service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,

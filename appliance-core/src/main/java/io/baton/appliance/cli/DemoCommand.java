@@ -9,6 +9,7 @@ import io.baton.appliance.admin.StatusReport;
 import io.baton.appliance.demo.DemoBackend;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
+import io.baton.health.HealthState;
 import org.apache.logging.log4j.Level;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -27,6 +28,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
@@ -76,6 +78,7 @@ final class DemoCommand implements Callable<Integer> {
                     node.listenerProblems().forEach(problem -> System.err.println("  " + problem));
                     return ExitCodes.FAILED;
                 }
+                awaitFirstVerdicts(node);
                 showTraffic();
                 AdminClient.Response response = new AdminClient(node.adminAddress()).get(AdminApi.STATUS);
                 System.out.println();
@@ -91,13 +94,22 @@ final class DemoCommand implements Callable<Integer> {
                 System.out.println("  ./baton config apply " + config + " --admin " + node.adminAddress());
                 System.out.println("  curl http://" + WEB_VIEWER + "/   (the web-viewer VIP, balanced over both backends)");
                 System.out.println("  ./baton drain web-viewer viewer1 --admin " + node.adminAddress());
-                System.out.println("Health shows 'unknown' until health checks run.");
                 String signal = Signals.awaitTermination();
                 log.info("received SIG{}: stopping the demo", signal);
                 return ExitCodes.OK;
             }
         } finally {
             deleteRecursively(workDir);
+        }
+    }
+
+    /** Waits (a few seconds at most) until the health checks have judged every server. */
+    private static void awaitFirstVerdicts(ApplianceNode node) throws InterruptedException {
+        System.out.println("waiting for the first health checks ...");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(8);
+        while (System.nanoTime() < deadline && node.health().snapshot().stream()
+                .anyMatch(server -> server.state() == HealthState.UNKNOWN)) {
+            Thread.sleep(100);
         }
     }
 

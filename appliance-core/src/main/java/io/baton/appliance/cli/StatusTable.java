@@ -41,7 +41,7 @@ public final class StatusTable {
         Table services = new Table("SERVICE", "VIP", "PORTS", "MODE", "BALANCE", "SCHEDULER", "PERSISTENCE",
                 "ACTIVE", "TOTAL", "ERRORS");
         Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH", "ACTIVE", "TOTAL",
-                "BYTES IN", "BYTES OUT", "ERRORS");
+                "BYTES IN", "BYTES OUT", "ERRORS", "LAST CHECK");
         List<String> notes = new ArrayList<>();
         for (StatusReport.ServiceStatus service : report.services()) {
             StatusReport.Stats stats = service.stats();
@@ -60,7 +60,8 @@ public final class StatusTable {
                 servers.row(service.name(), server.name(), server.address(), String.valueOf(server.weight()),
                         server.state(), server.health(), s == null ? "-" : String.valueOf(s.active()),
                         s == null ? "-" : String.valueOf(s.total()), s == null ? "-" : String.valueOf(s.bytesIn()),
-                        s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()));
+                        s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()),
+                        server.lastCheck() == null ? "-" : server.lastCheck());
             }
         }
         out.append(services).append('\n').append(servers);
