@@ -1,0 +1,61 @@
+package io.baton.cluster;
+
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Chooses the active node, deterministically, from the members of the current view. Pure: the same
+ * inputs give the same decision on every node, and it is tested without a network.
+ *
+ * <ul>
+ *   <li>Only eligible members count: ready, and running the newest config revision among them.</li>
+ *   <li>The current active node stays active while it is eligible, unless {@code preempt} and an
+ *       eligible member has a higher priority (no needless second failover when a node returns).</li>
+ *   <li>Otherwise the highest priority wins; ties go to the lowest node id.</li>
+ *   <li>Every change of the active node raises the epoch.</li>
+ * </ul>
+ */
+public final class Election {
+
+    private static final Comparator<MemberInfo> BEST = Comparator
+            .comparingInt(MemberInfo::priority).reversed()
+            .thenComparing(MemberInfo::nodeId);
+
+    private Election() {
+    }
+
+    public static Decision decide(Decision previous, List<MemberInfo> members, boolean preempt) {
+        long newest = members.stream().filter(MemberInfo::ready).mapToLong(MemberInfo::configRevision).max()
+                .orElse(-1);
+        List<MemberInfo> eligible = members.stream()
+                .filter(member -> member.ready() && member.configRevision() == newest)
+                .sorted(BEST)
+                .toList();
+        if (eligible.isEmpty()) {
+            return previous.active() == null ? previous
+                    : new Decision(null, previous.epoch() + 1, "no eligible member (" + previous.active() + " lost)");
+        }
+        MemberInfo best = eligible.get(0);
+        Optional<MemberInfo> current = eligible.stream()
+                .filter(member -> member.nodeId().equals(previous.active()))
+                .findFirst();
+        if (current.isPresent()) {
+            if (!preempt || current.get().priority() >= best.priority()) {
+                return previous;
+            }
+            return new Decision(best.nodeId(), previous.epoch() + 1, "preempt: " + best.nodeId() + " (priority "
+                    + best.priority() + ") outranks " + current.get().nodeId() + " (priority "
+                    + current.get().priority() + ")");
+        }
+        String why;
+        if (previous.active() == null) {
+            why = best.nodeId() + " has the highest priority of the eligible members";
+        } else if (members.stream().anyMatch(member -> member.nodeId().equals(previous.active()))) {
+            why = previous.active() + " is no longer eligible";
+        } else {
+            why = previous.active() + " left the cluster";
+        }
+        return new Decision(best.nodeId(), previous.epoch() + 1, why);
+    }
+}
