@@ -1,0 +1,374 @@
+package io.baton.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.baton.config.ClusterConfig;
+import io.baton.config.NodeConfig;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+import org.jgroups.Address;
+import org.jgroups.BytesMessage;
+import org.jgroups.JChannel;
+import org.jgroups.MergeView;
+import org.jgroups.Message;
+import org.jgroups.Receiver;
+import org.jgroups.View;
+import org.jgroups.conf.ProtocolConfiguration;
+import org.jgroups.conf.XmlConfigurator;
+import org.jgroups.protocols.SYM_ENCRYPT;
+import org.jgroups.stack.Configurator;
+import org.jgroups.stack.Protocol;
+
+import javax.crypto.SecretKey;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+/**
+ * This node's membership of the cluster: a JGroups channel over TCP to the configured peers,
+ * encrypted with the shared key. Members announce themselves ({@link MemberInfo}); the coordinator
+ * of each view runs the {@link Election} and announces the {@link Decision}; every node adopts the
+ * decision with the highest epoch. All events are handled one at a time on one thread.
+ */
+public final class ClusterNode implements AutoCloseable {
+
+    /** Told of every adopted decision and of every change of the members, on the cluster's event thread. */
+    public interface Listener {
+        /** @param merged the decision follows a merge of partitions (the active re-announces its VIPs) */
+        void decided(Decision decision, boolean merged);
+
+        default void viewChanged(List<String> members) {
+        }
+    }
+
+    /** When the active role last moved, from where to where and why. */
+    public record Failover(Instant at, String from, String to, String reason, long epoch) {
+    }
+
+    private static final Logger LOG = LogManager.getLogger(ClusterNode.class);
+    private static final String STACK = "/io/baton/cluster/jgroups.xml";
+    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Joining takes about a second; a node whose joins go unanswered for this long gives up. */
+    private static final int JOIN_TIMEOUT_SECONDS = 10;
+
+    private final ClusterConfig config;
+    private final String self;
+    private final Listener listener;
+    private final ExecutorService events;
+    private final JChannel channel;
+    private final Map<String, MemberInfo> infos = new HashMap<>();
+    private final Map<String, Long> epochsSeen = new HashMap<>();
+    private volatile MemberInfo selfInfo;
+    private volatile Decision decision = Decision.NONE;
+    private volatile List<String> members = List.of();
+    private volatile Failover lastFailover;
+    private boolean mergePending;
+
+    private ClusterNode(ClusterConfig config, String self, MemberInfo selfInfo, Listener listener, JChannel channel) {
+        this.config = config;
+        this.self = self;
+        this.selfInfo = selfInfo;
+        this.listener = listener;
+        this.channel = channel;
+        this.events = Executors.newSingleThreadExecutor(runnable -> {
+            Thread thread = new Thread(runnable, "baton-cluster");
+            thread.setDaemon(true);
+            return thread;
+        });
+    }
+
+    /**
+     * Joins the cluster (or forms it, if no peer answers).
+     *
+     * @param keyFile the shared key; null runs unencrypted (logged as a warning)
+     */
+    public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, Path keyFile,
+                                   Listener listener) throws ClusterException {
+        NodeConfig node = config.node(self).orElseThrow(() ->
+                new ClusterException("node " + self + " is not in cluster.nodes"));
+        SecretKey key = keyFile == null ? null : ClusterKey.read(keyFile);
+        JChannel channel;
+        try {
+            channel = new JChannel(protocols(config, node, key));
+        } catch (ClusterException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new ClusterException("cannot build the cluster stack: " + e.getMessage(), e);
+        }
+        channel.setName(self);
+        channel.setDiscardOwnMessages(true);
+        ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel);
+        channel.setReceiver(cluster.receiver());
+        ExecutorService joiner = Executors.newSingleThreadExecutor();
+        try {
+            joiner.submit(() -> {
+                channel.connect(config.name());
+                return null;
+            }).get(JOIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            channel.close();
+            cluster.events.shutdownNow();
+            throw new ClusterException("cannot join cluster " + config.name() + ": peers answer but did not accept"
+                    + " node " + self + " within " + JOIN_TIMEOUT_SECONDS + " s; is cluster.key-file the same on every"
+                    + " node?");
+        } catch (Exception e) {
+            channel.close();
+            cluster.events.shutdownNow();
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new ClusterException("cannot join cluster " + config.name() + " at " + node.clusterAddress() + ": "
+                    + cause.getMessage() + " (is " + node.clusterAddress().host() + " an address of this host?)", cause);
+        } finally {
+            joiner.shutdownNow();
+        }
+        if (key == null) {
+            LOG.warn("cluster traffic is NOT encrypted or authenticated: set cluster.key-file");
+        }
+        LOG.info("node {} joined cluster {} at {} (peers: {})", self, config.name(), node.clusterAddress(),
+                config.nodes().stream().filter(n -> !n.id().equals(self)).map(n -> n.id() + "@" + n.clusterAddress())
+                        .collect(Collectors.joining(", ")));
+        return cluster;
+    }
+
+    private static List<Protocol> protocols(ClusterConfig config, NodeConfig node, SecretKey key) throws Exception {
+        List<ProtocolConfiguration> stack;
+        try (InputStream xml = ClusterNode.class.getResourceAsStream(STACK)) {
+            if (xml == null) {
+                throw new ClusterException("the cluster stack " + STACK + " is missing from the jar");
+            }
+            stack = new ArrayList<>(XmlConfigurator.getInstance(xml).getProtocolStack());
+        }
+        String peers = config.nodes().stream()
+                .map(peer -> peer.clusterAddress().host() + "[" + peer.clusterAddress().port() + "]")
+                .collect(Collectors.joining(","));
+        for (ProtocolConfiguration protocol : stack) {
+            switch (protocol.getProtocolName()) {
+                case "TCP" -> {
+                    protocol.getProperties().put("bind_addr", node.clusterAddress().host());
+                    protocol.getProperties().put("bind_port", String.valueOf(node.clusterAddress().port()));
+                }
+                case "TCPPING" -> protocol.getProperties().put("initial_hosts", peers);
+                default -> {
+                }
+            }
+        }
+        if (key == null) {
+            stack.removeIf(protocol -> protocol.getProtocolName().equals("SYM_ENCRYPT"));
+        }
+        List<Protocol> protocols = Configurator.createProtocolsAndInitializeAttrs(stack, null);
+        for (Protocol protocol : protocols) {
+            if (protocol instanceof SYM_ENCRYPT encrypt) {
+                encrypt.setSecretKey(key);
+            }
+        }
+        return protocols;
+    }
+
+    public String self() {
+        return self;
+    }
+
+    public Decision decision() {
+        return decision;
+    }
+
+    /** The node ids in the current view, coordinator first. */
+    public List<String> members() {
+        return members;
+    }
+
+    /** What each member last said of itself (members of the current view only). */
+    public Map<String, MemberInfo> infos() {
+        return events.isShutdown() ? Map.of() : callOnEvents(() -> Map.copyOf(infos));
+    }
+
+    public Optional<Failover> lastFailover() {
+        return Optional.ofNullable(lastFailover);
+    }
+
+    public boolean isCoordinator() {
+        List<String> view = members;
+        return !view.isEmpty() && view.get(0).equals(self);
+    }
+
+    /** True when this node sees more than half of the configured nodes. */
+    public boolean inMajority() {
+        return members.size() * 2 > config.nodes().size();
+    }
+
+    /** Announces a change of this node (ready, revision) to the cluster. */
+    public void update(MemberInfo info) {
+        events.execute(() -> {
+            selfInfo = info;
+            infos.put(self, info);
+            broadcastInfo();
+            electIfCoordinator(false);
+        });
+    }
+
+    /** Leaves the cluster; peers see a new view at once. */
+    @Override
+    public void close() {
+        channel.close();
+        events.shutdownNow();
+        try {
+            events.awaitTermination(2, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private Receiver receiver() {
+        return new Receiver() {
+            @Override
+            public void viewAccepted(View view) {
+                boolean merge = view instanceof MergeView;
+                List<String> names = view.getMembers().stream().map(ClusterNode::name).toList();
+                events.execute(() -> onView(names, merge));
+            }
+
+            @Override
+            public void receive(Message message) {
+                byte[] bytes = message.getArray();
+                int offset = message.getOffset();
+                int length = message.getLength();
+                String sender = name(message.getSrc());
+                events.execute(() -> onMessage(sender, bytes, offset, length));
+            }
+        };
+    }
+
+    private void onView(List<String> view, boolean merge) {
+        List<String> before = members;
+        members = view;
+        infos.keySet().retainAll(view);
+        infos.put(self, selfInfo);
+        LOG.info("cluster view {}{}: {}", merge ? "after a merge " : "", config.name(), view);
+        List<String> left = before.stream().filter(id -> !view.contains(id)).toList();
+        if (!left.isEmpty()) {
+            LOG.warn("node(s) {} left the cluster", left);
+        }
+        if (merge) {
+            mergePending = true;
+        }
+        listener.viewChanged(view);
+        broadcastInfo();
+        Decision before = decision;
+        electIfCoordinator(merge);
+        if (isCoordinator() && decision == before && decision.epoch() > 0) {
+            sendDecision(decision, false); // members that just joined learn who is active
+        }
+    }
+
+    private void onMessage(String sender, byte[] bytes, int offset, int length) {
+        JsonNode message;
+        try {
+            message = JSON.readTree(bytes, offset, length);
+        } catch (Exception e) {
+            LOG.warn("ignoring an unreadable cluster message from {}", sender);
+            return;
+        }
+        switch (message.path("type").asText()) {
+            case "info" -> {
+                MemberInfo info = new MemberInfo(sender, message.path("priority").asInt(),
+                        message.path("revision").asLong(), message.path("ready").asBoolean());
+                epochsSeen.merge(sender, message.path("epoch").asLong(), Math::max);
+                if (!info.equals(infos.get(sender))) {
+                    infos.put(sender, info);
+                    electIfCoordinator(false);
+                }
+            }
+            case "decision" -> adopt(new Decision(message.path("active").isNull() ? null : message.path("active").asText(),
+                    message.path("epoch").asLong(), message.path("reason").asText()), message.path("merged").asBoolean());
+            default -> LOG.warn("ignoring a cluster message of unknown type from {}", sender);
+        }
+    }
+
+    /** The coordinator decides for its view, and announces the decision. */
+    private void electIfCoordinator(boolean merge) {
+        if (!isCoordinator()) {
+            return;
+        }
+        boolean merged = merge || mergePending;
+        long highestEpoch = Math.max(decision.epoch(), epochsSeen.values().stream().mapToLong(Long::longValue).max()
+                .orElse(0));
+        Decision base = decision.epoch() == highestEpoch ? decision
+                : new Decision(decision.active(), highestEpoch, decision.reason());
+        List<MemberInfo> view = members.stream().map(infos::get).filter(info -> info != null).toList();
+        Decision next = Election.decide(base, view, config.preempt());
+        if (merged) {
+            // after a merge every partition may have its own active: a fresh epoch settles it
+            next = new Decision(next.active(), highestEpoch + 1, "partitions merged; " + next.active() + " stays active");
+            mergePending = false;
+        }
+        if (next.equals(decision)) {
+            return;
+        }
+        sendDecision(next, merged);
+        adopt(next, merged);
+    }
+
+    private void sendDecision(Decision next, boolean merged) {
+        send(JSON.createObjectNode()
+                .put("type", "decision")
+                .put("active", next.active())
+                .put("epoch", next.epoch())
+                .put("reason", next.reason())
+                .put("merged", merged));
+    }
+
+    private void adopt(Decision next, boolean merged) {
+        if (next.epoch() < decision.epoch() || next.equals(decision)) {
+            return;
+        }
+        Decision before = decision;
+        decision = next;
+        epochsSeen.merge(self, next.epoch(), Math::max);
+        if (!java.util.Objects.equals(before.active(), next.active())) {
+            lastFailover = new Failover(Instant.now(), before.active(), next.active(), next.reason(), next.epoch());
+            LOG.warn("active role: {} -> {} (epoch {}): {}", before.active() == null ? "none" : before.active(),
+                    next.active() == null ? "none" : next.active(), next.epoch(), next.reason());
+        }
+        listener.decided(next, merged);
+        broadcastInfo();
+    }
+
+    private void broadcastInfo() {
+        MemberInfo info = selfInfo;
+        send(JSON.createObjectNode()
+                .put("type", "info")
+                .put("priority", info.priority())
+                .put("revision", info.configRevision())
+                .put("ready", info.ready())
+                .put("epoch", decision.epoch()));
+    }
+
+    private void send(ObjectNode message) {
+        try {
+            channel.send(new BytesMessage(null, JSON.writeValueAsBytes(message)));
+        } catch (Exception e) {
+            LOG.warn("cannot send to the cluster: {}", e.getMessage());
+        }
+    }
+
+    private <T> T callOnEvents(java.util.concurrent.Callable<T> task) {
+        try {
+            return events.submit(task).get(2, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("the cluster event thread does not answer", e);
+        }
+    }
+
+    private static String name(Address address) {
+        return String.valueOf(address);
+    }
+}

@@ -1,0 +1,112 @@
+package io.baton.cluster;
+
+import io.baton.config.ClusterConfig;
+import io.baton.config.HostPort;
+import io.baton.config.NodeConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+/** Real JGroups channels on loopback, encrypted with a real key file. */
+class ClusterNodeTest {
+
+    @TempDir
+    Path dir;
+
+    private final List<ClusterNode> nodes = new ArrayList<>();
+    private final Map<String, Decision> decisions = new ConcurrentHashMap<>();
+
+    @AfterEach
+    void leave() {
+        nodes.forEach(ClusterNode::close);
+    }
+
+    @Test
+    void thePairElectsTheHigherPriorityAndThePeerTakesOverWhenItLeaves() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path key = key("k1", "a shared secret of enough bytes");
+
+        ClusterNode lb1 = join(cluster, "lb1", 200, key);
+        ClusterNode lb2 = join(cluster, "lb2", 100, key);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> lb1.members().size() == 2 && lb2.members().size() == 2);
+        await().atMost(Duration.ofSeconds(5)).until(() -> "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+
+        lb1.close();
+        nodes.remove(lb1);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> "lb2".equals(active("lb2")));
+        assertThat(lb2.decision().reason()).isEqualTo("lb1 left the cluster");
+        assertThat(lb2.lastFailover()).hasValueSatisfying(failover -> {
+            assertThat(failover.from()).isEqualTo("lb1");
+            assertThat(failover.to()).isEqualTo("lb2");
+        });
+    }
+
+    @Test
+    void aNodeWithAnotherKeyCannotJoinAndDoesNotFormASecondCluster() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        ClusterNode lb1 = join(cluster, "lb1", 200, key("right", "the right shared secret bytes"));
+
+        assertThatThrownBy(() -> join(cluster, "lb2", 100, key("wrong", "some other secret of bytes")))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("is cluster.key-file the same on every node?");
+        assertThat(lb1.members()).containsExactly("lb1");
+        assertThat(active("lb1")).isEqualTo("lb1");
+    }
+
+    @Test
+    void aMissingOrShortKeyFileIsRefusedWithAClearMessage() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+
+        assertThatThrownBy(() -> join(cluster, "lb1", 200, dir.resolve("absent.key")))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("absent.key does not exist");
+        assertThatThrownBy(() -> join(cluster, "lb1", 200, key("short", "tiny")))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("at least 16 random bytes");
+    }
+
+    private ClusterNode join(ClusterConfig cluster, String id, int priority, Path key) throws ClusterException {
+        ClusterNode node = ClusterNode.join(cluster, id, new MemberInfo(id, priority, 1, true), key,
+                (decision, merged) -> decisions.put(id, decision));
+        nodes.add(node);
+        return node;
+    }
+
+    private String active(String node) {
+        Decision decision = decisions.get(node);
+        return decision == null ? null : decision.active();
+    }
+
+    private Path key(String name, String content) throws IOException {
+        return Files.writeString(dir.resolve(name + ".key"), content);
+    }
+
+    private static ClusterConfig cluster(int port1, int port2) {
+        return new ClusterConfig("test-" + port1, List.of(
+                new NodeConfig("lb1", new HostPort("127.0.0.1", port1), NodeConfig.DEFAULT_ADMIN, 200),
+                new NodeConfig("lb2", new HostPort("127.0.0.1", port2), NodeConfig.DEFAULT_ADMIN, 100)),
+                false, null, null);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}
