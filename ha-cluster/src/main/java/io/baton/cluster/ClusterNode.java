@@ -17,6 +17,7 @@ import org.jgroups.View;
 import org.jgroups.conf.ProtocolConfiguration;
 import org.jgroups.conf.XmlConfigurator;
 import org.jgroups.protocols.SYM_ENCRYPT;
+import org.jgroups.protocols.pbcast.GMS;
 import org.jgroups.stack.Configurator;
 import org.jgroups.stack.Protocol;
 
@@ -73,6 +74,8 @@ public final class ClusterNode implements AutoCloseable {
     private volatile List<String> members = List.of();
     private volatile Failover lastFailover;
     private boolean mergePending;
+    /** Set when joining failed: nothing this channel sees may reach the listener. */
+    private volatile boolean abandoned;
 
     private ClusterNode(ClusterConfig config, String self, MemberInfo selfInfo, Listener listener, JChannel channel) {
         this.config = config;
@@ -110,12 +113,21 @@ public final class ClusterNode implements AutoCloseable {
         ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel);
         channel.setReceiver(cluster.receiver());
         ExecutorService joiner = Executors.newSingleThreadExecutor();
+        java.util.concurrent.Future<?> joining = joiner.submit(() -> {
+            channel.connect(config.name());
+            return null;
+        });
         try {
-            joiner.submit(() -> {
-                channel.connect(config.name());
-                return null;
-            }).get(JOIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            joining.get(JOIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         } catch (java.util.concurrent.TimeoutException e) {
+            // joins keep going unanswered: let JGroups give up, and never act on what it then forms
+            cluster.abandoned = true;
+            ((GMS) channel.getProtocolStack().findProtocol(GMS.class)).setMaxJoinAttempts(1);
+            try {
+                joining.get(JOIN_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // closing below is all that is left to do
+            }
             channel.close();
             cluster.events.shutdownNow();
             throw new ClusterException("cannot join cluster " + config.name() + ": peers answer but did not accept"
@@ -260,11 +272,13 @@ public final class ClusterNode implements AutoCloseable {
         if (merge) {
             mergePending = true;
         }
-        listener.viewChanged(view);
+        if (!abandoned) {
+            listener.viewChanged(view);
+        }
         broadcastInfo();
-        Decision before = decision;
+        Decision known = decision;
         electIfCoordinator(merge);
-        if (isCoordinator() && decision == before && decision.epoch() > 0) {
+        if (isCoordinator() && decision == known && decision.epoch() > 0) {
             sendDecision(decision, false); // members that just joined learn who is active
         }
     }
@@ -338,7 +352,9 @@ public final class ClusterNode implements AutoCloseable {
             LOG.warn("active role: {} -> {} (epoch {}): {}", before.active() == null ? "none" : before.active(),
                     next.active() == null ? "none" : next.active(), next.epoch(), next.reason());
         }
-        listener.decided(next, merged);
+        if (!abandoned) {
+            listener.decided(next, merged);
+        }
         broadcastInfo();
     }
 
