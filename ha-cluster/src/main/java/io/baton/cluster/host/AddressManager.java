@@ -1,0 +1,22 @@
+package io.baton.cluster.host;
+
+import io.baton.config.VipConfig;
+
+import java.io.IOException;
+
+/** Adds and removes floating addresses on this host's interfaces. */
+public interface AddressManager {
+
+    /** Adds the VIP (idempotent: an address already there is fine). */
+    void add(VipConfig vip) throws IOException;
+
+    /** Removes the VIP (idempotent: an address already gone is fine). */
+    void remove(VipConfig vip) throws IOException;
+
+    boolean holds(VipConfig vip) throws IOException;
+
+    /** The interface's MAC address, e.g. {@code 02:42:ac:11:00:02}. */
+    String mac(String iface) throws IOException;
+
+    int ifindex(String iface) throws IOException;
+}

@@ -1,0 +1,138 @@
+package io.baton.cluster.host;
+
+import io.baton.config.VipConfig;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Claims and releases the floating addresses. A claim adds each VIP and announces it at once with
+ * a burst of gratuitous ARP (request and reply forms), again a few seconds later for devices that
+ * missed it, and optionally every refresh period (like keepalived's garp_master_refresh).
+ */
+public final class VipManager implements AutoCloseable {
+
+    /** Gratuitous ARP rounds per burst, and the gap between them. */
+    static final int BURST_ROUNDS = 3;
+    static final long BURST_GAP_MILLIS = 50;
+    /** The second burst, for switches and hosts that missed the first. */
+    static final Duration SECOND_BURST = Duration.ofSeconds(3);
+
+    private static final Logger LOG = LogManager.getLogger(VipManager.class);
+
+    private final AddressManager addresses;
+    private final ArpAnnouncer arp;
+    private final Duration refresh;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "baton-vip");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private final Map<String, VipConfig> held = new LinkedHashMap<>();
+    private ScheduledFuture<?> refreshing;
+
+    /** @param refresh period of re-announcement while held; null for none */
+    public VipManager(AddressManager addresses, ArpAnnouncer arp, Duration refresh) {
+        this.addresses = addresses;
+        this.arp = arp;
+        this.refresh = refresh;
+    }
+
+    /** Removes these VIPs if this host still has them (left over from an earlier run). */
+    public synchronized void removeLeftovers(List<VipConfig> vips) {
+        for (VipConfig vip : vips) {
+            try {
+                if (addresses.holds(vip)) {
+                    addresses.remove(vip);
+                    LOG.warn("removed VIP {} on {} left over from an earlier run", vip.cidr(), vip.iface());
+                }
+            } catch (IOException e) {
+                LOG.error("cannot check or remove left-over VIP {} on {}: {}", vip.cidr(), vip.iface(), e.getMessage());
+            }
+        }
+    }
+
+    /** Adds the VIPs and announces them. Returns the VIPs that could not be added, one line each. */
+    public synchronized List<String> claim(List<VipConfig> vips) {
+        List<String> problems = new ArrayList<>();
+        for (VipConfig vip : vips) {
+            try {
+                addresses.add(vip);
+                held.put(vip.name(), vip);
+                LOG.info("VIP {} claimed on {}", vip.cidr(), vip.iface());
+            } catch (IOException e) {
+                problems.add("VIP " + vip.name() + " " + vip.cidr() + " on " + vip.iface() + ": " + e.getMessage());
+                LOG.error("cannot claim VIP {} on {}: {}", vip.cidr(), vip.iface(), e.getMessage());
+            }
+        }
+        announce();
+        timer.schedule(this::announce, SECOND_BURST.toMillis(), TimeUnit.MILLISECONDS);
+        if (refresh != null && refreshing == null) {
+            refreshing = timer.scheduleAtFixedRate(this::announce, refresh.toMillis(), refresh.toMillis(),
+                    TimeUnit.MILLISECONDS);
+        }
+        return problems;
+    }
+
+    /** Removes every held VIP (before another node may claim them). */
+    public synchronized void releaseAll() {
+        if (refreshing != null) {
+            refreshing.cancel(false);
+            refreshing = null;
+        }
+        for (VipConfig vip : List.copyOf(held.values())) {
+            try {
+                addresses.remove(vip);
+                LOG.info("VIP {} released from {}", vip.cidr(), vip.iface());
+            } catch (IOException e) {
+                LOG.error("cannot release VIP {} from {}: {}", vip.cidr(), vip.iface(), e.getMessage());
+            }
+            held.remove(vip.name());
+        }
+    }
+
+    /** A burst of gratuitous ARP for every held VIP (after a takeover or a merge). */
+    public void announce() {
+        List<VipConfig> vips;
+        synchronized (this) {
+            vips = List.copyOf(held.values());
+        }
+        for (int round = 0; round < BURST_ROUNDS; round++) {
+            for (VipConfig vip : vips) {
+                try {
+                    arp.announce(vip.iface(), vip.address());
+                } catch (IOException e) {
+                    LOG.error("gratuitous ARP for {} on {} failed: {}", vip.address(), vip.iface(), e.getMessage());
+                }
+            }
+            if (round + 1 < BURST_ROUNDS) {
+                try {
+                    Thread.sleep(BURST_GAP_MILLIS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
+        }
+    }
+
+    public synchronized List<VipConfig> held() {
+        return List.copyOf(held.values());
+    }
+
+    @Override
+    public void close() {
+        releaseAll();
+        timer.shutdownNow();
+    }
+}

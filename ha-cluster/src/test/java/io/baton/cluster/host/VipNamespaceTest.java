@@ -1,0 +1,91 @@
+package io.baton.cluster.host;
+
+import io.baton.config.VipConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** VIPs and gratuitous ARP on real interfaces, in namespaces made for the test (needs root). */
+class VipNamespaceTest {
+
+    private final TestNetwork network = new TestNetwork();
+
+    @AfterEach
+    void cleanUp() {
+        network.close();
+    }
+
+    @Test
+    void aClaimedVipAnswersTheClientAndAReleasedOneIsGone() throws Exception {
+        String lb = network.namespace("l");
+        String client = network.namespace("c");
+        String lbSide = "v" + network.id + "l";
+        network.veth(lbSide, lb, "v" + network.id + "c", client);
+        network.address(lb, lbSide, network.subnet + "1/24");
+        network.address(client, "v" + network.id + "c", network.subnet + "2/24");
+        VipConfig vip = new VipConfig("front", network.subnet + "100", 24, lbSide);
+        List<String> announced = new ArrayList<>();
+        IpCommand addresses = new IpCommand(lb);
+
+        try (VipManager vips = new VipManager(addresses, (iface, address) -> announced.add(iface + " " + address),
+                null)) {
+            assertThat(vips.claim(List.of(vip))).isEmpty();
+
+            assertThat(addresses.holds(vip)).isTrue();
+            assertThat(TestNetwork.run("ip", "-n", lb, "-4", "-o", "addr", "show", "dev", lbSide))
+                    .contains(network.subnet + "100/24").contains(lbSide + ":baton");
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "2",
+                    network.subnet + "100")).isTrue();
+            assertThat(announced).contains(lbSide + " " + network.subnet + "100");
+
+            vips.releaseAll();
+
+            assertThat(addresses.holds(vip)).isFalse();
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "1",
+                    network.subnet + "100")).isFalse();
+        }
+    }
+
+    @Test
+    void leftOverVipsAreRemovedAtStart() throws Exception {
+        String lb = network.namespace("l");
+        String client = network.namespace("c");
+        String lbSide = "v" + network.id + "l";
+        network.veth(lbSide, lb, "v" + network.id + "c", client);
+        VipConfig vip = new VipConfig("front", network.subnet + "100", 24, lbSide);
+        IpCommand addresses = new IpCommand(lb);
+        addresses.add(vip);
+
+        try (VipManager vips = new VipManager(addresses, (iface, address) -> { }, null)) {
+            vips.removeLeftovers(List.of(vip));
+        }
+
+        assertThat(addresses.holds(vip)).isFalse();
+    }
+
+    @Test
+    void gratuitousArpRewritesTheClientsNeighbourEntry() throws Exception {
+        String client = network.namespace("c");
+        String hostSide = "bt" + network.id + "h";
+        String clientSide = "v" + network.id + "c";
+        network.veth(hostSide, null, clientSide, client);
+        network.address(client, clientSide, network.subnet + "2/24");
+        String vip = network.subnet + "100";
+        TestNetwork.run("ip", "-n", client, "neigh", "add", vip, "lladdr", "02:00:00:00:00:99", "dev", clientSide,
+                "nud", "stale");
+        IpCommand addresses = new IpCommand();
+        String hostMac = addresses.mac(hostSide);
+
+        new RawSocketArp(addresses).announce(hostSide, vip);
+
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(TestNetwork.run("ip", "-n", client, "neigh", "show", vip, "dev", clientSide))
+                        .contains("lladdr " + hostMac));
+    }
+}
