@@ -1,0 +1,52 @@
+package io.baton.cluster;
+
+import io.baton.config.HostPort;
+import org.junit.jupiter.api.Test;
+
+import java.net.ServerSocket;
+import java.time.Duration;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class VipPolicyTest {
+
+    private static final Decision LB1_ACTIVE = new Decision("lb1", 3, "test");
+
+    @Test
+    void onlyTheActiveNodeHoldsVips() {
+        assertThat(VipPolicy.decide("lb2", LB1_ACTIVE, 2, 2, false, false).hold()).isFalse();
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 2, false, false).hold()).isTrue();
+    }
+
+    @Test
+    void aMinorityHoldsVipsOnlyWhileTheWitnessAnswers() {
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, true, true).hold()).isTrue();
+        VipPolicy.Verdict cutOff = VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, true, false);
+        assertThat(cutOff.hold()).isFalse();
+        assertThat(cutOff.reason()).contains("witness does not answer");
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 3, true, false).hold()).as("2 of 3 is a majority").isTrue();
+    }
+
+    @Test
+    void withoutAWitnessTheLoneSurvivorTakesOver() {
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, false, false).hold()).isTrue();
+    }
+
+    @Test
+    void aTcpWitnessIsReachedByConnecting() throws Exception {
+        try (ServerSocket listening = new ServerSocket(0)) {
+            assertThat(new Witness(new HostPort("127.0.0.1", listening.getLocalPort()), Duration.ofSeconds(1))
+                    .reachable()).isTrue();
+        }
+        int closed;
+        try (ServerSocket probe = new ServerSocket(0)) {
+            closed = probe.getLocalPort();
+        }
+        assertThat(new Witness(new HostPort("127.0.0.1", closed), Duration.ofSeconds(1)).reachable()).isFalse();
+    }
+
+    @Test
+    void anIcmpWitnessIsPinged() {
+        assertThat(new Witness(new HostPort("127.0.0.1", null), Duration.ofSeconds(1)).reachable()).isTrue();
+    }
+}
