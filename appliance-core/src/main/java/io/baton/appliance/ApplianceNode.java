@@ -2,7 +2,12 @@ package io.baton.appliance;
 
 import io.baton.appliance.admin.AdminServer;
 import io.baton.appliance.admin.StatusReport;
+import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
+import io.baton.cluster.ClusterException;
+import io.baton.cluster.host.IpCommand;
+import io.baton.cluster.host.RawSocketArp;
+import io.baton.cluster.host.VipManager;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
 import io.baton.config.ConfigParser;
@@ -20,9 +25,9 @@ import io.baton.config.StoredConfig;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Health;
 import io.baton.forwarding.PersistenceTable;
+import io.baton.forwarding.l7.L7Engine;
 import io.baton.health.HealthMonitor;
 import io.baton.health.HealthState;
-import io.baton.forwarding.l7.L7Engine;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -32,8 +37,9 @@ import java.time.Clock;
 import java.util.List;
 
 /**
- * One running appliance node: its config store, the L7 forwarding engine, the health checks that
- * steer it, metrics and the admin API. Cluster membership attaches here when it arrives.
+ * One running appliance node: its config store, its membership of the cluster (which decides
+ * whether it holds the VIPs), the L7 forwarding engine, the health checks that steer it, metrics
+ * and the admin API.
  */
 public final class ApplianceNode implements AutoCloseable {
 
@@ -44,10 +50,10 @@ public final class ApplianceNode implements AutoCloseable {
     private final PersistenceTable persistence = new PersistenceTable(Clock.systemUTC());
     private final L7Engine l7;
     private final HealthMonitor health;
+    private final HaController ha;
     private final NodeMetrics metrics;
     private final AdminServer admin;
     private volatile StoredConfig applied;
-    private volatile List<String> listenerProblems;
 
     private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress)
             throws NodeStartException {
@@ -55,12 +61,23 @@ public final class ApplianceNode implements AutoCloseable {
         this.store = store;
         this.applied = applied;
         this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
+        l7.setActive(false); // only the node the cluster makes active listens on the VIPs
         this.health = new HealthMonitor((service, server, state, result) -> l7.setHealth(service, server, engineHealth(state)));
         this.metrics = new NodeMetrics(l7);
-        run(applied.config());
+        run(applied);
+        try {
+            IpCommand addresses = new IpCommand();
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7,
+                    new VipManager(addresses, new RawSocketArp(addresses), null));
+        } catch (ClusterException e) {
+            health.close();
+            l7.close();
+            throw new NodeStartException(e.getMessage(), e);
+        }
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
+            ha.close();
             health.close();
             l7.close();
             throw e;
@@ -162,7 +179,7 @@ public final class ApplianceNode implements AutoCloseable {
         StoredConfig result = store.apply(config, source);
         if (result.revision() != previous.revision()) {
             applied = result;
-            run(config);
+            run(result);
             NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
             NodeConfig after = config.cluster().node(nodeId).orElseThrow();
             if (!before.adminAddress().equals(after.adminAddress())) {
@@ -182,7 +199,7 @@ public final class ApplianceNode implements AutoCloseable {
         }
         StoredConfig result = store.rollback(revision);
         applied = result;
-        run(result.config());
+        run(result);
         return result;
     }
 
@@ -218,10 +235,14 @@ public final class ApplianceNode implements AutoCloseable {
                 service.timeouts(), service.fallback(), servers);
     }
 
-    /** Hands a config to the data plane and the health checks. */
-    private void run(BatonConfig config) {
-        listenerProblems = l7.apply(config);
+    /** Hands a config revision to the data plane, the health checks and the cluster. */
+    private void run(StoredConfig revision) {
+        BatonConfig config = revision.config();
+        l7.apply(config);
         health.apply(config);
+        if (ha != null) {
+            ha.configApplied(config, revision.revision());
+        }
         // servers the engine created anew start as UNKNOWN: give them what the checks already know
         for (HealthMonitor.ServerHealth known : health.snapshot()) {
             if (known.state() != HealthState.UNKNOWN) {
@@ -242,9 +263,11 @@ public final class ApplianceNode implements AutoCloseable {
         return health;
     }
 
-    /** Listeners that could not be bound with the applied config, one line each. */
+    /** Listeners that could not be bound, and VIPs that could not be added, one line each. */
     public List<String> listenerProblems() {
-        return listenerProblems;
+        List<String> problems = new java.util.ArrayList<>(ha == null ? List.of() : ha.vipProblems());
+        l7.listeners().stream().filter(listener -> !listener.bound()).forEach(listener -> problems.add(listener.error()));
+        return problems;
     }
 
     public L7Engine l7() {
@@ -260,12 +283,13 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7, health);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha);
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
+        ha.close();
         admin.close();
         health.close();
         l7.close();

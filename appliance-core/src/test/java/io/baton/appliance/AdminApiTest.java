@@ -24,17 +24,22 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** A real node in this JVM, its real admin API over real HTTP, and its real store on disk. */
 class AdminApiTest {
 
-    static final Path EXAMPLE = Path.of("..", "examples", "pacs.yaml");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path stateDir;
+
+    @TempDir
+    Path work;
+
+    private Path example;
 
     private ApplianceNode node;
     private HostPort admin;
 
     @BeforeEach
     void startNode() throws Exception {
+        example = LoopbackExample.write(work);
         node = start();
         admin = node.adminAddress();
     }
@@ -48,9 +53,9 @@ class AdminApiTest {
 
     @Test
     void aBadConfigGets422WithEveryErrorAndTheOldRevisionStays() throws Exception {
-        String broken = Files.readString(EXAMPLE)
+        String broken = Files.readString(example)
                 .replace("weight: 100 }", "wieght: 100 }")
-                .replace("10.20.2.32:2575", "10.20.2.300:2575");
+                .replace("127.20.2.32:2575", "127.20.2.300:2575");
 
         HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", broken);
 
@@ -64,7 +69,7 @@ class AdminApiTest {
 
     @Test
     void aGoodConfigBumpsTheRevisionAndTheNodeKeepsItAfterARestart() throws Exception {
-        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+        String changed = Files.readString(example).replace("priority: 200", "priority: 250");
 
         HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
 
@@ -103,7 +108,7 @@ class AdminApiTest {
 
     @Test
     void aConfigThatLeavesThisNodeOutIsRefused() throws Exception {
-        String withoutSelf = Files.readString(EXAMPLE).replace("id: lb1", "id: lb3");
+        String withoutSelf = Files.readString(example).replace("id: lb1", "id: lb3");
 
         HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", withoutSelf);
 
@@ -151,7 +156,10 @@ class AdminApiTest {
         JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
         assertThat(status.get("cluster").asText()).isEqualTo("radiology-lb");
         assertThat(status.get("nodes").findValuesAsText("id")).containsExactly("lb1", "lb2");
-        assertThat(status.at("/nodes/0/role").asText()).isEqualTo("STANDALONE");
+        assertThat(status.at("/nodes/0/role").asText()).isEqualTo("ACTIVE");
+        assertThat(status.at("/nodes/1/role").asText()).isEqualTo("FAULT");
+        assertThat(status.at("/vips/0/holder").asText()).isEqualTo("lb1");
+        assertThat(status.get("warnings").toString()).contains("possible split brain: this node sees 1 of 2 nodes");
         assertThat(status.at("/nodes/0/adminAddress").asText()).isEqualTo(admin.toString());
         assertThat(status.get("services").findValuesAsText("name")).contains("web-viewer", "pacs-dicom", "hl7-mllp",
                 "viewer1", "engine-standby");
@@ -160,7 +168,7 @@ class AdminApiTest {
 
     @Test
     void rollbackThroughTheApiRestoresAKeptRevisionAsANewOne() throws Exception {
-        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+        String changed = Files.readString(example).replace("priority: 200", "priority: 250");
         TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
 
         HttpResponse<String> response = TestHttp.send(admin, "POST", "/api/v1/config/rollback", "application/json",
@@ -178,7 +186,7 @@ class AdminApiTest {
 
     @Test
     void aTruncatedStoreStopsTheNextStartAndRollbackRecovers() throws Exception {
-        String changed = Files.readString(EXAMPLE).replace("priority: 200", "priority: 250");
+        String changed = Files.readString(example).replace("priority: 200", "priority: 250");
         TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
         node.close();
         node = null;
@@ -198,7 +206,7 @@ class AdminApiTest {
     }
 
     private ApplianceNode start() throws NodeStartException {
-        return ApplianceNode.start(new NodeOptions(EXAMPLE, "lb1", stateDir, new HostPort("127.0.0.1", 0)));
+        return ApplianceNode.start(new NodeOptions(example, "lb1", stateDir, new HostPort("127.0.0.1", 0)));
     }
 
     private long configRevision() throws Exception {

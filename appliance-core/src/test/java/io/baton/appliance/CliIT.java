@@ -23,6 +23,8 @@ class CliIT {
     @TempDir
     Path work;
 
+    private Path example;
+
     @Test
     void configCheckAcceptsTheExample() throws Exception {
         BatonProcess.Result result = BatonProcess.run(work, "config", "check", "examples/pacs.yaml");
@@ -67,6 +69,7 @@ class CliIT {
 
     @Test
     void aNodeServesStatusTakesConfigStopsCleanlyAndRecoversFromADamagedStore() throws Exception {
+        example = LoopbackExample.write(work);
         Path state = work.resolve("state");
         HostPort admin = new HostPort("127.0.0.1", TestHttp.freePort());
         String adminArg = admin.toString();
@@ -77,21 +80,23 @@ class CliIT {
             assertThat(status.output())
                     .contains("Cluster radiology-lb")
                     .contains("Config revision 1")
-                    .containsPattern("lb1 \\*\\s+STANDALONE\\s+200\\s+1")
-                    .containsPattern("pacs-dicom\\s+pacs-front 10.20.0.100\\s+104,11112\\s+l4-dr")
-                    .containsPattern("hl7-mllp\\s+engine-standby\\s+10.20.2.32:2575\\s+100\\s+online\\s+unknown");
+                    .containsPattern("lb1 \\*\\s+ACTIVE\\s+200\\s+1")
+                    .containsPattern("lb2\\s+FAULT\\s+100\\s+-")
+                    .contains("WARNING: possible split brain")
+                    .containsPattern("pacs-dicom\\s+pacs-front 127.20.0.100\\s+104,11112\\s+l4-dr")
+                    .containsPattern("hl7-mllp\\s+engine-standby\\s+127.20.2.32:2575\\s+100\\s+online");
 
             BatonProcess.Result json = BatonProcess.run(work, "status", "--json", "--admin", adminArg);
             assertThat(JSON.readTree(json.output()).at("/config/revision").asLong()).isEqualTo(1);
 
             Path bad = work.resolve("bad.yaml");
-            Files.writeString(bad, example().replace("mode: l4-dr", "mode: l4-direct"));
+            Files.writeString(bad, Files.readString(example).replace("mode: l4-dr", "mode: l4-direct"));
             BatonProcess.Result rejected = BatonProcess.run(work, "config", "apply", bad.toString(), "--admin", adminArg);
             assertThat(rejected.exitCode()).isEqualTo(1);
             assertThat(rejected.output()).contains("services[1].mode: \"l4-direct\" is not one of");
 
             Path good = work.resolve("good.yaml");
-            Files.writeString(good, example().replace("priority: 100", "priority: 150"));
+            Files.writeString(good, Files.readString(example).replace("priority: 100", "priority: 150"));
             BatonProcess.Result applied = BatonProcess.run(work, "config", "apply", good.toString(), "--admin", adminArg);
             assertThat(applied.exitCode()).as(applied.output()).isZero();
             assertThat(applied.output()).contains("as config revision 2");
@@ -112,7 +117,7 @@ class CliIT {
         Path appliedFile = state.resolve("revision-0000000002.json");
         byte[] bytes = Files.readAllBytes(appliedFile);
         Files.write(appliedFile, Arrays.copyOf(bytes, bytes.length / 3));
-        try (BatonProcess refused = BatonProcess.start(work, "node", "--config", "examples/pacs.yaml", "--node",
+        try (BatonProcess refused = BatonProcess.start(work, "node", "--config", example.toString(), "--node",
                 "lb1", "--state-dir", state.toString(), "--admin", adminArg)) {
             assertThat(refused.waitForExit()).isEqualTo(1);
             assertThat(refused.output())
@@ -132,15 +137,12 @@ class CliIT {
     }
 
     private BatonProcess startNode(Path state, HostPort admin) throws Exception {
-        BatonProcess node = BatonProcess.start(work, "node", "--config", "examples/pacs.yaml", "--node", "lb1",
+        BatonProcess node = BatonProcess.start(work, "node", "--config", example.toString(), "--node", "lb1",
                 "--state-dir", state.toString(), "--admin", admin.toString());
         awaitHealthy(node, admin);
         return node;
     }
 
-    private static String example() throws Exception {
-        return Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"));
-    }
 
     @Test
     void aNodeForwardsThroughItsVipAndDrainTakesAServerOutOfRotation() throws Exception {
@@ -149,7 +151,7 @@ class CliIT {
             HostPort admin = new HostPort("127.0.0.1", TestHttp.freePort());
             Path config = work.resolve("loopback.yaml");
             Files.writeString(config, """
-                    cluster: { name: loop, nodes: [{ id: lb1, address: 127.0.0.1:7800, admin: %s }] }
+                    cluster: { name: loop, nodes: [{ id: lb1, address: 127.0.0.1:%d, admin: %s }] }
                     vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
                     services:
                       - name: web
@@ -161,7 +163,7 @@ class CliIT {
                         servers:
                           - { name: one, address: 127.0.0.1:%d }
                           - { name: two, address: 127.0.0.1:%d }
-                    """.formatted(admin, vipPort, one.port(), two.port()));
+                    """.formatted(TestHttp.freePort(), admin, vipPort, one.port(), two.port()));
             try (BatonProcess node = BatonProcess.start(work, "node", "--config", config.toString(), "--node", "lb1",
                     "--state-dir", work.resolve("state").toString())) {
                 awaitHealthy(node, admin);

@@ -15,7 +15,7 @@ class DemoIT {
     Path work;
 
     @Test
-    void theDemoStartsANodeOnLoopbackAndShowsItsStatus() throws Exception {
+    void theDemoBalancesThroughItsVipAndShowsItsStatus() throws Exception {
         int admin = TestHttp.freePort();
 
         BatonProcess.Result result = BatonProcess.run(work, "demo", "--once", "--admin", "127.0.0.1:" + admin);
@@ -23,7 +23,11 @@ class DemoIT {
         assertThat(result.exitCode()).as(result.output()).isZero();
         assertThat(result.output())
                 .contains("Cluster radiology-demo")
-                .containsPattern("demo1 \\*\\s+STANDALONE")
+                .containsPattern("demo1 \\*\\s+ACTIVE")
+                .containsPattern("pacs-front\\s+127.0.0.100/32\\s+lo\\s+demo1")
+                .containsPattern("->\\s+200 hello from demo backend 1")
+                .containsPattern("->\\s+200 hello from demo backend 2")
+                .containsPattern("web-viewer\\s+viewer1\\s+127.0.0.1:\\d+\\s+100\\s+online\\s+up")
                 .containsPattern("web-viewer\\s+pacs-front 127.0.0.100\\s+8443\\s+l7-snat/http")
                 .containsPattern("web-viewer\\s+viewer2\\s+127.0.0.1:\\d+")
                 .contains("node demo1 stopped");

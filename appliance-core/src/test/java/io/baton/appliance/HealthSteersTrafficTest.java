@@ -34,7 +34,7 @@ class HealthSteersTrafficTest {
             int vipPort = TestHttp.freePort();
             Path config = work.resolve("baton.yaml");
             Files.writeString(config, """
-                    cluster: { name: t, nodes: [{ id: lb1, address: 127.0.0.1:7800 }] }
+                    cluster: { name: t, nodes: [{ id: lb1, address: 127.0.0.1:%d }] }
                     vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
                     services:
                       - name: web
@@ -47,7 +47,7 @@ class HealthSteersTrafficTest {
                         servers:
                           - { name: one, address: 127.0.0.1:%d }
                           - { name: two, address: 127.0.0.1:%d }
-                    """.formatted(vipPort, onePort, two.port()));
+                    """.formatted(TestHttp.freePort(), vipPort, onePort, two.port()));
             try (ApplianceNode node = ApplianceNode.start(new NodeOptions(config, "lb1", work.resolve("state"),
                     new HostPort("127.0.0.1", 0)))) {
                 HostPort admin = node.adminAddress();

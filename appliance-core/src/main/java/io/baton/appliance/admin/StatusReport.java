@@ -1,5 +1,8 @@
 package io.baton.appliance.admin;
 
+import io.baton.appliance.ha.HaController;
+import io.baton.cluster.Decision;
+import io.baton.cluster.MemberInfo;
 import io.baton.config.BatonConfig;
 import io.baton.config.ForwardingMode;
 import io.baton.config.HostPort;
@@ -18,12 +21,14 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * What {@code GET /api/v1/status} answers and {@code baton status} prints. The same records are
  * written by the node and read by the CLI.
  *
- * @param clustering false while the node runs without cluster membership
+ * @param clustering true when the node runs its cluster membership
+ * @param warnings   split brain, revision mismatch and VIP problems, for an operator to act on
  */
 public record StatusReport(
         String cluster,
@@ -32,14 +37,24 @@ public record StatusReport(
         ConfigSummary config,
         List<NodeStatus> nodes,
         List<VipStatus> vips,
-        List<ServiceStatus> services) {
+        List<ServiceStatus> services,
+        Failover lastFailover,
+        List<String> warnings) {
 
-    /** Role of a node that runs on its own, without cluster membership. */
-    public static final String ROLE_STANDALONE = "STANDALONE";
-    /** Role of a peer this node has no word from. */
-    public static final String ROLE_UNKNOWN = "UNKNOWN";
+    /** Holds the VIPs and forwards. */
+    public static final String ROLE_ACTIVE = "ACTIVE";
+    /** In the cluster, ready to take over. */
+    public static final String ROLE_PASSIVE = "PASSIVE";
+    /** In the cluster, not ready (not running the newest config yet). */
+    public static final String ROLE_STARTING = "STARTING";
+    /** Configured but not in this node's view of the cluster: down, or cut off. */
+    public static final String ROLE_FAULT = "FAULT";
     /** Health of a server that no check has judged yet. */
     public static final String HEALTH_UNKNOWN = "unknown";
+
+    /** When the active role last moved. */
+    public record Failover(String at, String from, String to, String reason, long epoch) {
+    }
 
     /** The applied config. */
     public record ConfigSummary(long revision, String checksum, String appliedAt, String source) {
@@ -88,32 +103,62 @@ public record StatusReport(
     }
 
     /**
-     * The status of a node that runs {@code applied} on its own and serves its admin API at
-     * {@code adminAddress} (which a command-line override may have moved from the configured one).
+     * The status as this node sees it. Its own admin address is where it really listens (a
+     * command-line override may have moved it from the configured one).
      */
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
-                                  HealthMonitor monitor) {
+                                  HealthMonitor monitor, HaController ha) {
         BatonConfig config = applied.config();
-        List<NodeStatus> nodes = config.cluster().nodes().stream()
-                .map(node -> nodeStatus(node, nodeId, applied.revision(), adminAddress))
-                .toList();
+        Decision decision = ha.decision();
+        List<String> view = ha.members();
+        Map<String, MemberInfo> infos = ha.infos();
+        List<String> warnings = new ArrayList<>();
+        List<NodeStatus> nodes = new ArrayList<>();
+        for (NodeConfig node : config.cluster().nodes()) {
+            boolean isSelf = node.id().equals(nodeId);
+            MemberInfo info = infos.get(node.id());
+            String role;
+            if (!view.contains(node.id())) {
+                role = ROLE_FAULT;
+            } else if (node.id().equals(decision.active())) {
+                role = ROLE_ACTIVE;
+            } else if (info != null && !info.ready()) {
+                role = ROLE_STARTING;
+            } else {
+                role = ROLE_PASSIVE;
+            }
+            Long revision = isSelf ? Long.valueOf(applied.revision()) : info == null ? null : info.configRevision();
+            if (revision != null && revision != applied.revision()) {
+                warnings.add("config revision mismatch: " + node.id() + " runs revision " + revision + ", this node "
+                        + applied.revision());
+            }
+            nodes.add(new NodeStatus(node.id(), role, node.priority(), revision, node.clusterAddress().toString(),
+                    (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf));
+        }
+        if (decision.isActive(nodeId) && !ha.holding()) {
+            warnings.add("elected active but not holding the VIPs: " + ha.verdict());
+        }
+        if (!view.isEmpty() && view.size() * 2 <= config.cluster().nodes().size()) {
+            warnings.add("possible split brain: this node sees " + view.size() + " of "
+                    + config.cluster().nodes().size() + " nodes (" + ha.verdict() + ")");
+        }
+        warnings.addAll(ha.vipProblems());
+        String holder = ha.holding() ? nodeId : decision.active() != null && view.contains(decision.active())
+                && !decision.isActive(nodeId) ? decision.active() : null;
         List<VipStatus> vips = config.vips().stream()
-                .map(vip -> new VipStatus(vip.name(), vip.cidr(), vip.iface(), null))
+                .map(vip -> new VipStatus(vip.name(), vip.cidr(), vip.iface(), holder))
                 .toList();
         List<ServiceStatus> services = config.services().stream()
                 .map(service -> serviceStatus(config, service, l7, monitor))
                 .toList();
-        return new StatusReport(config.cluster().name(), nodeId, false,
+        Failover failover = ha.lastFailover()
+                .map(last -> new Failover(last.at().truncatedTo(ChronoUnit.MILLIS).toString(), last.from(), last.to(),
+                        last.reason(), last.epoch()))
+                .orElse(null);
+        return new StatusReport(config.cluster().name(), nodeId, true,
                 new ConfigSummary(applied.revision(), applied.checksum(), applied.appliedAt().toString(),
                         applied.source()),
-                nodes, vips, services);
-    }
-
-    private static NodeStatus nodeStatus(NodeConfig node, String self, long revision, HostPort adminAddress) {
-        boolean isSelf = node.id().equals(self);
-        return new NodeStatus(node.id(), isSelf ? ROLE_STANDALONE : ROLE_UNKNOWN, node.priority(),
-                isSelf ? revision : null, node.clusterAddress().toString(),
-                (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf);
+                nodes, vips, services, failover, warnings);
     }
 
     private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,

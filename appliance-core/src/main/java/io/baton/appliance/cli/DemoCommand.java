@@ -18,6 +18,8 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -25,6 +27,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
@@ -59,7 +62,13 @@ final class DemoCommand implements Callable<Integer> {
         try (DemoBackend first = DemoBackend.start("demo backend 1", 0);
              DemoBackend second = DemoBackend.start("demo backend 2", 0)) {
             Path config = workDir.resolve("demo.yaml");
+            Path key = workDir.resolve("cluster.key");
+            byte[] secret = new byte[32];
+            new SecureRandom().nextBytes(secret);
+            Files.write(key, secret);
             Files.writeString(config, template()
+                    .replace("@KEY@", key.toString())
+                    .replace("@CLUSTER@", "127.0.0.1:" + freePort())
                     .replace("@ADMIN@", admin.toString())
                     .replace("@BACKEND1@", "127.0.0.1:" + first.port())
                     .replace("@BACKEND2@", "127.0.0.1:" + second.port()));
@@ -123,6 +132,12 @@ final class DemoCommand implements Callable<Integer> {
                     .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
             System.out.println("$ curl http://" + WEB_VIEWER + "/   ->  " + response.statusCode() + " "
                     + response.body().strip());
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return probe.getLocalPort();
         }
     }
 

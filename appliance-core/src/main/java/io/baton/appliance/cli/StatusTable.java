@@ -14,11 +14,10 @@ public final class StatusTable {
 
     public static String render(StatusReport report) {
         StringBuilder out = new StringBuilder();
-        out.append("Cluster ").append(report.cluster()).append(", seen from node ").append(report.node());
-        if (!report.clustering()) {
-            out.append(" (standalone: cluster membership is not running)");
+        out.append("Cluster ").append(report.cluster()).append(", seen from node ").append(report.node()).append('\n');
+        for (String warning : report.warnings()) {
+            out.append(red("WARNING: " + warning)).append('\n');
         }
-        out.append('\n');
         StatusReport.ConfigSummary config = report.config();
         out.append("Config revision ").append(config.revision()).append("  ").append(shortChecksum(config.checksum()))
                 .append("  applied ").append(config.appliedAt()).append(" from ").append(config.source())
@@ -30,7 +29,12 @@ public final class StatusTable {
                     node.revision() == null ? "-" : String.valueOf(node.revision()), node.clusterAddress(),
                     node.adminAddress());
         }
-        out.append(nodes).append('\n');
+        out.append(nodes);
+        StatusReport.Failover failover = report.lastFailover();
+        out.append("Last failover: ").append(failover == null ? "none since this node started"
+                : failover.at() + " " + (failover.from() == null ? "(none)" : failover.from()) + " -> "
+                + (failover.to() == null ? "(none)" : failover.to()) + " (epoch " + failover.epoch() + "): "
+                + failover.reason()).append("\n\n");
 
         Table vips = new Table("VIP", "ADDRESS", "INTERFACE", "HOLDER");
         for (StatusReport.VipStatus vip : report.vips()) {
@@ -71,6 +75,11 @@ public final class StatusTable {
         }
         out.append("\n* this node\n");
         return out.toString();
+    }
+
+    /** Red on a terminal, plain in a pipe or a file. */
+    private static String red(String text) {
+        return System.console() != null ? "\u001B[31m" + text + "\u001B[0m" : text;
     }
 
     private static String shortChecksum(String checksum) {

@@ -61,6 +61,8 @@ public final class L7Engine implements AutoCloseable {
     private final Map<String, ServicePool> pools = new ConcurrentHashMap<>();
     private final Map<ListenerKey, Listener> listeners = new ConcurrentHashMap<>();
     private final Map<EventLoop, BackendConnections> connections = new ConcurrentHashMap<>();
+    private BatonConfig config;
+    private boolean active = true;
 
     /** @param threads event-loop threads; one per core serves best */
     public L7Engine(PersistenceTable persistence, int threads) {
@@ -75,6 +77,7 @@ public final class L7Engine implements AutoCloseable {
      * could not be bound (the rest run regardless).
      */
     public synchronized List<String> apply(BatonConfig config) {
+        this.config = config;
         Map<String, VirtualService> wanted = new HashMap<>();
         Map<ListenerKey, VirtualService> wantedListeners = new HashMap<>();
         for (VirtualService service : config.services()) {
@@ -84,7 +87,9 @@ public final class L7Engine implements AutoCloseable {
             wanted.put(service.name(), service);
             String address = config.vip(service.vip()).map(VipConfig::address).orElseThrow();
             for (int port : service.ports()) {
-                wantedListeners.put(new ListenerKey(address, port), service);
+                if (active) {
+                    wantedListeners.put(new ListenerKey(address, port), service);
+                }
             }
         }
         for (Map.Entry<ListenerKey, Listener> entry : List.copyOf(listeners.entrySet())) {
@@ -124,6 +129,23 @@ public final class L7Engine implements AutoCloseable {
             }
         }
         return problems;
+    }
+
+    /**
+     * Only the active node listens on the VIPs: a passive node keeps its services (and their
+     * statistics and health) but no listeners. Returns the listeners that could not be bound.
+     */
+    public synchronized List<String> setActive(boolean nowActive) {
+        if (nowActive == active) {
+            return List.of();
+        }
+        active = nowActive;
+        LOG.info("L7 engine {}", nowActive ? "active: listening on the VIPs" : "passive: not listening");
+        return config == null ? List.of() : apply(config);
+    }
+
+    public synchronized boolean active() {
+        return active;
     }
 
     public Optional<ServicePool> pool(String service) {

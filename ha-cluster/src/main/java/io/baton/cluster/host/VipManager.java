@@ -16,9 +16,10 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Claims and releases the floating addresses. A claim adds each VIP and announces it at once with
- * a burst of gratuitous ARP (request and reply forms), again a few seconds later for devices that
- * missed it, and optionally every refresh period (like keepalived's garp_master_refresh).
+ * Claims and releases the floating addresses. A claim adds each VIP; the caller then announces it
+ * with a burst of gratuitous ARP (request and reply forms) once its services listen; the burst is
+ * repeated a few seconds later for devices that missed it, and optionally every refresh period
+ * (like keepalived's garp_master_refresh).
  */
 public final class VipManager implements AutoCloseable {
 
@@ -62,7 +63,10 @@ public final class VipManager implements AutoCloseable {
         }
     }
 
-    /** Adds the VIPs and announces them. Returns the VIPs that could not be added, one line each. */
+    /**
+     * Adds the VIPs (call {@link #announce()} once the services listen on them), and schedules the
+     * second burst and the refresh. Returns the VIPs that could not be added, one line each.
+     */
     public synchronized List<String> claim(List<VipConfig> vips) {
         List<String> problems = new ArrayList<>();
         for (VipConfig vip : vips) {
@@ -75,7 +79,6 @@ public final class VipManager implements AutoCloseable {
                 LOG.error("cannot claim VIP {} on {}: {}", vip.cidr(), vip.iface(), e.getMessage());
             }
         }
-        announce();
         timer.schedule(this::announce, SECOND_BURST.toMillis(), TimeUnit.MILLISECONDS);
         if (refresh != null && refreshing == null) {
             refreshing = timer.scheduleAtFixedRate(this::announce, refresh.toMillis(), refresh.toMillis(),

@@ -36,6 +36,7 @@ class VipNamespaceTest {
         try (VipManager vips = new VipManager(addresses, (iface, address) -> announced.add(iface + " " + address),
                 null)) {
             assertThat(vips.claim(List.of(vip))).isEmpty();
+            vips.announce();
 
             assertThat(addresses.holds(vip)).isTrue();
             assertThat(TestNetwork.run("ip", "-n", lb, "-4", "-o", "addr", "show", "dev", lbSide))

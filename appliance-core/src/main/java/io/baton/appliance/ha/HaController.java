@@ -1,0 +1,211 @@
+package io.baton.appliance.ha;
+
+import io.baton.cluster.ClusterException;
+import io.baton.cluster.ClusterNode;
+import io.baton.cluster.Decision;
+import io.baton.cluster.MemberInfo;
+import io.baton.cluster.VipPolicy;
+import io.baton.cluster.Witness;
+import io.baton.cluster.host.VipManager;
+import io.baton.config.BatonConfig;
+import io.baton.config.NodeConfig;
+import io.baton.config.VipConfig;
+import io.baton.forwarding.l7.L7Engine;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Makes this node follow the cluster: when the election (and the split-brain rule) says this node
+ * is active, it adds the VIPs, starts listening on them and announces them; otherwise it stops
+ * listening and removes them, always before another node can claim them. VIPs in 127.0.0.0/8 are
+ * already local addresses and are only bound, never added (the demo runs without root).
+ */
+public final class HaController implements AutoCloseable {
+
+    /** How often a node in a minority asks the witness whether it may (still) hold the VIPs. */
+    static final Duration WITNESS_INTERVAL = Duration.ofMillis(500);
+
+    private static final Logger LOG = LogManager.getLogger(HaController.class);
+
+    private final String self;
+    private final L7Engine l7;
+    private final VipManager vips;
+    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "baton-ha");
+        thread.setDaemon(true);
+        return thread;
+    });
+    private volatile BatonConfig config;
+    private volatile long revision;
+    private volatile Witness witness;
+    private volatile boolean holding;
+    private volatile String verdict = "starting";
+    private volatile List<String> vipProblems = List.of();
+    private ClusterNode cluster;
+    private boolean closed;
+
+    private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips) {
+        this.self = self;
+        this.config = config;
+        this.revision = revision;
+        this.l7 = l7;
+        this.vips = vips;
+        this.witness = witnessOf(config);
+    }
+
+    /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
+    public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips)
+            throws ClusterException {
+        HaController controller = new HaController(self, config, revision, l7, vips);
+        l7.setActive(false);
+        vips.removeLeftovers(managed(config.vips()));
+        NodeConfig node = config.cluster().node(self).orElseThrow();
+        String keyFile = config.cluster().keyFile();
+        ClusterNode cluster = ClusterNode.join(config.cluster(), self,
+                new MemberInfo(self, node.priority(), revision, true), keyFile == null ? null : Path.of(keyFile),
+                controller.listener());
+        synchronized (controller) {
+            controller.cluster = cluster;
+        }
+        if (controller.witness == null && config.cluster().nodes().size() == 2) {
+            LOG.warn("no cluster.witness: if the link between the two nodes is cut, both become active");
+        }
+        controller.timer.scheduleWithFixedDelay(() -> controller.reconcile(false), WITNESS_INTERVAL.toMillis(),
+                WITNESS_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+        controller.reconcile(false);
+        return controller;
+    }
+
+    private ClusterNode.Listener listener() {
+        return new ClusterNode.Listener() {
+            @Override
+            public void decided(Decision decision, boolean merged) {
+                reconcile(merged);
+            }
+
+            @Override
+            public void viewChanged(List<String> members) {
+                reconcile(false);
+            }
+        };
+    }
+
+    /** A new config revision is running on this node. */
+    public synchronized void configApplied(BatonConfig newConfig, long newRevision) {
+        List<VipConfig> before = managed(config.vips());
+        config = newConfig;
+        revision = newRevision;
+        witness = witnessOf(newConfig);
+        NodeConfig node = newConfig.cluster().node(self).orElseThrow();
+        if (cluster != null) {
+            cluster.update(new MemberInfo(self, node.priority(), newRevision, true));
+        }
+        if (holding && !before.equals(managed(newConfig.vips()))) {
+            vips.releaseAll();
+            vipProblems = vips.claim(managed(newConfig.vips()));
+            vips.announce();
+        }
+    }
+
+    /** Takes or gives up the active role as the cluster and the witness say. */
+    private synchronized void reconcile(boolean reannounce) {
+        if (cluster == null || closed) {
+            return;
+        }
+        Decision decision = cluster.decision();
+        boolean minority = !cluster.inMajority();
+        Witness current = witness;
+        boolean witnessAnswers = current != null && decision.isActive(self) && minority && current.reachable();
+        VipPolicy.Verdict next = VipPolicy.decide(self, decision, cluster.members().size(),
+                config.cluster().nodes().size(), current != null, witnessAnswers);
+        verdict = next.reason();
+        if (next.hold() && !holding) {
+            LOG.warn("node {} takes the active role (epoch {}): {}; {}", self, decision.epoch(), decision.reason(),
+                    next.reason());
+            vipProblems = vips.claim(managed(config.vips()));
+            l7.setActive(true);
+            vips.announce();
+            holding = true;
+        } else if (!next.hold() && holding) {
+            LOG.warn("node {} gives up the active role: {}", self, next.reason());
+            l7.setActive(false);
+            vips.releaseAll();
+            holding = false;
+        } else if (holding && reannounce) {
+            LOG.info("partitions merged: re-announcing the VIPs");
+            vips.announce();
+        }
+    }
+
+    public boolean holding() {
+        return holding;
+    }
+
+    /** Why this node holds the VIPs or not. */
+    public String verdict() {
+        return verdict;
+    }
+
+    public List<String> vipProblems() {
+        return vipProblems;
+    }
+
+    public Decision decision() {
+        ClusterNode node = cluster;
+        return node == null ? Decision.NONE : node.decision();
+    }
+
+    public List<String> members() {
+        ClusterNode node = cluster;
+        return node == null ? List.of() : node.members();
+    }
+
+    public Map<String, MemberInfo> infos() {
+        ClusterNode node = cluster;
+        return node == null ? Map.of() : node.infos();
+    }
+
+    public Optional<ClusterNode.Failover> lastFailover() {
+        ClusterNode node = cluster;
+        return node == null ? Optional.empty() : node.lastFailover();
+    }
+
+    /** Gives up the role (VIPs removed first) and leaves the cluster, so the peer can take over at once. */
+    @Override
+    public void close() {
+        ClusterNode node;
+        synchronized (this) {
+            closed = true;
+            timer.shutdownNow();
+            if (holding) {
+                LOG.warn("node {} stopping: releasing the VIPs before leaving the cluster", self);
+                l7.setActive(false);
+                vips.releaseAll();
+                holding = false;
+            }
+            node = cluster;
+        }
+        if (node != null) {
+            node.close();
+        }
+        vips.close();
+    }
+
+    /** The VIPs this node adds and removes: all but those already local (127.0.0.0/8). */
+    static List<VipConfig> managed(List<VipConfig> all) {
+        return all.stream().filter(vip -> !vip.address().startsWith("127.")).toList();
+    }
+
+    private static Witness witnessOf(BatonConfig config) {
+        return config.cluster().witness() == null ? null : new Witness(config.cluster().witness(), Duration.ofMillis(400));
+    }
+}
