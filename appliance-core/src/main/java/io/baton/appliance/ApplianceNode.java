@@ -7,6 +7,7 @@ import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
+import io.baton.cluster.host.VipGuard;
 import io.baton.cluster.host.VipManager;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
@@ -67,9 +68,10 @@ public final class ApplianceNode implements AutoCloseable {
         run(applied);
         try {
             IpCommand addresses = new IpCommand();
-            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7,
-                    new VipManager(addresses, new RawSocketArp(addresses), null));
-        } catch (ClusterException e) {
+            VipManager vips = new VipManager(addresses, new RawSocketArp(addresses), null);
+            vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips);
+        } catch (ClusterException | IOException e) {
             health.close();
             l7.close();
             throw new NodeStartException(e.getMessage(), e);

@@ -71,6 +71,11 @@ public final class BatonProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** Sends SIGKILL: the process dies without cleaning up anything. */
+    public void kill() {
+        process.destroyForcibly();
+    }
+
     /** Sends SIGTERM, as systemd and docker stop do. */
     public void terminate() {
         process.destroy();

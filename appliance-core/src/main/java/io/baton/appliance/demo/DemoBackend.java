@@ -28,7 +28,12 @@ public final class DemoBackend implements AutoCloseable {
 
     /** Starts a backend on 127.0.0.1 at {@code port} (0 picks a free one). */
     public static DemoBackend start(String name, int port) throws IOException {
-        HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 64);
+        return start(name, "127.0.0.1", port);
+    }
+
+    /** Starts a backend on {@code host:port}. */
+    public static DemoBackend start(String name, String host, int port) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(host, port), 64);
         ExecutorService executor = Executors.newFixedThreadPool(4, runnable -> {
             Thread thread = new Thread(runnable, "demo-" + name);
             thread.setDaemon(true);
@@ -39,6 +44,20 @@ public final class DemoBackend implements AutoCloseable {
         server.createContext("/", exchange -> respond(exchange, 200, "hello from " + name + "\n"));
         server.start();
         return new DemoBackend(name, server, executor);
+    }
+
+    /**
+     * Runs one backend until the process is stopped, for test networks and manual setups:
+     * {@code java -cp baton.jar io.baton.appliance.demo.DemoBackend NAME HOST PORT}.
+     */
+    public static void main(String[] args) throws IOException, InterruptedException {
+        if (args.length != 3) {
+            System.err.println("usage: DemoBackend NAME HOST PORT");
+            System.exit(64);
+        }
+        start(args[0], args[1], Integer.parseInt(args[2]));
+        System.out.println("demo backend " + args[0] + " listening on " + args[1] + ":" + args[2]);
+        Thread.currentThread().join();
     }
 
     public String name() {

@@ -41,6 +41,13 @@ public final class VipManager implements AutoCloseable {
     });
     private final Map<String, VipConfig> held = new LinkedHashMap<>();
     private ScheduledFuture<?> refreshing;
+    private VipGuard guard;
+
+    /** Keeps a {@link VipGuard} told of every VIP held, so a killed node's VIPs are removed. */
+    public synchronized void guardWith(VipGuard newGuard) {
+        this.guard = newGuard;
+        guard.held(List.copyOf(held.values()));
+    }
 
     /** @param refresh period of re-announcement while held; null for none */
     public VipManager(AddressManager addresses, ArpAnnouncer arp, Duration refresh) {
@@ -71,10 +78,14 @@ public final class VipManager implements AutoCloseable {
         List<String> problems = new ArrayList<>();
         for (VipConfig vip : vips) {
             try {
-                addresses.add(vip);
                 held.put(vip.name(), vip);
+                if (guard != null) {
+                    guard.held(List.copyOf(held.values())); // before adding: a crash in between leaves nothing
+                }
+                addresses.add(vip);
                 LOG.info("VIP {} claimed on {}", vip.cidr(), vip.iface());
             } catch (IOException e) {
+                held.remove(vip.name());
                 problems.add("VIP " + vip.name() + " " + vip.cidr() + " on " + vip.iface() + ": " + e.getMessage());
                 LOG.error("cannot claim VIP {} on {}: {}", vip.cidr(), vip.iface(), e.getMessage());
             }
@@ -101,6 +112,9 @@ public final class VipManager implements AutoCloseable {
                 LOG.error("cannot release VIP {} from {}: {}", vip.cidr(), vip.iface(), e.getMessage());
             }
             held.remove(vip.name());
+        }
+        if (guard != null) {
+            guard.held(List.copyOf(held.values()));
         }
     }
 
@@ -137,5 +151,8 @@ public final class VipManager implements AutoCloseable {
     public void close() {
         releaseAll();
         timer.shutdownNow();
+        if (guard != null) {
+            guard.close();
+        }
     }
 }

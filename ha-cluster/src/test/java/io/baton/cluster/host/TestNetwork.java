@@ -16,14 +16,14 @@ import static org.awaitility.Awaitility.await;
  * down asynchronously), every command's exit status checked, and everything removed on close.
  * Needs root: CI runs as root, and a missing capability fails loudly.
  */
-final class TestNetwork implements AutoCloseable {
+public final class TestNetwork implements AutoCloseable {
 
-    final String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(3));
+    public final String id = HexFormat.of().formatHex(new SecureRandom().generateSeed(3));
     /** A /24 of its own for this test, inside the namespaces it makes. */
-    final String subnet = "10.251." + (Integer.parseInt(id.substring(0, 2), 16)) + ".";
+    public final String subnet = "10.251." + (Integer.parseInt(id.substring(0, 2), 16)) + ".";
     private final List<List<String>> cleanup = new ArrayList<>();
 
-    String namespace(String role) throws IOException {
+    public String namespace(String role) throws IOException {
         String name = "bt" + role + "-" + id;
         run("ip", "netns", "add", name);
         cleanup.add(0, List.of("ip", "netns", "del", name));
@@ -35,7 +35,7 @@ final class TestNetwork implements AutoCloseable {
      * A veth pair: {@code left} in {@code leftNamespace} (null: this process's namespace), {@code right}
      * in {@code rightNamespace}; both up.
      */
-    void veth(String left, String leftNamespace, String right, String rightNamespace) throws IOException {
+    public void veth(String left, String leftNamespace, String right, String rightNamespace) throws IOException {
         run("ip", "link", "add", left, "type", "veth", "peer", "name", right);
         cleanup.add(0, List.of("ip", "link", "del", left));
         if (leftNamespace != null) {
@@ -49,8 +49,41 @@ final class TestNetwork implements AutoCloseable {
         awaitCarrier(rightNamespace, right);
     }
 
-    void address(String namespace, String iface, String cidr) throws IOException {
+    public void address(String namespace, String iface, String cidr) throws IOException {
         run("ip", "-n", namespace, "addr", "add", cidr, "dev", iface);
+    }
+
+    /** A namespace holding one bridge, {@code br0}: the LAN the hosts are plugged into. */
+    public String lan() throws IOException {
+        String lan = namespace("s");
+        run("ip", "-n", lan, "link", "add", "br0", "type", "bridge");
+        run("ip", "-n", lan, "link", "set", "br0", "up");
+        return lan;
+    }
+
+    /** Plugs {@code host} into the LAN with an interface named {@code eth0} inside the host namespace. */
+    public void plug(String host, String lan, int port) throws IOException {
+        String hostSide = "h" + id + port;
+        String lanSide = "s" + id + port;
+        run("ip", "link", "add", hostSide, "type", "veth", "peer", "name", lanSide);
+        cleanup.add(0, List.of("ip", "link", "del", hostSide));
+        run("ip", "link", "set", hostSide, "netns", host);
+        run("ip", "-n", host, "link", "set", hostSide, "name", "eth0");
+        run("ip", "link", "set", lanSide, "netns", lan);
+        run("ip", "-n", lan, "link", "set", lanSide, "master", "br0");
+        up(lan, lanSide);
+        up(host, "eth0");
+        awaitCarrier(host, "eth0");
+    }
+
+    public String mac(String namespace, String iface) throws IOException {
+        String[] words = run("ip", "-n", namespace, "-o", "link", "show", "dev", iface).trim().split("\\s+");
+        for (int i = 0; i + 1 < words.length; i++) {
+            if (words[i].equals("link/ether")) {
+                return words[i + 1];
+            }
+        }
+        throw new IOException(iface + " in " + namespace + " has no MAC");
     }
 
     private void up(String namespace, String iface) throws IOException {
@@ -70,7 +103,7 @@ final class TestNetwork implements AutoCloseable {
     }
 
     /** Runs a command; fails with its output if it exits non-zero. */
-    static String run(String... command) throws IOException {
+    public static String run(String... command) throws IOException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         try {
@@ -90,7 +123,7 @@ final class TestNetwork implements AutoCloseable {
     }
 
     /** Runs a command and tells only whether it succeeded. */
-    static boolean succeeds(String... command) {
+    public static boolean succeeds(String... command) {
         try {
             run(command);
             return true;

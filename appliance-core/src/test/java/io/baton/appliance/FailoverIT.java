@@ -1,0 +1,166 @@
+package io.baton.appliance;
+
+import io.baton.cluster.host.TestNetwork;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * An active/passive pair in network namespaces on one bridge, with a client and a real server:
+ * the real jar in every namespace, the VIP on real interfaces, gratuitous ARP on a real LAN.
+ * Needs root (CI runs as root).
+ */
+class FailoverIT {
+
+    @TempDir
+    Path work;
+
+    private final TestNetwork network = new TestNetwork();
+    private final List<BatonProcess> processes = new ArrayList<>();
+    private String lb1;
+    private String lb2;
+    private String client;
+    private String vip;
+
+    @BeforeEach
+    void buildNetwork() throws Exception {
+        String lan = network.lan();
+        lb1 = network.namespace("a");
+        lb2 = network.namespace("b");
+        client = network.namespace("c");
+        String server = network.namespace("r");
+        String[] hosts = {lb1, lb2, client, server};
+        String[] addresses = {"11", "12", "2", "21"};
+        for (int i = 0; i < hosts.length; i++) {
+            network.plug(hosts[i], lan, i);
+            network.address(hosts[i], "eth0", network.subnet + addresses[i] + "/24");
+        }
+        vip = network.subnet + "100";
+        processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", server, "java", "-Xmx64m", "-cp",
+                BatonProcess.jar().toString(), "io.baton.appliance.demo.DemoBackend", "rs1", network.subnet + "21",
+                "8080"), work));
+
+        Path key = work.resolve("cluster.key");
+        byte[] secret = new byte[32];
+        new SecureRandom().nextBytes(secret);
+        Files.write(key, secret);
+        Files.writeString(work.resolve("baton.yaml"), """
+                cluster:
+                  name: ha-%s
+                  key-file: %s
+                  nodes:
+                    - { id: lb1, address: %s11:7800, admin: 127.0.0.1:9090, priority: 200 }
+                    - { id: lb2, address: %s12:7800, admin: 127.0.0.1:9090, priority: 100 }
+                vips: [{ name: front, address: %s/24, interface: eth0 }]
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    mode: l7-snat
+                    l7: http
+                    check: { type: http, path: /, interval: 500ms, timeout: 300ms }
+                    servers: [{ name: rs1, address: %s21:8080 }]
+                """.formatted(network.id, key, network.subnet, network.subnet, vip, network.subnet));
+    }
+
+    @AfterEach
+    void tearDown() {
+        processes.forEach(BatonProcess::close);
+        network.close();
+    }
+
+    @Test
+    void killingTheActiveMovesTheVipToThePeerWithNoMomentOfTwoHolders() throws Exception {
+        BatonProcess first = node(lb1, "lb1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> holds(lb1));
+        BatonProcess second = node(lb2, "lb2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(lb2).contains("\"role\" : \"PASSIVE\""));
+        await().atMost(Duration.ofSeconds(10)).until(() -> answers());
+        assertThat(holds(lb2)).isFalse();
+
+        AtomicBoolean sampling = new AtomicBoolean(true);
+        AtomicInteger bothHeld = new AtomicInteger();
+        AtomicInteger samples = new AtomicInteger();
+        Thread sampler = new Thread(() -> {
+            while (sampling.get()) {
+                if (holds(lb1) && holds(lb2)) {
+                    bothHeld.incrementAndGet();
+                }
+                samples.incrementAndGet();
+            }
+        });
+        sampler.start();
+        try {
+            first.kill();
+            long killed = System.nanoTime();
+
+            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> answers());
+            long tookMillis = (System.nanoTime() - killed) / 1_000_000;
+            System.out.println("kill -9 of the active: first answer through the VIP after " + tookMillis + " ms");
+            second.output().lines().filter(line -> line.contains("active") || line.contains("VIP") || line.contains("left"))
+                    .forEach(line -> System.out.println("lb2: " + line));
+            await().atMost(Duration.ofSeconds(5)).until(() -> !holds(lb1));
+        } finally {
+            sampling.set(false);
+            sampler.join();
+        }
+
+        assertThat(holds(lb2)).isTrue();
+        assertThat(bothHeld.get()).as("samples (of %d) in which both nodes held the VIP", samples.get()).isZero();
+        String lb2Mac = network.mac(lb2, "eth0");
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(TestNetwork.run("ip", "-n", client, "neigh", "show", vip)).contains("lladdr " + lb2Mac));
+        assertThat(status(lb2)).contains("\"from\" : \"lb1\"").contains("\"to\" : \"lb2\"")
+                .contains("lb1 left the cluster");
+        assertThat(second.isAlive()).isTrue();
+    }
+
+    private BatonProcess node(String namespace, String id) throws Exception {
+        BatonProcess node = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java", "-Xmx256m",
+                "-jar", BatonProcess.jar().toString(), "node", "--config", work.resolve("baton.yaml").toString(),
+                "--node", id, "--state-dir", work.resolve(id).toString()), work);
+        processes.add(node);
+        return node;
+    }
+
+    private boolean holds(String namespace) {
+        try {
+            return TestNetwork.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0")
+                    .contains(" " + vip + "/24 ");
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private boolean answers() {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", client, "curl", "-s", "--connect-timeout", "0.2", "-m", "0.5",
+                    "http://" + vip + "/")
+                    .contains("hello from rs1");
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private String status(String namespace) {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
+                    "http://127.0.0.1:9090/api/v1/status");
+        } catch (Exception e) {
+            return "";
+        }
+    }
+}
