@@ -84,48 +84,83 @@ class FailoverIT {
 
     @Test
     void killingTheActiveMovesTheVipToThePeerWithNoMomentOfTwoHolders() throws Exception {
+        BatonProcess first = activePassivePair();
+
+        int bothHeld = whileSampling(() -> {
+            first.kill();
+            awaitTakeover("kill -9");
+        });
+
+        assertTakeover(bothHeld);
+    }
+
+    @Test
+    void aGracefulStopReleasesTheVipBeforeThePeerClaimsIt() throws Exception {
+        BatonProcess first = activePassivePair();
+
+        int bothHeld = whileSampling(() -> {
+            first.terminate();
+            assertThat(first.waitForExit()).isZero();
+            awaitTakeover("SIGTERM");
+        });
+
+        assertTakeover(bothHeld);
+        assertThat(first.output()).contains("releasing the VIPs before leaving the cluster");
+    }
+
+    /** lb1 active and answering through the VIP, lb2 passive. */
+    private BatonProcess activePassivePair() throws Exception {
         BatonProcess first = node(lb1, "lb1");
         await().atMost(Duration.ofSeconds(30)).until(() -> holds(lb1));
-        BatonProcess second = node(lb2, "lb2");
+        node(lb2, "lb2");
         await().atMost(Duration.ofSeconds(30)).until(() -> status(lb2).contains("\"role\" : \"PASSIVE\""));
         await().atMost(Duration.ofSeconds(10)).until(() -> answers());
         assertThat(holds(lb2)).isFalse();
+        return first;
+    }
 
-        AtomicBoolean sampling = new AtomicBoolean(true);
-        AtomicInteger bothHeld = new AtomicInteger();
-        AtomicInteger samples = new AtomicInteger();
-        Thread sampler = new Thread(() -> {
-            while (sampling.get()) {
-                if (holds(lb1) && holds(lb2)) {
-                    bothHeld.incrementAndGet();
-                }
-                samples.incrementAndGet();
-            }
-        });
-        sampler.start();
-        try {
-            first.kill();
-            long killed = System.nanoTime();
+    private void awaitTakeover(String failure) {
+        long start = System.nanoTime();
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> answers());
+        System.out.println(failure + " of the active: first answer through the VIP after "
+                + (System.nanoTime() - start) / 1_000_000 + " ms");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !holds(lb1));
+    }
 
-            await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20)).until(() -> answers());
-            long tookMillis = (System.nanoTime() - killed) / 1_000_000;
-            System.out.println("kill -9 of the active: first answer through the VIP after " + tookMillis + " ms");
-            second.output().lines().filter(line -> line.contains("active") || line.contains("VIP") || line.contains("left"))
-                    .forEach(line -> System.out.println("lb2: " + line));
-            await().atMost(Duration.ofSeconds(5)).until(() -> !holds(lb1));
-        } finally {
-            sampling.set(false);
-            sampler.join();
-        }
-
+    private void assertTakeover(int bothHeld) throws Exception {
         assertThat(holds(lb2)).isTrue();
-        assertThat(bothHeld.get()).as("samples (of %d) in which both nodes held the VIP", samples.get()).isZero();
+        assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
         String lb2Mac = network.mac(lb2, "eth0");
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() ->
                 assertThat(TestNetwork.run("ip", "-n", client, "neigh", "show", vip)).contains("lladdr " + lb2Mac));
         assertThat(status(lb2)).contains("\"from\" : \"lb1\"").contains("\"to\" : \"lb2\"")
                 .contains("lb1 left the cluster");
-        assertThat(second.isAlive()).isTrue();
+    }
+
+    /** Runs {@code failure} while sampling both nodes' addresses; returns the samples with two holders. */
+    private int whileSampling(ThrowingRunnable failure) throws Exception {
+        AtomicBoolean sampling = new AtomicBoolean(true);
+        AtomicInteger bothHeld = new AtomicInteger();
+        Thread sampler = new Thread(() -> {
+            while (sampling.get()) {
+                if (holds(lb1) && holds(lb2)) {
+                    bothHeld.incrementAndGet();
+                }
+            }
+        });
+        sampler.start();
+        try {
+            failure.run();
+        } finally {
+            sampling.set(false);
+            sampler.join();
+        }
+        return bothHeld.get();
+    }
+
+    /** A step that may throw. */
+    private interface ThrowingRunnable {
+        void run() throws Exception;
     }
 
     private BatonProcess node(String namespace, String id) throws Exception {
