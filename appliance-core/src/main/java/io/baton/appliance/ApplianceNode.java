@@ -70,7 +70,8 @@ public final class ApplianceNode implements AutoCloseable {
             IpCommand addresses = new IpCommand();
             VipManager vips = new VipManager(addresses, new RawSocketArp(addresses), null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
-            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips);
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips,
+                    this::applyReplicated);
         } catch (ClusterException | IOException e) {
             health.close();
             l7.close();
@@ -178,18 +179,44 @@ public final class ApplianceNode implements AutoCloseable {
                     + "\" is not listed (listed: " + nodeIds(config) + "); it would not know its own role")));
         }
         StoredConfig previous = applied;
-        StoredConfig result = store.apply(config, source);
-        if (result.revision() != previous.revision()) {
-            applied = result;
-            run(result);
-            NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
-            NodeConfig after = config.cluster().node(nodeId).orElseThrow();
-            if (!before.adminAddress().equals(after.adminAddress())) {
-                LOG.warn("the admin address of node {} changed to {}; it takes effect when the node restarts",
-                        nodeId, after.adminAddress());
-            }
+        if (ConfigWriter.checksum(config).equals(previous.checksum())) {
+            return previous;
+        }
+        // numbered after every revision in the cluster, so that all nodes agree on it
+        long next = Math.max(store.highestRevision(), ha == null ? 0 : ha.highestRevisionSeen()) + 1;
+        StoredConfig result = store.applyReplicated(config, next, source);
+        applied = result;
+        run(result);
+        NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
+        NodeConfig after = config.cluster().node(nodeId).orElseThrow();
+        if (!before.adminAddress().equals(after.adminAddress())) {
+            LOG.warn("the admin address of node {} changed to {}; it takes effect when the node restarts",
+                    nodeId, after.adminAddress());
+        }
+        if (ha != null) {
+            ha.publish(result.revision(), config);
         }
         return result;
+    }
+
+    /** A revision a peer applied: stored under the same number and run, unless this node has it already. */
+    private synchronized void applyReplicated(long revision, String configJson, String from) {
+        if (revision <= applied.revision()) {
+            return;
+        }
+        try {
+            BatonConfig config = ConfigParser.parse(configJson, ConfigParser.Format.JSON);
+            if (config.cluster().node(nodeId).isEmpty()) {
+                LOG.error("config revision {} from {} does not list this node {}; not applied", revision, from, nodeId);
+                return;
+            }
+            StoredConfig result = store.applyReplicated(config, revision, "replicated from " + from);
+            applied = result;
+            run(result);
+            LOG.info("config revision {} replicated from {}", revision, from);
+        } catch (MalformedConfigException | InvalidConfigException | StoreException e) {
+            LOG.error("config revision {} from {} not applied: {}", revision, from, e.getMessage());
+        }
     }
 
     /** Applies a kept revision again, as a new revision. */
@@ -202,6 +229,9 @@ public final class ApplianceNode implements AutoCloseable {
         StoredConfig result = store.rollback(revision);
         applied = result;
         run(result);
+        if (ha != null) {
+            ha.publish(result.revision(), result.config());
+        }
         return result;
     }
 

@@ -108,6 +108,47 @@ class FailoverIT {
         assertThat(first.output()).contains("releasing the VIPs before leaving the cluster");
     }
 
+    @Test
+    void configAppliedOnThePassiveReachesBothAndARejoiningNodeStaysPassiveAndCatchesUp() throws Exception {
+        BatonProcess first = activePassivePair();
+
+        put(lb2, Files.readString(work.resolve("baton.yaml")).replace("interval: 500ms", "interval: 400ms"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> revision(lb1) == 2 && revision(lb2) == 2);
+
+        first.terminate();
+        assertThat(first.waitForExit()).isZero();
+        await().atMost(Duration.ofSeconds(10)).until(() -> holds(lb2));
+        put(lb2, Files.readString(work.resolve("baton.yaml")).replace("interval: 500ms", "interval: 300ms"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> revision(lb2) == 3);
+
+        BatonProcess rejoined = node(lb1, "lb1");
+        try {
+            await().atMost(Duration.ofSeconds(30)).until(() -> revision(lb1) == 3);
+        } catch (AssertionError | RuntimeException e) {
+            System.out.println("lb1 output:\n" + rejoined.output());
+            throw e;
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> status(lb1).contains("\"role\" : \"PASSIVE\""));
+        assertThat(holds(lb2)).as("no preemption: the returning node stays passive").isTrue();
+        assertThat(holds(lb1)).isFalse();
+        assertThat(TestNetwork.run("ip", "netns", "exec", lb1, "curl", "-s", "http://127.0.0.1:9090/api/v1/config"))
+                .contains("\"interval\" : \"300ms\"");
+    }
+
+    private void put(String namespace, String yaml) throws Exception {
+        Path file = Files.writeString(work.resolve("apply-" + System.nanoTime() + ".yaml"), yaml);
+        String answer = TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-X", "PUT", "-H",
+                "Content-Type: application/yaml", "--data-binary", "@" + file, "http://127.0.0.1:9090/api/v1/config");
+        assertThat(answer).contains("\"changed\" : true");
+    }
+
+    private long revision(String namespace) {
+        String status = status(namespace);
+        java.util.regex.Matcher matcher = java.util.regex.Pattern.compile("\"config\" : \\{\\s*\"revision\" : (\\d+)")
+                .matcher(status);
+        return matcher.find() ? Long.parseLong(matcher.group(1)) : -1;
+    }
+
     /** lb1 active and answering through the VIP, lb2 passive. */
     private BatonProcess activePassivePair() throws Exception {
         BatonProcess first = node(lb1, "lb1");

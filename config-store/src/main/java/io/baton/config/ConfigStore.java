@@ -105,6 +105,24 @@ public final class ConfigStore implements AutoCloseable {
         return write(config, checksum, source);
     }
 
+    /**
+     * Applies a config under a revision chosen elsewhere (by the node that applied it first, so
+     * that every node has the same revision). It must be newer than anything in this store.
+     */
+    public synchronized StoredConfig applyReplicated(BatonConfig config, long revision, String source)
+            throws StoreException {
+        if (revision <= highestRevision) {
+            throw new StoreException("revision " + revision + " is not newer than this store's revision "
+                    + highestRevision);
+        }
+        return write(config, ConfigWriter.checksum(config), source, revision);
+    }
+
+    /** The highest revision number this store has used (kept, pruned or damaged). */
+    public synchronized long highestRevision() {
+        return highestRevision;
+    }
+
     /** A kept revision, or an error that says which are kept or why this one is unusable. */
     public synchronized StoredConfig revision(long revision) throws StoreException {
         List<RevisionInfo> kept = scan();
@@ -209,7 +227,11 @@ public final class ConfigStore implements AutoCloseable {
     }
 
     private StoredConfig write(BatonConfig config, String checksum, String source) throws StoreException {
-        long revision = highestRevision + 1;
+        return write(config, checksum, source, highestRevision + 1);
+    }
+
+    private StoredConfig write(BatonConfig config, String checksum, String source, long revision)
+            throws StoreException {
         Instant appliedAt = Instant.now();
         ObjectNode envelope = MAPPER.createObjectNode()
                 .put("revision", revision)

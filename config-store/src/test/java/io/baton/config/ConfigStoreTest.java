@@ -147,6 +147,18 @@ class ConfigStoreTest {
         assertThat(leftover).doesNotExist();
     }
 
+    @Test
+    void aReplicatedRevisionKeepsItsNumberAndMustBeNewer() throws Exception {
+        try (ConfigStore store = ConfigStore.open(dir)) {
+            store.apply(example, "test");
+            assertThat(store.applyReplicated(withWeight(3), 7, "replicated from lb2").revision()).isEqualTo(7);
+            assertThat(store.apply(withWeight(4), "test").revision()).isEqualTo(8);
+            assertThatThrownBy(() -> store.applyReplicated(withWeight(5), 8, "late"))
+                    .isInstanceOf(StoreException.class)
+                    .hasMessageContaining("not newer");
+        }
+    }
+
     private BatonConfig withWeight(int weight) {
         VirtualService first = example.services().get(0);
         RealServer server = first.servers().get(0);

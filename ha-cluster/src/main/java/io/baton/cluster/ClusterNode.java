@@ -50,6 +50,14 @@ public final class ClusterNode implements AutoCloseable {
 
         default void viewChanged(List<String> members) {
         }
+
+        /** A peer applied a newer config revision (canonical JSON); store and run it. */
+        default void configReceived(long revision, String configJson, String from) {
+        }
+    }
+
+    /** The config this node runs, as peers that fall behind ask for it. */
+    private record LocalConfig(long revision, String json) {
     }
 
     /** When the active role last moved, from where to where and why. */
@@ -70,6 +78,8 @@ public final class ClusterNode implements AutoCloseable {
     private final Map<String, MemberInfo> infos = new HashMap<>();
     private final Map<String, Long> epochsSeen = new HashMap<>();
     private volatile MemberInfo selfInfo;
+    private volatile LocalConfig localConfig = new LocalConfig(0, null);
+    private final java.util.Set<Long> requested = new java.util.HashSet<>();
     private volatile Decision decision = Decision.NONE;
     private volatile List<String> members = List.of();
     private volatile Failover lastFailover;
@@ -97,6 +107,15 @@ public final class ClusterNode implements AutoCloseable {
      */
     public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, Path keyFile,
                                    Listener listener) throws ClusterException {
+        return join(config, self, selfInfo, null, keyFile, listener);
+    }
+
+    /**
+     * Joins the cluster running {@code runningConfigJson} (canonical JSON of revision
+     * {@code selfInfo.configRevision()}), which peers that fall behind are sent.
+     */
+    public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, String runningConfigJson,
+                                   Path keyFile, Listener listener) throws ClusterException {
         NodeConfig node = config.node(self).orElseThrow(() ->
                 new ClusterException("node " + self + " is not in cluster.nodes"));
         SecretKey key = keyFile == null ? null : ClusterKey.read(keyFile);
@@ -111,6 +130,7 @@ public final class ClusterNode implements AutoCloseable {
         channel.setName(self);
         channel.setDiscardOwnMessages(true);
         ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel);
+        cluster.localConfig = new LocalConfig(selfInfo.configRevision(), runningConfigJson);
         channel.setReceiver(cluster.receiver());
         ExecutorService joiner = Executors.newSingleThreadExecutor();
         java.util.concurrent.Future<?> joining = joiner.submit(() -> {
@@ -227,6 +247,27 @@ public final class ClusterNode implements AutoCloseable {
         });
     }
 
+    /** The config this node runs now (without telling anyone): what it answers peers that ask. */
+    public void runningConfig(long revision, String json) {
+        localConfig = new LocalConfig(revision, json);
+    }
+
+    /** A config this node applied: every peer stores and runs it under the same revision. */
+    public void publishConfig(long revision, String json) {
+        LocalConfig config = new LocalConfig(revision, json);
+        localConfig = config;
+        events.execute(() -> send(configMessage(config)));
+    }
+
+    /** The highest config revision any member runs (for numbering the next one). */
+    public long highestRevisionSeen() {
+        long highest = localConfig.revision();
+        for (MemberInfo info : infos().values()) {
+            highest = Math.max(highest, info.configRevision());
+        }
+        return highest;
+    }
+
     /** Leaves the cluster; peers see a new view at once. */
     @Override
     public void close() {
@@ -253,8 +294,8 @@ public final class ClusterNode implements AutoCloseable {
                 byte[] bytes = message.getArray();
                 int offset = message.getOffset();
                 int length = message.getLength();
-                String sender = name(message.getSrc());
-                events.execute(() -> onMessage(sender, bytes, offset, length));
+                Address source = message.getSrc();
+                events.execute(() -> onMessage(source, bytes, offset, length));
             }
         };
     }
@@ -283,7 +324,8 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
-    private void onMessage(String sender, byte[] bytes, int offset, int length) {
+    private void onMessage(Address source, byte[] bytes, int offset, int length) {
+        String sender = name(source);
         JsonNode message;
         try {
             message = JSON.readTree(bytes, offset, length);
@@ -296,6 +338,11 @@ public final class ClusterNode implements AutoCloseable {
                 MemberInfo info = new MemberInfo(sender, message.path("priority").asInt(),
                         message.path("revision").asLong(), message.path("ready").asBoolean());
                 epochsSeen.merge(sender, message.path("epoch").asLong(), Math::max);
+                if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
+                    LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
+                            localConfig.revision());
+                    sendTo(source, JSON.createObjectNode().put("type", "config-request"));
+                }
                 if (!info.equals(infos.get(sender))) {
                     infos.put(sender, info);
                     electIfCoordinator(false);
@@ -303,6 +350,24 @@ public final class ClusterNode implements AutoCloseable {
             }
             case "decision" -> adopt(new Decision(message.path("active").isNull() ? null : message.path("active").asText(),
                     message.path("epoch").asLong(), message.path("reason").asText()), message.path("merged").asBoolean());
+            case "config-request" -> {
+                LocalConfig current = localConfig;
+                if (current.json() != null) {
+                    sendTo(source, configMessage(current));
+                }
+            }
+            case "config" -> {
+                long revision = message.path("revision").asLong();
+                if (revision > localConfig.revision()) {
+                    if (!abandoned) {
+                        listener.configReceived(revision, message.path("config").asText(), sender);
+                    }
+                } else if (revision == localConfig.revision() && localConfig.json() != null
+                        && !localConfig.json().equals(message.path("config").asText())) {
+                    LOG.error("config conflict: {} sent a different config as revision {}; apply the right one again"
+                            + " on one node", sender, revision);
+                }
+            }
             default -> LOG.warn("ignoring a cluster message of unknown type from {}", sender);
         }
     }
@@ -373,6 +438,21 @@ public final class ClusterNode implements AutoCloseable {
             channel.send(new BytesMessage(null, JSON.writeValueAsBytes(message)));
         } catch (Exception e) {
             LOG.warn("cannot send to the cluster: {}", e.getMessage());
+        }
+    }
+
+    private static ObjectNode configMessage(LocalConfig config) {
+        return JSON.createObjectNode()
+                .put("type", "config")
+                .put("revision", config.revision())
+                .put("config", config.json());
+    }
+
+    private void sendTo(Address member, ObjectNode message) {
+        try {
+            channel.send(new BytesMessage(member, JSON.writeValueAsBytes(message)));
+        } catch (Exception e) {
+            LOG.warn("cannot send to {}: {}", member, e.getMessage());
         }
     }
 

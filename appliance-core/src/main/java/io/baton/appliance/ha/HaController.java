@@ -8,6 +8,7 @@ import io.baton.cluster.VipPolicy;
 import io.baton.cluster.Witness;
 import io.baton.cluster.host.VipManager;
 import io.baton.config.BatonConfig;
+import io.baton.config.ConfigWriter;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
 import io.baton.forwarding.l7.L7Engine;
@@ -36,6 +37,11 @@ public final class HaController implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(HaController.class);
 
+    /** Takes config revisions that peers applied. */
+    public interface ConfigReceiver {
+        void received(long revision, String configJson, String from);
+    }
+
     private final String self;
     private final L7Engine l7;
     private final VipManager vips;
@@ -51,6 +57,7 @@ public final class HaController implements AutoCloseable {
     private volatile String verdict = "starting";
     private volatile List<String> vipProblems = List.of();
     private ClusterNode cluster;
+    private ConfigReceiver receiver;
     private boolean closed;
 
     private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips) {
@@ -63,16 +70,17 @@ public final class HaController implements AutoCloseable {
     }
 
     /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
-    public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips)
-            throws ClusterException {
+    public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
+                                     ConfigReceiver receiver) throws ClusterException {
         HaController controller = new HaController(self, config, revision, l7, vips);
+        controller.receiver = receiver;
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
         NodeConfig node = config.cluster().node(self).orElseThrow();
         String keyFile = config.cluster().keyFile();
         ClusterNode cluster = ClusterNode.join(config.cluster(), self,
-                new MemberInfo(self, node.priority(), revision, true), keyFile == null ? null : Path.of(keyFile),
-                controller.listener());
+                new MemberInfo(self, node.priority(), revision, true), ConfigWriter.toJson(config),
+                keyFile == null ? null : Path.of(keyFile), controller.listener());
         synchronized (controller) {
             controller.cluster = cluster;
         }
@@ -96,6 +104,11 @@ public final class HaController implements AutoCloseable {
             public void viewChanged(List<String> members) {
                 reconcile(false);
             }
+
+            @Override
+            public void configReceived(long revision, String configJson, String from) {
+                receiver.received(revision, configJson, from);
+            }
         };
     }
 
@@ -107,6 +120,7 @@ public final class HaController implements AutoCloseable {
         witness = witnessOf(newConfig);
         NodeConfig node = newConfig.cluster().node(self).orElseThrow();
         if (cluster != null) {
+            cluster.runningConfig(newRevision, ConfigWriter.toJson(newConfig));
             cluster.update(new MemberInfo(self, node.priority(), newRevision, true));
         }
         if (holding && !before.equals(managed(newConfig.vips()))) {
@@ -144,6 +158,20 @@ public final class HaController implements AutoCloseable {
             LOG.info("partitions merged: re-announcing the VIPs");
             vips.announce();
         }
+    }
+
+    /** Sends a config revision applied on this node to every peer. */
+    public void publish(long publishedRevision, BatonConfig published) {
+        ClusterNode node = cluster;
+        if (node != null) {
+            node.publishConfig(publishedRevision, ConfigWriter.toJson(published));
+        }
+    }
+
+    /** The highest config revision any member runs. */
+    public long highestRevisionSeen() {
+        ClusterNode node = cluster;
+        return node == null ? revision : node.highestRevisionSeen();
     }
 
     public boolean holding() {
