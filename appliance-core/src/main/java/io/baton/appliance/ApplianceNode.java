@@ -70,7 +70,7 @@ public final class ApplianceNode implements AutoCloseable {
             IpCommand addresses = new IpCommand();
             VipManager vips = new VipManager(addresses, new RawSocketArp(addresses), null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
-            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips,
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips, addresses,
                     this::applyReplicated);
         } catch (ClusterException | IOException e) {
             health.close();

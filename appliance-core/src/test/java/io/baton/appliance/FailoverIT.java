@@ -95,6 +95,19 @@ class FailoverIT {
     }
 
     @Test
+    void losingTheActiveHostsLinkMovesTheVipAndTheCutOffNodeGivesItUp() throws Exception {
+        activePassivePair();
+
+        int bothHeld = whileSampling(() -> {
+            TestNetwork.run("ip", "-n", lb1, "link", "set", "eth0", "down");
+            awaitTakeover("link down");
+        });
+
+        assertTakeover(bothHeld);
+        assertThat(status(lb1)).contains("FAULT: link down on eth0");
+    }
+
+    @Test
     void aGracefulStopReleasesTheVipBeforeThePeerClaimsIt() throws Exception {
         BatonProcess first = activePassivePair();
 

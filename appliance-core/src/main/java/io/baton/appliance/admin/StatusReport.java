@@ -118,7 +118,7 @@ public record StatusReport(
             boolean isSelf = node.id().equals(nodeId);
             MemberInfo info = infos.get(node.id());
             String role;
-            if (!view.contains(node.id())) {
+            if (!view.contains(node.id()) || isSelf && ha.linkDown() != null) {
                 role = ROLE_FAULT;
             } else if (node.id().equals(decision.active())) {
                 role = ROLE_ACTIVE;
@@ -134,6 +134,9 @@ public record StatusReport(
             }
             nodes.add(new NodeStatus(node.id(), role, node.priority(), revision, node.clusterAddress().toString(),
                     (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf));
+        }
+        if (ha.linkDown() != null) {
+            warnings.add("FAULT: link down on " + ha.linkDown() + "; this node holds no VIPs");
         }
         if (decision.isActive(nodeId) && !ha.holding()) {
             warnings.add("elected active but not holding the VIPs: " + ha.verdict());

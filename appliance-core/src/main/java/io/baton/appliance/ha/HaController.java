@@ -34,6 +34,11 @@ public final class HaController implements AutoCloseable {
 
     /** How often a node in a minority asks the witness whether it may (still) hold the VIPs. */
     static final Duration WITNESS_INTERVAL = Duration.ofMillis(500);
+    /**
+     * How often the VIP interfaces' links are checked. A node whose link goes down gives up the
+     * VIPs well before its peer notices it is gone (failure detection takes about 0.4 s).
+     */
+    static final Duration LINK_INTERVAL = Duration.ofMillis(100);
 
     private static final Logger LOG = LogManager.getLogger(HaController.class);
 
@@ -55,12 +60,17 @@ public final class HaController implements AutoCloseable {
     private volatile Witness witness;
     private volatile boolean holding;
     private volatile String verdict = "starting";
+    private volatile String linkDown;
     private volatile List<String> vipProblems = List.of();
     private ClusterNode cluster;
     private ConfigReceiver receiver;
     private boolean closed;
 
-    private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips) {
+    private final io.baton.cluster.host.AddressManager addresses;
+
+    private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
+                         io.baton.cluster.host.AddressManager addresses) {
+        this.addresses = addresses;
         this.self = self;
         this.config = config;
         this.revision = revision;
@@ -71,8 +81,9 @@ public final class HaController implements AutoCloseable {
 
     /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
     public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
-                                     ConfigReceiver receiver) throws ClusterException {
-        HaController controller = new HaController(self, config, revision, l7, vips);
+                                     io.baton.cluster.host.AddressManager addresses, ConfigReceiver receiver)
+            throws ClusterException {
+        HaController controller = new HaController(self, config, revision, l7, vips, addresses);
         controller.receiver = receiver;
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
@@ -89,6 +100,8 @@ public final class HaController implements AutoCloseable {
         }
         controller.timer.scheduleWithFixedDelay(() -> controller.reconcile(false), WITNESS_INTERVAL.toMillis(),
                 WITNESS_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+        controller.timer.scheduleWithFixedDelay(controller::checkLinks, LINK_INTERVAL.toMillis(),
+                LINK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         controller.reconcile(false);
         return controller;
     }
@@ -121,7 +134,7 @@ public final class HaController implements AutoCloseable {
         NodeConfig node = newConfig.cluster().node(self).orElseThrow();
         if (cluster != null) {
             cluster.runningConfig(newRevision, ConfigWriter.toJson(newConfig));
-            cluster.update(new MemberInfo(self, node.priority(), newRevision, true));
+            cluster.update(new MemberInfo(self, node.priority(), newRevision, linkDown == null));
         }
         if (holding && !before.equals(managed(newConfig.vips()))) {
             vips.releaseAll();
@@ -130,9 +143,51 @@ public final class HaController implements AutoCloseable {
         }
     }
 
-    /** Takes or gives up the active role as the cluster and the witness say. */
+    /** A VIP interface without link makes this node unfit to hold VIPs (keepalived's FAULT state). */
+    private void checkLinks() {
+        String down = null;
+        for (VipConfig vip : managed(config.vips())) {
+            try {
+                if (!addresses.linkUp(vip.iface())) {
+                    down = vip.iface();
+                    break;
+                }
+            } catch (java.io.IOException e) {
+                down = vip.iface() + " (" + e.getMessage() + ")";
+                break;
+            }
+        }
+        String before = linkDown;
+        if (java.util.Objects.equals(before, down)) {
+            return;
+        }
+        linkDown = down;
+        if (down != null) {
+            LOG.error("FAULT: link down on {}: giving up the VIPs and telling the cluster this node is not ready", down);
+        } else {
+            LOG.warn("link back on {}: ready again", before);
+        }
+        ClusterNode node = cluster;
+        NodeConfig self = config.cluster().node(this.self).orElseThrow();
+        if (node != null) {
+            node.update(new MemberInfo(this.self, self.priority(), revision, down == null));
+        }
+        reconcile(false);
+    }
+
+    /** Takes or gives up the active role as the cluster, the links and the witness say. */
     private synchronized void reconcile(boolean reannounce) {
         if (cluster == null || closed) {
+            return;
+        }
+        if (linkDown != null) {
+            verdict = "FAULT: link down on " + linkDown;
+            if (holding) {
+                LOG.warn("node {} gives up the active role: {}", self, verdict);
+                l7.setActive(false);
+                vips.releaseAll();
+                holding = false;
+            }
             return;
         }
         Decision decision = cluster.decision();
@@ -176,6 +231,11 @@ public final class HaController implements AutoCloseable {
 
     public boolean holding() {
         return holding;
+    }
+
+    /** The interface whose link is down (this node is in FAULT), or null. */
+    public String linkDown() {
+        return linkDown;
     }
 
     /** Why this node holds the VIPs or not. */

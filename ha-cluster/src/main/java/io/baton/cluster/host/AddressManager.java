@@ -19,4 +19,7 @@ public interface AddressManager {
     String mac(String iface) throws IOException;
 
     int ifindex(String iface) throws IOException;
+
+    /** True while the interface is up with a carrier (its cable, or its veth peer, is there). */
+    boolean linkUp(String iface) throws IOException;
 }

@@ -82,6 +82,21 @@ public final class IpCommand implements AddressManager {
         return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
     }
 
+    @Override
+    public boolean linkUp(String iface) throws IOException {
+        if (namespace == null) {
+            // cheap enough to ask every 100 ms: no process, just sysfs
+            try {
+                String state = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/class/net", iface, "operstate"))
+                        .strip();
+                return state.equals("up") || state.equals("unknown");
+            } catch (java.nio.file.NoSuchFileException e) {
+                throw new IOException("no interface " + iface + " on this host");
+            }
+        }
+        return link(iface).contains("LOWER_UP");
+    }
+
     /** {@code ip -o link show dev IFACE}: "7: eth0@if8: <...> ... link/ether 02:... brd ..." */
     private String link(String iface) throws IOException {
         try {
