@@ -291,6 +291,11 @@ public final class ApplianceNode implements AutoCloseable {
         };
     }
 
+    /** Hands the active role to the best ready peer; returns its id. */
+    public String failover() throws InterruptedException {
+        return ha.failover(java.time.Duration.ofSeconds(5));
+    }
+
     public HealthMonitor health() {
         return health;
     }

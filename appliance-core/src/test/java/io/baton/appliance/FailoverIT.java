@@ -108,6 +108,23 @@ class FailoverIT {
     }
 
     @Test
+    void batonFailoverHandsTheRoleOverReleasingBeforeThePeerClaims() throws Exception {
+        activePassivePair();
+
+        int bothHeld = whileSampling(() -> {
+            String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar", BatonProcess.jar().toString(),
+                    "failover");
+            assertThat(said).contains("active role handed from lb1 to lb2");
+            awaitTakeover("baton failover");
+        });
+
+        assertThat(holds(lb2)).isTrue();
+        assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
+        await().atMost(Duration.ofSeconds(5)).until(() -> status(lb1).contains("\"role\" : \"PASSIVE\""));
+        assertThat(status(lb2)).contains("\"from\" : \"lb1\"").contains("\"to\" : \"lb2\"");
+    }
+
+    @Test
     void aGracefulStopReleasesTheVipBeforeThePeerClaimsIt() throws Exception {
         BatonProcess first = activePassivePair();
 

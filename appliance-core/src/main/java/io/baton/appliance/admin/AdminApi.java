@@ -42,6 +42,7 @@ public final class AdminApi {
     public static final String STATUS = "/api/v1/status";
     public static final String HEALTHZ = "/healthz";
     public static final String METRICS = "/metrics";
+    public static final String FAILOVER = "/api/v1/cluster/failover";
     /** {@code /api/v1/services/SERVICE/servers/SERVER/state}. */
     private static final Pattern SERVER_STATE = Pattern.compile("/api/v1/services/([^/]+)/servers/([^/]+)/state");
 
@@ -80,6 +81,7 @@ public final class AdminApi {
             case CONFIG_REVISIONS -> method.equals("GET") ? revisions() : notAllowed(method, path, "GET");
             case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body) : notAllowed(method, path, "POST");
             case METRICS -> method.equals("GET") ? metrics() : notAllowed(method, path, "GET");
+            case FAILOVER -> method.equals("POST") ? failover() : notAllowed(method, path, "POST");
             default -> {
                 Matcher serverState = SERVER_STATE.matcher(path);
                 if (!serverState.matches()) {
@@ -142,6 +144,19 @@ public final class AdminApi {
         } catch (StoreException e) {
             LOG.error("could not store an accepted config: {}", e.getMessage());
             return error(500, "the config is valid but could not be stored: " + e.getMessage());
+        }
+    }
+
+    private ApiResponse failover() {
+        String from = node.nodeId();
+        try {
+            String to = node.failover();
+            return json(200, MAPPER.createObjectNode().put("from", from).put("to", to));
+        } catch (IllegalStateException e) {
+            return error(409, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted while handing over");
         }
     }
 

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "baton", mixinStandardHelpOptions = true, versionProvider = BatonCli.Version.class,
         description = "Baton: a clustered high-availability load balancer for hospital imaging.",
         subcommands = {NodeCommand.class, ConfigCommand.class, StatusCommand.class, ServerStateCommand.Drain.class,
-                ServerStateCommand.Halt.class, ServerStateCommand.Online.class, DemoCommand.class,
+                ServerStateCommand.Halt.class, ServerStateCommand.Online.class, FailoverCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes (all commands):%n",
         footer = {"  0   ok", "  1   refused or failed (invalid config, node cannot start, ...)",

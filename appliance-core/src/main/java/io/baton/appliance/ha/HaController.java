@@ -61,6 +61,7 @@ public final class HaController implements AutoCloseable {
     private volatile boolean holding;
     private volatile String verdict = "starting";
     private volatile String linkDown;
+    private volatile boolean handingOver;
     private volatile List<String> vipProblems = List.of();
     private ClusterNode cluster;
     private ConfigReceiver receiver;
@@ -180,8 +181,8 @@ public final class HaController implements AutoCloseable {
         if (cluster == null || closed) {
             return;
         }
-        if (linkDown != null) {
-            verdict = "FAULT: link down on " + linkDown;
+        if (linkDown != null || handingOver) {
+            verdict = handingOver ? "handing the active role over" : "FAULT: link down on " + linkDown;
             if (holding) {
                 LOG.warn("node {} gives up the active role: {}", self, verdict);
                 l7.setActive(false);
@@ -212,6 +213,48 @@ public final class HaController implements AutoCloseable {
         } else if (holding && reannounce) {
             LOG.info("partitions merged: re-announcing the VIPs");
             vips.announce();
+        }
+    }
+
+    /**
+     * Hands the active role to the best ready peer: this node first stops listening and removes the
+     * VIPs, then tells the cluster it is not ready, so the peer claims them only after that.
+     *
+     * @return the node that took over
+     * @throws IllegalStateException when this node is not active or no peer can take over
+     */
+    public String failover(Duration timeout) throws InterruptedException {
+        ClusterNode node = cluster;
+        Decision decision = decision();
+        if (node == null || !decision.isActive(self)) {
+            throw new IllegalStateException("this node is not the active node (active: "
+                    + (decision.active() == null ? "none" : decision.active()) + ")");
+        }
+        long readyPeers = node.infos().values().stream()
+                .filter(info -> !info.nodeId().equals(self) && info.ready() && info.configRevision() == revision)
+                .count();
+        if (readyPeers == 0) {
+            throw new IllegalStateException("no peer is ready to take over (members: " + node.members() + ")");
+        }
+        NodeConfig me = config.cluster().node(self).orElseThrow();
+        LOG.warn("node {} hands the active role over on request", self);
+        handingOver = true;
+        try {
+            reconcile(false); // releases first
+            node.update(new MemberInfo(self, me.priority(), revision, false));
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (decision().isActive(self) && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            String now = decision().active();
+            if (now == null || now.equals(self)) {
+                throw new IllegalStateException("no peer took over within " + timeout.toMillis() + " ms");
+            }
+            return now;
+        } finally {
+            handingOver = false;
+            node.update(new MemberInfo(self, me.priority(), revision, linkDown == null));
+            reconcile(false);
         }
     }
 
