@@ -68,9 +68,10 @@ public final class ApplianceNode implements AutoCloseable {
         run(applied);
         try {
             IpCommand addresses = new IpCommand();
-            VipManager vips = new VipManager(addresses, new RawSocketArp(addresses), null);
+            RawSocketArp arp = new RawSocketArp(addresses);
+            VipManager vips = new VipManager(addresses, arp, null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
-            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips, addresses,
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips, addresses, arp,
                     this::applyReplicated);
         } catch (ClusterException | IOException e) {
             health.close();

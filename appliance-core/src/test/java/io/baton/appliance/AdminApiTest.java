@@ -20,6 +20,7 @@ import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 /** A real node in this JVM, its real admin API over real HTTP, and its real store on disk. */
 class AdminApiTest {
@@ -153,6 +154,8 @@ class AdminApiTest {
         assertThat(health.get("status").asText()).isEqualTo("ok");
         assertThat(health.get("node").asText()).isEqualTo("lb1");
 
+        await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+                JSON.readTree(TestHttp.get(admin, "/api/v1/status").body()).at("/vips/0/holder").asText().equals("lb1"));
         JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
         assertThat(status.get("cluster").asText()).isEqualTo("radiology-lb");
         assertThat(status.get("nodes").findValuesAsText("id")).containsExactly("lb1", "lb2");

@@ -61,6 +61,7 @@ class FailoverIT {
                 cluster:
                   name: ha-%s
                   key-file: %s
+                  witness: %s2
                   nodes:
                     - { id: lb1, address: %s11:7800, admin: 127.0.0.1:9090, priority: 200 }
                     - { id: lb2, address: %s12:7800, admin: 127.0.0.1:9090, priority: 100 }
@@ -73,13 +74,19 @@ class FailoverIT {
                     l7: http
                     check: { type: http, path: /, interval: 500ms, timeout: 300ms }
                     servers: [{ name: rs1, address: %s21:8080 }]
-                """.formatted(network.id, key, network.subnet, network.subnet, vip, network.subnet));
+                """.formatted(network.id, key, network.subnet, network.subnet, network.subnet, vip, network.subnet));
     }
 
     @AfterEach
-    void tearDown() {
+    void tearDown(org.junit.jupiter.api.TestInfo test) throws Exception {
         processes.forEach(BatonProcess::close);
         network.close();
+        // every process's output, for reading after a failure
+        Path logs = Files.createDirectories(Path.of("target", "failover-it"));
+        for (int i = 0; i < processes.size(); i++) {
+            Files.writeString(logs.resolve(test.getTestMethod().orElseThrow().getName() + "-" + i + ".log"),
+                    processes.get(i).output());
+        }
     }
 
     @Test
@@ -122,6 +129,45 @@ class FailoverIT {
         assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
         await().atMost(Duration.ofSeconds(5)).until(() -> status(lb1).contains("\"role\" : \"PASSIVE\""));
         assertThat(status(lb2)).contains("\"from\" : \"lb1\"").contains("\"to\" : \"lb2\"");
+    }
+
+    @Test
+    void aCutBetweenTheNodesWithTheClientStillConnectedLeavesExactlyOneHolder() throws Exception {
+        activePassivePair();
+
+        int bothHeld = whileSampling(() -> {
+            cut(lb1, network.subnet + "12");
+            cut(lb2, network.subnet + "11");
+            await().atMost(Duration.ofSeconds(10)).until(() -> status(lb2).contains("\"role\" : \"FAULT\""));
+            await().pollDelay(Duration.ofSeconds(2)).until(() -> true); // both sides now decide alone
+            assertThat(holds(lb1)).as("the active keeps the VIP: it still reaches the witness").isTrue();
+            assertThat(holds(lb2)).as("the peer sees the VIP still answering and does not claim it").isFalse();
+            assertThat(status(lb2)).contains("still answers from");
+
+            heal(lb1);
+            heal(lb2);
+            await().atMost(Duration.ofSeconds(15)).until(() -> !status(lb1).contains("\"role\" : \"FAULT\"")
+                    && !status(lb2).contains("\"role\" : \"FAULT\""));
+        });
+
+        assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
+        assertThat(holds(lb1) ^ holds(lb2)).as("exactly one holder after the merge").isTrue();
+        await().atMost(Duration.ofSeconds(5)).until(() -> answers());
+    }
+
+    /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes). */
+    private static void cut(String namespace, String peer) throws Exception {
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add table inet btcut");
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft",
+                "add chain inet btcut in { type filter hook input priority 0 ; }");
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft",
+                "add chain inet btcut out { type filter hook output priority 0 ; }");
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut in ip saddr " + peer + " drop");
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut out ip daddr " + peer + " drop");
+    }
+
+    private static void heal(String namespace) throws Exception {
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "delete table inet btcut");
     }
 
     @Test

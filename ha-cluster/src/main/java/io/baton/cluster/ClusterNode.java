@@ -54,6 +54,10 @@ public final class ClusterNode implements AutoCloseable {
         /** A peer applied a newer config revision (canonical JSON); store and run it. */
         default void configReceived(long revision, String configJson, String from) {
         }
+
+        /** A member's info changed (readiness, revision, whether it holds the VIPs). */
+        default void infosChanged() {
+        }
     }
 
     /** The config this node runs, as peers that fall behind ask for it. */
@@ -76,6 +80,8 @@ public final class ClusterNode implements AutoCloseable {
     private final ExecutorService events;
     private final JChannel channel;
     private final Map<String, MemberInfo> infos = new HashMap<>();
+    /** A copy of {@link #infos} for readers on other threads (the map itself is the event thread's). */
+    private volatile Map<String, MemberInfo> infosSnapshot = Map.of();
     private final Map<String, Long> epochsSeen = new HashMap<>();
     private volatile MemberInfo selfInfo;
     private volatile LocalConfig localConfig = new LocalConfig(0, null);
@@ -84,6 +90,9 @@ public final class ClusterNode implements AutoCloseable {
     private volatile List<String> members = List.of();
     private volatile Failover lastFailover;
     private boolean mergePending;
+    /** The coordinator of the current view has decided, knowing every member's info. */
+    private boolean decidedInView;
+    private volatile boolean settled;
     /** Set when joining failed: nothing this channel sees may reach the listener. */
     private volatile boolean abandoned;
 
@@ -220,7 +229,7 @@ public final class ClusterNode implements AutoCloseable {
 
     /** What each member last said of itself (members of the current view only). */
     public Map<String, MemberInfo> infos() {
-        return events.isShutdown() ? Map.of() : callOnEvents(() -> Map.copyOf(infos));
+        return infosSnapshot;
     }
 
     public Optional<Failover> lastFailover() {
@@ -242,6 +251,7 @@ public final class ClusterNode implements AutoCloseable {
         events.execute(() -> {
             selfInfo = info;
             infos.put(self, info);
+            infosSnapshot = Map.copyOf(infos);
             broadcastInfo();
             electIfCoordinator(false);
         });
@@ -305,6 +315,7 @@ public final class ClusterNode implements AutoCloseable {
         members = view;
         infos.keySet().retainAll(view);
         infos.put(self, selfInfo);
+        infosSnapshot = Map.copyOf(infos);
         LOG.info("cluster view {}{}: {}", merge ? "after a merge " : "", config.name(), view);
         List<String> left = before.stream().filter(id -> !view.contains(id)).toList();
         if (!left.isEmpty()) {
@@ -313,14 +324,27 @@ public final class ClusterNode implements AutoCloseable {
         if (merge) {
             mergePending = true;
         }
+        decidedInView = false;
+        settled = false;
         if (!abandoned) {
             listener.viewChanged(view);
         }
         broadcastInfo();
-        Decision known = decision;
         electIfCoordinator(merge);
-        if (isCoordinator() && decision == known && decision.epoch() > 0) {
-            sendDecision(decision, false); // members that just joined learn who is active
+    }
+
+    /** True once the current view's decision was made with every member's info: safe to claim VIPs. */
+    public boolean settled() {
+        return settled;
+    }
+
+    private void updateSettled() {
+        boolean now = decidedInView && members.stream().allMatch(infos::containsKey);
+        if (now != settled) {
+            settled = now;
+            if (now && !abandoned) {
+                listener.infosChanged();
+            }
         }
     }
 
@@ -336,7 +360,8 @@ public final class ClusterNode implements AutoCloseable {
         switch (message.path("type").asText()) {
             case "info" -> {
                 MemberInfo info = new MemberInfo(sender, message.path("priority").asInt(),
-                        message.path("revision").asLong(), message.path("ready").asBoolean());
+                        message.path("revision").asLong(), message.path("ready").asBoolean(),
+                        message.path("holding").asBoolean());
                 epochsSeen.merge(sender, message.path("epoch").asLong(), Math::max);
                 if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
                     LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
@@ -345,11 +370,23 @@ public final class ClusterNode implements AutoCloseable {
                 }
                 if (!info.equals(infos.get(sender))) {
                     infos.put(sender, info);
+                    infosSnapshot = Map.copyOf(infos);
                     electIfCoordinator(false);
+                    updateSettled();
+                    if (!abandoned) {
+                        listener.infosChanged();
+                    }
                 }
             }
-            case "decision" -> adopt(new Decision(message.path("active").isNull() ? null : message.path("active").asText(),
-                    message.path("epoch").asLong(), message.path("reason").asText()), message.path("merged").asBoolean());
+            case "decision" -> {
+                adopt(new Decision(message.path("active").isNull() ? null : message.path("active").asText(),
+                        message.path("epoch").asLong(), message.path("reason").asText()),
+                        message.path("merged").asBoolean());
+                if (!members.isEmpty() && members.get(0).equals(sender)) {
+                    decidedInView = true;
+                    updateSettled();
+                }
+            }
             case "config-request" -> {
                 LocalConfig current = localConfig;
                 if (current.json() != null) {
@@ -377,11 +414,20 @@ public final class ClusterNode implements AutoCloseable {
         if (!isCoordinator()) {
             return;
         }
+        if (!members.stream().allMatch(infos::containsKey)) {
+            return; // decide only knowing every member (who holds the VIPs, who is ready)
+        }
         boolean merged = merge || mergePending;
         long highestEpoch = Math.max(decision.epoch(), epochsSeen.values().stream().mapToLong(Long::longValue).max()
                 .orElse(0));
         Decision base = decision.epoch() == highestEpoch ? decision
                 : new Decision(decision.active(), highestEpoch, decision.reason());
+        // the member that holds the VIPs is the active one, whatever a partition decided meanwhile
+        List<String> holders = members.stream().map(infos::get)
+                .filter(info -> info != null && info.holding()).map(MemberInfo::nodeId).toList();
+        if (holders.size() == 1 && !holders.get(0).equals(base.active())) {
+            base = new Decision(holders.get(0), base.epoch(), holders.get(0) + " holds the VIPs");
+        }
         List<MemberInfo> view = members.stream().map(infos::get).filter(info -> info != null).toList();
         Decision next = Election.decide(base, view, config.preempt());
         if (merged) {
@@ -390,10 +436,17 @@ public final class ClusterNode implements AutoCloseable {
             mergePending = false;
         }
         if (next.equals(decision)) {
+            if (!decidedInView) {
+                sendDecision(decision, false); // members that just joined learn who is active
+                decidedInView = true;
+                updateSettled();
+            }
             return;
         }
         sendDecision(next, merged);
+        decidedInView = true;
         adopt(next, merged);
+        updateSettled();
     }
 
     private void sendDecision(Decision next, boolean merged) {
@@ -430,6 +483,7 @@ public final class ClusterNode implements AutoCloseable {
                 .put("priority", info.priority())
                 .put("revision", info.configRevision())
                 .put("ready", info.ready())
+                .put("holding", info.holding())
                 .put("epoch", decision.epoch()));
     }
 
@@ -456,13 +510,6 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
-    private <T> T callOnEvents(java.util.concurrent.Callable<T> task) {
-        try {
-            return events.submit(task).get(2, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            throw new IllegalStateException("the cluster event thread does not answer", e);
-        }
-    }
 
     private static String name(Address address) {
         return String.valueOf(address);

@@ -5,6 +5,12 @@ package io.baton.cluster;
  *
  * @param ready          running, with its data plane able to take the active role
  * @param configRevision the config revision it runs
+ * @param holding        it holds the VIPs now: a new active waits until no other member does
  */
-public record MemberInfo(String nodeId, int priority, long configRevision, boolean ready) {
+public record MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding) {
+
+    /** A member that does not hold the VIPs. */
+    public MemberInfo(String nodeId, int priority, long configRevision, boolean ready) {
+        this(nodeId, priority, configRevision, ready, false);
+    }
 }

@@ -6,6 +6,8 @@ import io.baton.cluster.Decision;
 import io.baton.cluster.MemberInfo;
 import io.baton.cluster.VipPolicy;
 import io.baton.cluster.Witness;
+import io.baton.cluster.host.AddressManager;
+import io.baton.cluster.host.ArpProbe;
 import io.baton.cluster.host.VipManager;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigWriter;
@@ -67,11 +69,16 @@ public final class HaController implements AutoCloseable {
     private ConfigReceiver receiver;
     private boolean closed;
 
-    private final io.baton.cluster.host.AddressManager addresses;
+    /** How long a node in a minority listens for another host still answering ARP for a VIP. */
+    static final Duration PROBE_WAIT = Duration.ofMillis(150);
+
+    private final AddressManager addresses;
+    private final ArpProbe probe;
 
     private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
-                         io.baton.cluster.host.AddressManager addresses) {
+                         AddressManager addresses, ArpProbe probe) {
         this.addresses = addresses;
+        this.probe = probe;
         this.self = self;
         this.config = config;
         this.revision = revision;
@@ -82,16 +89,16 @@ public final class HaController implements AutoCloseable {
 
     /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
     public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
-                                     io.baton.cluster.host.AddressManager addresses, ConfigReceiver receiver)
+                                     AddressManager addresses, ArpProbe probe, ConfigReceiver receiver)
             throws ClusterException {
-        HaController controller = new HaController(self, config, revision, l7, vips, addresses);
+        HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe);
         controller.receiver = receiver;
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
         NodeConfig node = config.cluster().node(self).orElseThrow();
         String keyFile = config.cluster().keyFile();
         ClusterNode cluster = ClusterNode.join(config.cluster(), self,
-                new MemberInfo(self, node.priority(), revision, true), ConfigWriter.toJson(config),
+                new MemberInfo(self, node.priority(), revision, true, false), ConfigWriter.toJson(config),
                 keyFile == null ? null : Path.of(keyFile), controller.listener());
         synchronized (controller) {
             controller.cluster = cluster;
@@ -123,6 +130,11 @@ public final class HaController implements AutoCloseable {
             public void configReceived(long revision, String configJson, String from) {
                 receiver.received(revision, configJson, from);
             }
+
+            @Override
+            public void infosChanged() {
+                reconcile(false);
+            }
         };
     }
 
@@ -135,7 +147,7 @@ public final class HaController implements AutoCloseable {
         NodeConfig node = newConfig.cluster().node(self).orElseThrow();
         if (cluster != null) {
             cluster.runningConfig(newRevision, ConfigWriter.toJson(newConfig));
-            cluster.update(new MemberInfo(self, node.priority(), newRevision, linkDown == null));
+            cluster.update(info());
         }
         if (holding && !before.equals(managed(newConfig.vips()))) {
             vips.releaseAll();
@@ -169,11 +181,16 @@ public final class HaController implements AutoCloseable {
             LOG.warn("link back on {}: ready again", before);
         }
         ClusterNode node = cluster;
-        NodeConfig self = config.cluster().node(this.self).orElseThrow();
         if (node != null) {
-            node.update(new MemberInfo(this.self, self.priority(), revision, down == null));
+            node.update(info());
         }
         reconcile(false);
+    }
+
+    /** What this node tells the cluster about itself now. */
+    private MemberInfo info() {
+        NodeConfig me = config.cluster().node(self).orElseThrow();
+        return new MemberInfo(self, me.priority(), revision, linkDown == null && !handingOver, holding);
     }
 
     /** Takes or gives up the active role as the cluster, the links and the witness say. */
@@ -188,6 +205,7 @@ public final class HaController implements AutoCloseable {
                 l7.setActive(false);
                 vips.releaseAll();
                 holding = false;
+                cluster.update(info());
             }
             return;
         }
@@ -197,6 +215,24 @@ public final class HaController implements AutoCloseable {
         boolean witnessAnswers = current != null && decision.isActive(self) && minority && current.reachable();
         VipPolicy.Verdict next = VipPolicy.decide(self, decision, cluster.members().size(),
                 config.cluster().nodes().size(), current != null, witnessAnswers);
+        if (next.hold() && !holding && !cluster.settled()) {
+            next = new VipPolicy.Verdict(false, "waiting for the cluster to settle after a change of members");
+        }
+        if (next.hold() && !holding) {
+            String otherHolder = cluster.infos().values().stream()
+                    .filter(info -> info.holding() && !info.nodeId().equals(self)
+                            && cluster.members().contains(info.nodeId()))
+                    .map(MemberInfo::nodeId).findFirst().orElse(null);
+            if (otherHolder != null) {
+                next = new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");
+            }
+        }
+        if (next.hold() && !holding && minority) {
+            String answering = stillAnswered();
+            if (answering != null) {
+                next = new VipPolicy.Verdict(false, answering);
+            }
+        }
         verdict = next.reason();
         if (next.hold() && !holding) {
             LOG.warn("node {} takes the active role (epoch {}): {}; {}", self, decision.epoch(), decision.reason(),
@@ -205,11 +241,13 @@ public final class HaController implements AutoCloseable {
             l7.setActive(true);
             vips.announce();
             holding = true;
+            cluster.update(info());
         } else if (!next.hold() && holding) {
             LOG.warn("node {} gives up the active role: {}", self, next.reason());
             l7.setActive(false);
             vips.releaseAll();
             holding = false;
+            cluster.update(info());
         } else if (holding && reannounce) {
             LOG.info("partitions merged: re-announcing the VIPs");
             vips.announce();
@@ -236,12 +274,11 @@ public final class HaController implements AutoCloseable {
         if (readyPeers == 0) {
             throw new IllegalStateException("no peer is ready to take over (members: " + node.members() + ")");
         }
-        NodeConfig me = config.cluster().node(self).orElseThrow();
         LOG.warn("node {} hands the active role over on request", self);
         handingOver = true;
         try {
             reconcile(false); // releases first
-            node.update(new MemberInfo(self, me.priority(), revision, false));
+            node.update(info());
             long deadline = System.nanoTime() + timeout.toNanos();
             while (decision().isActive(self) && System.nanoTime() < deadline) {
                 Thread.sleep(20);
@@ -253,7 +290,7 @@ public final class HaController implements AutoCloseable {
             return now;
         } finally {
             handingOver = false;
-            node.update(new MemberInfo(self, me.priority(), revision, linkDown == null));
+            node.update(info());
             reconcile(false);
         }
     }
@@ -270,6 +307,25 @@ public final class HaController implements AutoCloseable {
     public long highestRevisionSeen() {
         ClusterNode node = cluster;
         return node == null ? revision : node.highestRevisionSeen();
+    }
+
+    /**
+     * In a minority, a peer that looks dead may only be cut off: if another host still answers ARP
+     * for a VIP, the active node is alive behind a partition and this node must not claim it.
+     */
+    private String stillAnswered() {
+        for (VipConfig vip : managed(config.vips())) {
+            try {
+                String mac = probe.answeredElsewhere(vip.iface(), vip.address(), PROBE_WAIT);
+                if (mac != null) {
+                    return "VIP " + vip.address() + " still answers from " + mac
+                            + ": the active node is alive behind a partition; not claiming";
+                }
+            } catch (java.io.IOException e) {
+                LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
+            }
+        }
+        return null;
     }
 
     public boolean holding() {

@@ -8,17 +8,20 @@ import io.baton.config.Ipv4;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.time.Duration;
 
 /**
  * Gratuitous ARP from one raw {@code AF_PACKET} socket, in process through JNA: no fork per packet.
  * Needs CAP_NET_RAW (the appliance runs as root or with that capability).
  */
-public final class RawSocketArp implements ArpAnnouncer {
+public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
 
     private static final int AF_PACKET = 17;
     private static final int SOCK_RAW = 3;
     private static final int ETH_P_ARP = 0x0806;
     private static final int FRAME_BYTES = 60;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_RCVTIMEO = 20;
 
     /** The few libc calls used. */
     interface LibC extends Library {
@@ -26,6 +29,12 @@ public final class RawSocketArp implements ArpAnnouncer {
 
         int sendto(int fd, byte[] buffer, long length, int flags, byte[] address, int addressLength)
                 throws LastErrorException;
+
+        int bind(int fd, byte[] address, int addressLength) throws LastErrorException;
+
+        int setsockopt(int fd, int level, int option, byte[] value, int length) throws LastErrorException;
+
+        long recv(int fd, byte[] buffer, long length, int flags) throws LastErrorException;
 
         int close(int fd) throws LastErrorException;
     }
@@ -57,6 +66,70 @@ public final class RawSocketArp implements ArpAnnouncer {
         } finally {
             LIBC.close(fd);
         }
+    }
+
+    @Override
+    public String answeredElsewhere(String iface, String address, Duration wait) throws IOException {
+        byte[] mac = parseMac(addresses.mac(iface));
+        int ifindex = addresses.ifindex(iface);
+        byte[] ip = ipBytes(address);
+        int fd;
+        try {
+            fd = LIBC.socket(AF_PACKET, SOCK_RAW, Short.toUnsignedInt(Short.reverseBytes((short) ETH_P_ARP)));
+        } catch (LastErrorException e) {
+            throw new IOException("cannot open a raw packet socket (errno " + e.getErrorCode() + ")", e);
+        }
+        try {
+            byte[] link = linkAddress(ifindex);
+            LIBC.bind(fd, link, link.length);
+            ByteBuffer timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+            timeout.putLong(0).putLong(20_000);                          // struct timeval: 20 ms per recv
+            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout.array(), 16);
+            send(fd, probe(mac, ip), link, iface);
+            long deadline = System.nanoTime() + wait.toNanos();
+            byte[] frame = new byte[128];
+            while (System.nanoTime() < deadline) {
+                long length;
+                try {
+                    length = LIBC.recv(fd, frame, frame.length, 0);
+                } catch (LastErrorException e) {
+                    continue;                                            // EAGAIN: nothing within 20 ms
+                }
+                String other = otherOwner(frame, length, mac, ip);
+                if (other != null) {
+                    return other;
+                }
+            }
+            return null;
+        } catch (LastErrorException e) {
+            throw new IOException("ARP probe on " + iface + " failed (errno " + e.getErrorCode() + ")", e);
+        } finally {
+            LIBC.close(fd);
+        }
+    }
+
+    /** A duplicate-address probe: who has {@code ip}? (sender address 0.0.0.0, as RFC 5227 asks). */
+    static byte[] probe(byte[] mac, byte[] ip) {
+        byte[] frame = frame(mac, ip, 1);
+        java.util.Arrays.fill(frame, 28, 32, (byte) 0);                 // sender protocol address
+        return frame;
+    }
+
+    /** The sender MAC if {@code frame} is an ARP reply (or request) from another host that owns {@code ip}. */
+    private static String otherOwner(byte[] frame, long length, byte[] mac, byte[] ip) {
+        if (length < 42 || (frame[12] & 0xFF) != 0x08 || (frame[13] & 0xFF) != 0x06) {
+            return null;
+        }
+        byte[] senderMac = java.util.Arrays.copyOfRange(frame, 22, 28);
+        byte[] senderIp = java.util.Arrays.copyOfRange(frame, 28, 32);
+        if (!java.util.Arrays.equals(senderIp, ip) || java.util.Arrays.equals(senderMac, mac)) {
+            return null;
+        }
+        StringBuilder text = new StringBuilder();
+        for (byte b : senderMac) {
+            text.append(text.length() == 0 ? "" : ":").append(String.format("%02x", b & 0xFF));
+        }
+        return text.toString();
     }
 
     private static void send(int fd, byte[] frame, byte[] link, String iface) throws IOException {

@@ -89,4 +89,18 @@ class VipNamespaceTest {
                 assertThat(TestNetwork.run("ip", "-n", client, "neigh", "show", vip, "dev", clientSide))
                         .contains("lladdr " + hostMac));
     }
+
+    @Test
+    void anArpProbeFindsTheHostThatStillAnswersForAnAddress() throws Exception {
+        String client = network.namespace("c");
+        String hostSide = "bt" + network.id + "h";
+        String clientSide = "v" + network.id + "c";
+        network.veth(hostSide, null, clientSide, client);
+        network.address(client, clientSide, network.subnet + "2/24");
+        RawSocketArp arp = new RawSocketArp(new IpCommand());
+
+        assertThat(arp.answeredElsewhere(hostSide, network.subnet + "2", Duration.ofMillis(500)))
+                .isEqualTo(network.mac(client, clientSide));
+        assertThat(arp.answeredElsewhere(hostSide, network.subnet + "77", Duration.ofMillis(200))).isNull();
+    }
 }
