@@ -40,6 +40,14 @@ class ConfigParserTest {
     }
 
     @Test
+    void theShippedComposeConfigIsValid() throws Exception {
+        BatonConfig config = ConfigParser.parseFile(Path.of("..", "packaging", "compose", "baton.yaml"));
+
+        assertThat(config.cluster().nodes()).hasSize(2);
+        assertThat(config.cluster().witness()).isNotNull();
+    }
+
+    @Test
     void defaultsAreThoseAnOperatorExpects() throws Exception {
         VirtualService web = ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML).services().get(0);
 
