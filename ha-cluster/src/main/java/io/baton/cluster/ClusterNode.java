@@ -82,6 +82,8 @@ public final class ClusterNode implements AutoCloseable {
     private final Map<String, MemberInfo> infos = new HashMap<>();
     /** A copy of {@link #infos} for readers on other threads (the map itself is the event thread's). */
     private volatile Map<String, MemberInfo> infosSnapshot = Map.of();
+    /** The last word of each member that left the view: did it still hold the VIPs? */
+    private volatile Map<String, MemberInfo> departed = Map.of();
     private final Map<String, Long> epochsSeen = new HashMap<>();
     private volatile MemberInfo selfInfo;
     private volatile LocalConfig localConfig = new LocalConfig(0, null);
@@ -232,6 +234,11 @@ public final class ClusterNode implements AutoCloseable {
         return infosSnapshot;
     }
 
+    /** The last info of every configured member not in the view (absent if never seen). */
+    public Map<String, MemberInfo> departed() {
+        return departed;
+    }
+
     public Optional<Failover> lastFailover() {
         return Optional.ofNullable(lastFailover);
     }
@@ -313,6 +320,14 @@ public final class ClusterNode implements AutoCloseable {
     private void onView(List<String> view, boolean merge) {
         List<String> before = members;
         members = view;
+        Map<String, MemberInfo> gone = new HashMap<>(departed);
+        infos.forEach((id, info) -> {
+            if (!view.contains(id)) {
+                gone.put(id, info);
+            }
+        });
+        view.forEach(gone::remove);
+        departed = Map.copyOf(gone);
         infos.keySet().retainAll(view);
         infos.put(self, selfInfo);
         infosSnapshot = Map.copyOf(infos);

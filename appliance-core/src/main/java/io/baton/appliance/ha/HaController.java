@@ -17,10 +17,12 @@ import io.baton.forwarding.l7.L7Engine;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -70,7 +72,7 @@ public final class HaController implements AutoCloseable {
     private boolean closed;
 
     /** How long a node in a minority listens for another host still answering ARP for a VIP. */
-    static final Duration PROBE_WAIT = Duration.ofMillis(150);
+    static final Duration PROBE_WAIT = Duration.ofMillis(60);
 
     private final AddressManager addresses;
     private final ArpProbe probe;
@@ -165,13 +167,13 @@ public final class HaController implements AutoCloseable {
                     down = vip.iface();
                     break;
                 }
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 down = vip.iface() + " (" + e.getMessage() + ")";
                 break;
             }
         }
         String before = linkDown;
-        if (java.util.Objects.equals(before, down)) {
+        if (Objects.equals(before, down)) {
             return;
         }
         linkDown = down;
@@ -314,6 +316,12 @@ public final class HaController implements AutoCloseable {
      * for a VIP, the active node is alive behind a partition and this node must not claim it.
      */
     private String stillAnswered() {
+        List<String> absent = config.cluster().nodes().stream().map(NodeConfig::id)
+                .filter(id -> !cluster.members().contains(id)).toList();
+        Map<String, MemberInfo> lastWords = cluster.departed();
+        if (!absent.isEmpty() && absent.stream().allMatch(id -> lastWords.containsKey(id) && !lastWords.get(id).holding())) {
+            return null; // every absent node said it released the VIPs before it left: no one else can hold them
+        }
         for (VipConfig vip : managed(config.vips())) {
             try {
                 String mac = probe.answeredElsewhere(vip.iface(), vip.address(), PROBE_WAIT);
@@ -321,7 +329,7 @@ public final class HaController implements AutoCloseable {
                     return "VIP " + vip.address() + " still answers from " + mac
                             + ": the active node is alive behind a partition; not claiming";
                 }
-            } catch (java.io.IOException e) {
+            } catch (IOException e) {
                 LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
             }
         }
