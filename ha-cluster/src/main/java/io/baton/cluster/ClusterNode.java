@@ -253,9 +253,24 @@ public final class ClusterNode implements AutoCloseable {
         return members.size() * 2 > config.nodes().size();
     }
 
-    /** Announces a change of this node (ready, revision) to the cluster. */
+    /** Announces a change of this node (ready, revision, holding) to the cluster. */
     public void update(MemberInfo info) {
-        events.execute(() -> {
+        submitUpdate(info);
+    }
+
+    /** Announces a change and waits (briefly) until it is sent: for the last word before leaving. */
+    public void updateAndWait(MemberInfo info, java.time.Duration wait) {
+        try {
+            submitUpdate(info).get(wait.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.warn("could not tell the cluster in time: {}", e.toString());
+        }
+    }
+
+    private java.util.concurrent.Future<?> submitUpdate(MemberInfo info) {
+        return events.submit(() -> {
             selfInfo = info;
             infos.put(self, info);
             infosSnapshot = Map.copyOf(infos);

@@ -381,13 +381,17 @@ public final class HaController implements AutoCloseable {
         synchronized (this) {
             closed = true;
             timer.shutdownNow();
+            node = cluster;
             if (holding) {
                 LOG.warn("node {} stopping: releasing the VIPs before leaving the cluster", self);
                 l7.setActive(false);
                 vips.releaseAll();
                 holding = false;
+                if (node != null) {
+                    // the peer then knows no one holds them and claims without probing
+                    node.updateAndWait(info(), Duration.ofMillis(500));
+                }
             }
-            node = cluster;
         }
         if (node != null) {
             node.close();
