@@ -186,7 +186,7 @@ measure() { # system failure
     local start
     start=$(now_ms)
     case $2 in
-        kill9) kill -KILL "${running[lb1]}" ;;
+        kill9) kill -KILL "${running[lb1]}"; wait "${running[lb1]}" 2>/dev/null || true ;;
         linkdown) ip -n "$lb1" link set eth0 down ;;
         graceful)
             if [[ $1 == baton ]]; then kill -TERM "${running[lb1]}"; else kill -TERM "${running[keepalived-lb1]}"; fi ;;
@@ -203,7 +203,7 @@ measure() { # system failure
     sleep 0.3   # let the sampler see the settled state too
     kill "$sampler" 2>/dev/null || true
     wait "$sampler" 2>/dev/null || true
-    two_holders=$(( two_holders + $(grep -c both "$work/holders" || true) ))
+    grep -c both "$work/holders" >>"$work/two-holders.counts" || true   # (measure runs in a subshell)
     stop_all
     echo "${took:-20000}"
 }
@@ -211,7 +211,7 @@ measure() { # system failure
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 max() { sort -n | tail -1; }
 
-two_holders=0
+: >"$work/two-holders.counts"
 declare -A med mx
 for row in baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown keepalived-tuned:graceful \
            keepalived-default:linkdown keepalived-default:graceful; do
@@ -230,5 +230,6 @@ for row in baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown k
            keepalived-default:linkdown keepalived-default:graceful; do
     printf '%-28s %10s %10s\n' "$row" "${med[$row]}" "${mx[$row]}"
 done
+two_holders=$(awk '{n += $1} END {print n + 0}' "$work/two-holders.counts")
 echo "(runs per row: $runs; client polls with 50 ms connect timeouts; Baton with a witness configured)"
 echo "failover kill9_ms=${med[baton:kill9]} linkdown_ms=${med[baton:linkdown]} graceful_ms=${med[baton:graceful]} keepalived_tuned_linkdown_ms=${med[keepalived-tuned:linkdown]} keepalived_tuned_graceful_ms=${med[keepalived-tuned:graceful]} two_holders=$two_holders"

@@ -73,6 +73,8 @@ public final class HaController implements AutoCloseable {
 
     /** How long a node in a minority listens for another host still answering ARP for a VIP. */
     static final Duration PROBE_WAIT = Duration.ofMillis(60);
+    /** When the VIP still answers elsewhere, the next look. */
+    static final Duration RECHECK = Duration.ofMillis(50);
 
     private final AddressManager addresses;
     private final ArpProbe probe;
@@ -233,6 +235,8 @@ public final class HaController implements AutoCloseable {
             String answering = stillAnswered();
             if (answering != null) {
                 next = new VipPolicy.Verdict(false, answering);
+                // a killed node's guard removes its VIPs within ~20 ms: look again soon, not at the next tick
+                timer.schedule(() -> reconcile(false), RECHECK.toMillis(), TimeUnit.MILLISECONDS);
             }
         }
         verdict = next.reason();
