@@ -38,7 +38,7 @@ class HealthMonitorTest {
 
         await().atMost(Duration.ofSeconds(5)).until(() -> states.size() == 2);
         assertThat(states).containsEntry("web/a", HealthState.UP).containsEntry("web/b", HealthState.DOWN);
-        await().pollDelay(Duration.ofMillis(500)).until(() -> true);
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(2)).until(() -> transitions.size() == 2);
         assertThat(transitions).containsExactlyInAnyOrder("web/a UP: connected to port " + open,
                 "web/b DOWN: connection refused");
         HealthMonitor.ServerHealth b = monitor.health("web", "b").orElseThrow();
