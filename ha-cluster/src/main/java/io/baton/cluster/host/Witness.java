@@ -1,4 +1,4 @@
-package io.baton.cluster;
+package io.baton.cluster.host;
 
 import io.baton.config.HostPort;
 
