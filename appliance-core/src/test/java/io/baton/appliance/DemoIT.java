@@ -15,7 +15,7 @@ class DemoIT {
     Path work;
 
     @Test
-    void theDemoBalancesThroughItsVipAndShowsItsStatus() throws Exception {
+    void theDemoBalancesThroughItsVipAndFailsOverToThePassiveNode() throws Exception {
         int admin = TestHttp.freePort();
 
         BatonProcess.Result result = BatonProcess.run(work, "demo", "--once", "--admin", "127.0.0.1:" + admin);
@@ -28,9 +28,15 @@ class DemoIT {
                 .containsPattern("->\\s+200 hello from demo backend 1")
                 .containsPattern("->\\s+200 hello from demo backend 2")
                 .containsPattern("web-viewer\\s+viewer1\\s+127.0.0.1:\\d+\\s+100\\s+online\\s+up")
+                .containsPattern("demo2\\s+PASSIVE\\s+100\\s+1")
+                .contains("== Failover: stopping demo1")
+                .containsPattern("demo2 \\*\\s+ACTIVE")
+                .containsPattern("pacs-front\\s+127.0.0.100/32\\s+lo\\s+demo2")
+                .contains("demo1 -> demo2 (epoch 2): demo1 left the cluster")
                 .containsPattern("web-viewer\\s+pacs-front 127.0.0.100\\s+8443\\s+l7-snat/http")
                 .containsPattern("web-viewer\\s+viewer2\\s+127.0.0.1:\\d+")
-                .contains("node demo1 stopped");
+                .contains("node demo1 stopped")
+                .contains("node demo2 stopped");
     }
 
     @Test

@@ -35,10 +35,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        header = "Run the demo on loopback (no root needed).",
-        description = "Run the demo on loopback, without root: two built-in demo backends and one node running a "
-                + "loopback version of examples/pacs.yaml, then show its status. It runs until Ctrl-C; "
-                + "meanwhile try `./baton status` or `./baton config show` in another terminal.",
+        header = "Run the demo on loopback: a pair, traffic, a failover (no root needed).",
+        description = "Run the demo on loopback, without root: an active/passive pair of nodes running a loopback "
+                + "version of examples/pacs.yaml over two built-in demo backends. It sends requests through the "
+                + "web-viewer VIP, shows the status, stops the active node and shows the passive one take over, "
+                + "then runs until Ctrl-C.",
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:the demo ran and stopped cleanly", "1:the demo could not start (the reason is printed)"})
 final class DemoCommand implements Callable<Integer> {
@@ -59,6 +60,7 @@ final class DemoCommand implements Callable<Integer> {
         Logging.setLevel(Level.INFO);
         Logger log = LogManager.getLogger(DemoCommand.class);
         Path workDir = Files.createTempDirectory("baton-demo-");
+        HostPort admin2 = new HostPort(admin.host(), admin.port() + 1);
         try (DemoBackend first = DemoBackend.start("demo backend 1", 0);
              DemoBackend second = DemoBackend.start("demo backend 2", 0)) {
             Path config = workDir.resolve("demo.yaml");
@@ -68,48 +70,93 @@ final class DemoCommand implements Callable<Integer> {
             Files.write(key, secret);
             Files.writeString(config, template()
                     .replace("@KEY@", key.toString())
-                    .replace("@CLUSTER@", "127.0.0.1:" + freePort())
-                    .replace("@ADMIN@", admin.toString())
+                    .replace("@CLUSTER1@", "127.0.0.1:" + freePort())
+                    .replace("@CLUSTER2@", "127.0.0.1:" + freePort())
+                    .replace("@ADMIN1@", admin.toString())
+                    .replace("@ADMIN2@", admin2.toString())
                     .replace("@BACKEND1@", "127.0.0.1:" + first.port())
                     .replace("@BACKEND2@", "127.0.0.1:" + second.port()));
             log.info("demo backends on 127.0.0.1:{} and 127.0.0.1:{}; demo config {}", first.port(), second.port(),
                     config);
-            ApplianceNode node;
+            ApplianceNode one = null;
+            ApplianceNode two = null;
             try {
-                node = ApplianceNode.start(new NodeOptions(config, "demo1", workDir.resolve("state"), admin));
-            } catch (NodeStartException e) {
-                System.err.println("baton demo: cannot start the demo node: " + e.getMessage());
-                return ExitCodes.FAILED;
-            }
-            try (node) {
-                if (!node.listenerProblems().isEmpty()) {
-                    System.err.println("baton demo: some demo services cannot listen (is another demo running?):");
-                    node.listenerProblems().forEach(problem -> System.err.println("  " + problem));
+                one = ApplianceNode.start(new NodeOptions(config, "demo1", workDir.resolve("demo1"), admin));
+                ApplianceNode demo1 = one;
+                if (!waitUntil(() -> "demo1".equals(demo1.status().vips().get(0).holder()), 15)) {
+                    System.err.println("baton demo: demo1 did not become active");
                     return ExitCodes.FAILED;
                 }
-                awaitFirstVerdicts(node);
+                if (!one.listenerProblems().isEmpty()) {
+                    System.err.println("baton demo: some demo services cannot listen (is another demo running?):");
+                    one.listenerProblems().forEach(problem -> System.err.println("  " + problem));
+                    return ExitCodes.FAILED;
+                }
+                two = ApplianceNode.start(new NodeOptions(config, "demo2", workDir.resolve("demo2"), admin2));
+                ApplianceNode demo2 = two;
+                waitUntil(() -> demo2.status().nodes().stream().allMatch(node -> !node.role().equals("FAULT")), 15);
+                awaitFirstVerdicts(one);
                 showTraffic();
-                AdminClient.Response response = new AdminClient(node.adminAddress()).get(AdminApi.STATUS);
-                System.out.println();
-                System.out.println("$ ./baton status --admin " + node.adminAddress());
-                System.out.print(StatusTable.render(response.as(StatusReport.class)));
-                System.out.println();
+                printStatus(one);
+
+                System.out.println("== Failover: stopping demo1, as `systemctl stop baton` would ==");
+                long stopped = System.nanoTime();
+                one.close();
+                one = null;
+                waitUntil(() -> "demo2".equals(demo2.status().vips().get(0).holder()), 15);
+                System.out.println("demo2 holds the VIPs " + (System.nanoTime() - stopped) / 1_000_000
+                        + " ms after demo1 began to stop");
+                showTraffic();
+                printStatus(two);
                 if (once) {
                     return ExitCodes.OK;
                 }
-                System.out.println("The demo runs until Ctrl-C. In another terminal try:");
-                System.out.println("  ./baton status --admin " + node.adminAddress());
-                System.out.println("  ./baton config show --admin " + node.adminAddress());
-                System.out.println("  ./baton config apply " + config + " --admin " + node.adminAddress());
+                one = ApplianceNode.start(new NodeOptions(config, "demo1", workDir.resolve("demo1"), admin));
+                System.out.println("demo1 is back and stays passive (no preemption). The demo runs until Ctrl-C."
+                        + " In another terminal try:");
+                System.out.println("  ./baton status --admin " + admin2 + "        (demo2, active)");
+                System.out.println("  ./baton status --admin " + admin + "        (demo1, passive)");
                 System.out.println("  curl http://" + WEB_VIEWER + "/   (the web-viewer VIP, balanced over both backends)");
-                System.out.println("  ./baton drain web-viewer viewer1 --admin " + node.adminAddress());
+                System.out.println("  ./baton failover --admin " + admin2 + "      (hand the active role back)");
+                System.out.println("  ./baton drain web-viewer viewer1 --admin " + admin2);
                 String signal = Signals.awaitTermination();
                 log.info("received SIG{}: stopping the demo", signal);
                 return ExitCodes.OK;
+            } catch (NodeStartException e) {
+                System.err.println("baton demo: cannot start a demo node: " + e.getMessage());
+                return ExitCodes.FAILED;
+            } finally {
+                if (one != null) {
+                    one.close();
+                }
+                if (two != null) {
+                    two.close();
+                }
             }
         } finally {
             deleteRecursively(workDir);
         }
+    }
+
+    private static void printStatus(ApplianceNode node) throws NodeUnreachableException, JacksonException {
+        AdminClient.Response response = new AdminClient(node.adminAddress()).get(AdminApi.STATUS);
+        System.out.println();
+        System.out.println("$ ./baton status --admin " + node.adminAddress());
+        System.out.print(StatusTable.render(response.as(StatusReport.class)));
+        System.out.println();
+    }
+
+    /** Polls {@code condition} every 50 ms for up to {@code seconds}; true once it holds. */
+    private static boolean waitUntil(java.util.function.BooleanSupplier condition, int seconds)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
     }
 
     /** Waits (a few seconds at most) until the health checks have judged every server. */
