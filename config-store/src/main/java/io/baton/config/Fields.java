@@ -2,7 +2,6 @@ package io.baton.config;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -288,10 +287,5 @@ final class Fields {
             return "a mapping";
         }
         return value.toString();
-    }
-
-    /** An empty mapping, for callers that must read defaults when a section is absent. */
-    static ObjectNode emptyNode() {
-        return JsonNodeFactory.instance.objectNode();
     }
 }

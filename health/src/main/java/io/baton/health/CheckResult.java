@@ -18,8 +18,4 @@ public record CheckResult(boolean up, String reason, Instant at, Duration took) 
     public static CheckResult down(String reason) {
         return new CheckResult(false, reason, Instant.now(), Duration.ZERO);
     }
-
-    CheckResult timed(Instant started) {
-        return new CheckResult(up, reason, at, Duration.between(started, at));
-    }
 }
