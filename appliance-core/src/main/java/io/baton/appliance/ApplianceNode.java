@@ -220,20 +220,17 @@ public final class ApplianceNode implements AutoCloseable {
         }
     }
 
-    /** Applies a kept revision again, as a new revision. */
+    /**
+     * Applies a kept revision again, as a new revision numbered and replicated like any other
+     * apply (a kept revision equal to the applied config changes nothing).
+     */
     public synchronized StoredConfig rollback(long revision) throws StoreException, InvalidConfigException {
         StoredConfig target = store.revision(revision);
         if (target.config().cluster().node(nodeId).isEmpty()) {
             throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "revision " + revision
                     + " does not list this node \"" + nodeId + "\"; it cannot run here")));
         }
-        StoredConfig result = store.rollback(revision);
-        applied = result;
-        run(result);
-        if (ha != null) {
-            ha.publish(result.revision(), result.config());
-        }
-        return result;
+        return apply(target.config(), "rollback to " + revision);
     }
 
     /**

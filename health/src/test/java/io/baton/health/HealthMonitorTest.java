@@ -61,7 +61,7 @@ class HealthMonitorTest {
                     vip: v
                     ports: [80]
                     mode: l7-snat
-                    check: { type: http, path: /hang, interval: 200ms, timeout: 2s, rise: 1, fall: 1 }
+                    check: { type: http, path: /hang, interval: 200ms, timeout: 5s, rise: 1, fall: 1 }
                     servers:
                 %s
                   - name: web
@@ -74,8 +74,9 @@ class HealthMonitorTest {
                 """.formatted(servers, http);
         monitor.apply(ConfigParser.parse(yaml, ConfigParser.Format.YAML));
 
-        // three good checks 100 ms apart, while 40 servers each hold a check for 2 s
-        await().atMost(Duration.ofMillis(1500)).until(() -> states.get("web/good") == HealthState.UP);
+        // three good checks 100 ms apart (about 0.3 s), while 40 servers each hold a check for 5 s:
+        // had the good server waited behind them, it could not be UP before 5 s
+        await().atMost(Duration.ofMillis(4000)).until(() -> states.get("web/good") == HealthState.UP);
     }
 
     @Test
