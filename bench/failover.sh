@@ -7,6 +7,10 @@
 #
 #   bench/failover.sh [RUNS]          (default 10 runs per row; needs root)
 #
+# For looking into one row: ROWS="baton:kill9" runs only the rows named, LOG_LEVEL=DEBUG sets
+# Baton's log level (default WARN) and KEEP=1 keeps the work directory (node logs, with the time of
+# each failure in failures.log).
+#
 # Failures: kill -9 of the active (Baton only: keepalived killed -9 leaves its VIP behind), its link
 # set down (host loss), and a graceful stop (SIGTERM). A sampler counts moments at which both nodes
 # hold the VIP. Installs keepalived, haproxy and curl if missing. Ends with one line:
@@ -38,7 +42,7 @@ cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for ns in "$lb1" "$lb2" "$client" "$server" "$lan"; do ip netns del "$ns" 2>/dev/null || true; done
     for n in 0 1 2 3; do ip link del "h$id$n" 2>/dev/null || true; done
-    rm -rf "$work"
+    if [[ ${KEEP:-0} == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -129,11 +133,11 @@ declare -A running=()
 start_baton() {
     rm -rf "$work/state-lb1" "$work/state-lb2"
     ip netns exec "$lb1" java -Xms256m -Xmx256m -XX:+UseParallelGC -jar "$jar" node --config "$work/baton.yaml" \
-        --node lb1 --state-dir "$work/state-lb1" --log-level WARN >"$work/lb1.log" 2>&1 &
+        --node lb1 --state-dir "$work/state-lb1" --log-level "${LOG_LEVEL:-WARN}" >>"$work/lb1.log" 2>&1 &
     running[lb1]=$!
     until holds "$lb1"; do sleep 0.05; done
     ip netns exec "$lb2" java -Xms256m -Xmx256m -XX:+UseParallelGC -jar "$jar" node --config "$work/baton.yaml" \
-        --node lb2 --state-dir "$work/state-lb2" --log-level WARN >"$work/lb2.log" 2>&1 &
+        --node lb2 --state-dir "$work/state-lb2" --log-level "${LOG_LEVEL:-WARN}" >>"$work/lb2.log" 2>&1 &
     running[lb2]=$!
     until ip netns exec "$lb2" curl -s -m 1 http://127.0.0.1:9090/api/v1/status 2>/dev/null \
         | grep -q '"role" : "PASSIVE"'; do sleep 0.05; done
@@ -185,6 +189,7 @@ measure() { # system failure
     local sampler=$!
     local start
     start=$(now_ms)
+    echo "$(date -u +%H:%M:%S.%3N) $1 $2" >>"$work/failures.log"
     case $2 in
         kill9) kill -KILL "${running[lb1]}"; wait "${running[lb1]}" 2>/dev/null || true ;;
         linkdown) ip -n "$lb1" link set eth0 down ;;
@@ -213,8 +218,10 @@ max() { sort -n | tail -1; }
 
 : >"$work/two-holders.counts"
 declare -A med mx
-for row in baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown keepalived-tuned:graceful \
-           keepalived-default:linkdown keepalived-default:graceful; do
+all_rows="baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown keepalived-tuned:graceful
+          keepalived-default:linkdown keepalived-default:graceful"
+rows=${ROWS:-$all_rows}
+for row in $rows; do
     system=${row%%:*}; failure=${row##*:}
     samples=()
     for ((i = 0; i < runs; i++)); do
@@ -226,10 +233,9 @@ for row in baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown k
 done
 
 printf '\n%-28s %10s %10s\n' "system:failure" "median ms" "max ms"
-for row in baton:kill9 baton:linkdown baton:graceful keepalived-tuned:linkdown keepalived-tuned:graceful \
-           keepalived-default:linkdown keepalived-default:graceful; do
+for row in $rows; do
     printf '%-28s %10s %10s\n' "$row" "${med[$row]}" "${mx[$row]}"
 done
 two_holders=$(awk '{n += $1} END {print n + 0}' "$work/two-holders.counts")
 echo "(runs per row: $runs; client polls with 50 ms connect timeouts; Baton with a witness configured)"
-echo "failover kill9_ms=${med[baton:kill9]} linkdown_ms=${med[baton:linkdown]} graceful_ms=${med[baton:graceful]} keepalived_tuned_linkdown_ms=${med[keepalived-tuned:linkdown]} keepalived_tuned_graceful_ms=${med[keepalived-tuned:graceful]} two_holders=$two_holders"
+echo "failover kill9_ms=${med[baton:kill9]:--} linkdown_ms=${med[baton:linkdown]:--} graceful_ms=${med[baton:graceful]:--} keepalived_tuned_linkdown_ms=${med[keepalived-tuned:linkdown]:--} keepalived_tuned_graceful_ms=${med[keepalived-tuned:graceful]:--} two_holders=$two_holders"

@@ -52,6 +52,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final L7Engine l7;
     private final HealthMonitor health;
     private final HaController ha;
+    private final RawSocketArp arp;
     private final NodeMetrics metrics;
     private final AdminServer admin;
     private volatile StoredConfig applied;
@@ -66,14 +67,15 @@ public final class ApplianceNode implements AutoCloseable {
         this.health = new HealthMonitor((service, server, state, result) -> l7.setHealth(service, server, engineHealth(state)));
         this.metrics = new NodeMetrics(l7);
         run(applied);
+        IpCommand addresses = new IpCommand();
+        this.arp = new RawSocketArp(addresses);
         try {
-            IpCommand addresses = new IpCommand();
-            RawSocketArp arp = new RawSocketArp(addresses);
             VipManager vips = new VipManager(addresses, arp, null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
             this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips, addresses, arp,
                     this::applyReplicated);
         } catch (ClusterException | IOException e) {
+            arp.close();
             health.close();
             l7.close();
             throw new NodeStartException(e.getMessage(), e);
@@ -82,6 +84,7 @@ public final class ApplianceNode implements AutoCloseable {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
             ha.close();
+            arp.close();
             health.close();
             l7.close();
             throw e;
@@ -325,6 +328,7 @@ public final class ApplianceNode implements AutoCloseable {
     public void close() {
         LOG.info("node {} stopping", nodeId);
         ha.close();
+        arp.close();
         admin.close();
         health.close();
         l7.close();

@@ -32,7 +32,7 @@ class DemoIT {
                 .contains("== Failover: stopping demo1")
                 .containsPattern("demo2 \\*\\s+ACTIVE")
                 .containsPattern("pacs-front\\s+127.0.0.100/32\\s+lo\\s+demo2")
-                .contains("demo1 -> demo2 (epoch 2): demo1 left the cluster")
+                .contains("demo1 -> demo2 (epoch 2): demo1 is stopping")
                 .containsPattern("web-viewer\\s+pacs-front 127.0.0.100\\s+8443\\s+l7-snat/http")
                 .containsPattern("web-viewer\\s+viewer2\\s+127.0.0.1:\\d+")
                 .contains("node demo1 stopped")

@@ -21,7 +21,6 @@ import org.jgroups.protocols.pbcast.GMS;
 import org.jgroups.stack.Configurator;
 import org.jgroups.stack.Protocol;
 
-import javax.crypto.SecretKey;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -34,6 +33,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import javax.crypto.SecretKey;
 
 /**
  * This node's membership of the cluster: a JGroups channel over TCP to the configured peers,
@@ -200,6 +200,10 @@ public final class ClusterNode implements AutoCloseable {
                     protocol.getProperties().put("bind_port", String.valueOf(node.clusterAddress().port()));
                 }
                 case "TCPPING" -> protocol.getProperties().put("initial_hosts", peers);
+                // unset, FD_SOCK2 listens on every address and tells peers 0.0.0.0: their CONNECT is
+                // never answered, and it silently never watches the peer (a kill -9 would then wait
+                // for FD_ALL3)
+                case "FD_SOCK2" -> protocol.getProperties().put("bind_addr", node.clusterAddress().host());
                 default -> {
                 }
             }
@@ -391,7 +395,7 @@ public final class ClusterNode implements AutoCloseable {
             case "info" -> {
                 MemberInfo info = new MemberInfo(sender, message.path("priority").asInt(),
                         message.path("revision").asLong(), message.path("ready").asBoolean(),
-                        message.path("holding").asBoolean());
+                        message.path("holding").asBoolean(), message.path("unready").asText(null));
                 epochsSeen.merge(sender, message.path("epoch").asLong(), Math::max);
                 if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
                     LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
@@ -514,6 +518,7 @@ public final class ClusterNode implements AutoCloseable {
                 .put("revision", info.configRevision())
                 .put("ready", info.ready())
                 .put("holding", info.holding())
+                .put("unready", info.unready())
                 .put("epoch", decision.epoch()));
     }
 

@@ -52,7 +52,11 @@ public final class Election {
         if (previous.active() == null) {
             why = best.nodeId() + " has the highest priority of the eligible members";
         } else if (members.stream().anyMatch(member -> member.nodeId().equals(previous.active()))) {
-            why = previous.active() + " is no longer eligible";
+            MemberInfo was = members.stream().filter(member -> member.nodeId().equals(previous.active()))
+                    .findFirst().orElseThrow();
+            why = previous.active() + " " + (was.ready()
+                    ? "runs config revision " + was.configRevision() + ", not the newest (" + newest + ")"
+                    : was.unready());
         } else {
             why = previous.active() + " left the cluster";
         }

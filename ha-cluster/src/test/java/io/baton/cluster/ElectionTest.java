@@ -74,7 +74,19 @@ class ElectionTest {
         Decision decision = Election.decide(lb1Active, List.of(LB1, lb2Newer), false);
 
         assertThat(decision.active()).isEqualTo("lb2");
-        assertThat(decision.reason()).isEqualTo("lb1 is no longer eligible");
+        assertThat(decision.reason()).isEqualTo("lb1 runs config revision 5, not the newest (6)");
+    }
+
+    @Test
+    void anActiveThatStopsIsReplacedAndTheReasonIsItsOwn() {
+        Decision lb1Active = Election.decide(Decision.NONE, List.of(LB1, LB2), false);
+        MemberInfo lb1Stopping = new MemberInfo("lb1", 200, 5, false, false, "is stopping");
+
+        Decision decision = Election.decide(lb1Active, List.of(lb1Stopping, LB2), false);
+
+        assertThat(decision.active()).isEqualTo("lb2");
+        assertThat(decision.epoch()).isEqualTo(2);
+        assertThat(decision.reason()).isEqualTo("lb1 is stopping");
     }
 
     @Test

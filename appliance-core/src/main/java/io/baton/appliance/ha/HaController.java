@@ -11,6 +11,7 @@ import io.baton.cluster.host.VipManager;
 import io.baton.cluster.host.Witness;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigWriter;
+import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
 import io.baton.forwarding.l7.L7Engine;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -36,13 +38,24 @@ import java.util.concurrent.TimeUnit;
  */
 public final class HaController implements AutoCloseable {
 
-    /** How often a node in a minority asks the witness whether it may (still) hold the VIPs. */
-    static final Duration WITNESS_INTERVAL = Duration.ofMillis(500);
+    /** How often the role is re-examined without any event (a missed event costs at most this). */
+    static final Duration RECONCILE_INTERVAL = Duration.ofMillis(500);
+    /**
+     * How often the witness is asked, in the background, so that a takeover in a minority never
+     * waits for it: the answer is at hand when the peer is declared dead.
+     */
+    static final Duration WITNESS_POLL = Duration.ofMillis(100);
+    /** How old the witness's last answer may be and still count. */
+    static final Duration WITNESS_FRESH = Duration.ofMillis(350);
+    /** How long one witness probe waits for its answer (a LAN answers in well under a millisecond). */
+    static final Duration WITNESS_TIMEOUT = Duration.ofMillis(250);
+    /** How long a stopping active node waits for the peer to be named before it leaves anyway. */
+    static final Duration HANDOVER_WAIT = Duration.ofMillis(500);
     /**
      * How often the VIP interfaces' links are checked. A node whose link goes down gives up the
-     * VIPs well before its peer notices it is gone (failure detection takes about 0.4 s).
+     * VIPs before its peer notices it is gone (failure detection takes about 0.2 s).
      */
-    static final Duration LINK_INTERVAL = Duration.ofMillis(100);
+    static final Duration LINK_INTERVAL = Duration.ofMillis(50);
 
     private static final Logger LOG = LogManager.getLogger(HaController.class);
 
@@ -62,17 +75,28 @@ public final class HaController implements AutoCloseable {
     private volatile BatonConfig config;
     private volatile long revision;
     private volatile Witness witness;
+    /** System.nanoTime() of the witness's last answer; 0 before the first. */
+    private volatile long witnessAnsweredAt;
+    private final ScheduledExecutorService witnessPoller = Executors.newSingleThreadScheduledExecutor(runnable -> {
+        Thread thread = new Thread(runnable, "baton-witness");
+        thread.setDaemon(true);
+        return thread;
+    });
     private volatile boolean holding;
     private volatile String verdict = "starting";
     private volatile String linkDown;
     private volatile boolean handingOver;
+    private volatile boolean stopping;
     private volatile List<String> vipProblems = List.of();
     private ClusterNode cluster;
     private ConfigReceiver receiver;
     private boolean closed;
 
-    /** How long a node in a minority listens for another host still answering ARP for a VIP. */
-    static final Duration PROBE_WAIT = Duration.ofMillis(60);
+    /**
+     * How long a node in a minority listens for another host still answering ARP for a VIP. A host
+     * answers ARP from its kernel, in well under a millisecond on a LAN even with a busy CPU.
+     */
+    static final Duration PROBE_WAIT = Duration.ofMillis(20);
     /** When the VIP still answers elsewhere, the next look. */
     static final Duration RECHECK = Duration.ofMillis(50);
 
@@ -97,8 +121,11 @@ public final class HaController implements AutoCloseable {
             throws ClusterException {
         HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe);
         controller.receiver = receiver;
+        controller.witnessPoller.scheduleWithFixedDelay(controller::pollWitness, 0, WITNESS_POLL.toMillis(),
+                TimeUnit.MILLISECONDS);
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
+        controller.lookForHolders();
         NodeConfig node = config.cluster().node(self).orElseThrow();
         String keyFile = config.cluster().keyFile();
         ClusterNode cluster = ClusterNode.join(config.cluster(), self,
@@ -110,8 +137,8 @@ public final class HaController implements AutoCloseable {
         if (controller.witness == null && config.cluster().nodes().size() == 2) {
             LOG.warn("no cluster.witness: if the link between the two nodes is cut, both become active");
         }
-        controller.timer.scheduleWithFixedDelay(() -> controller.reconcile(false), WITNESS_INTERVAL.toMillis(),
-                WITNESS_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+        controller.timer.scheduleWithFixedDelay(() -> controller.reconcile(false), RECONCILE_INTERVAL.toMillis(),
+                RECONCILE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         controller.timer.scheduleWithFixedDelay(controller::checkLinks, LINK_INTERVAL.toMillis(),
                 LINK_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         controller.reconcile(false);
@@ -147,7 +174,12 @@ public final class HaController implements AutoCloseable {
         List<VipConfig> before = managed(config.vips());
         config = newConfig;
         revision = newRevision;
-        witness = witnessOf(newConfig);
+        Witness newWitness = witnessOf(newConfig);
+        if (!Objects.equals(target(witness), target(newWitness))) {
+            witnessAnsweredAt = 0;
+            witness = newWitness;
+            witnessPoller.execute(this::pollWitness);
+        }
         NodeConfig node = newConfig.cluster().node(self).orElseThrow();
         if (cluster != null) {
             cluster.runningConfig(newRevision, ConfigWriter.toJson(newConfig));
@@ -191,10 +223,61 @@ public final class HaController implements AutoCloseable {
         reconcile(false);
     }
 
+    /** Asks the witness; when its verdict flips, the role is re-examined at once. */
+    private void pollWitness() {
+        Witness current = witness;
+        if (current == null) {
+            return;
+        }
+        boolean before = witnessFresh();
+        if (current.reachable()) {
+            witnessAnsweredAt = System.nanoTime();
+        }
+        boolean now = witnessFresh();
+        if (before != now) {
+            LOG.info("witness {} {}", current.target(), now ? "answers" : "does not answer");
+            try {
+                timer.execute(() -> reconcile(false));
+            } catch (RejectedExecutionException stopping) {
+                // closing: nothing left to reconcile
+            }
+        }
+    }
+
+    private boolean witnessFresh() {
+        long at = witnessAnsweredAt;
+        return at != 0 && System.nanoTime() - at < WITNESS_FRESH.toNanos();
+    }
+
+    private static HostPort target(Witness witness) {
+        return witness == null ? null : witness.target();
+    }
+
+    /**
+     * Says at start which VIPs another host answers for already. The probe (sender 0.0.0.0) leaves
+     * no trace in anyone's ARP cache, and it readies the path a takeover in a minority takes.
+     */
+    private void lookForHolders() {
+        for (VipConfig vip : managed(config.vips())) {
+            try {
+                String mac = probe.answeredElsewhere(vip.iface(), vip.address(), Duration.ofMillis(10));
+                if (mac != null) {
+                    LOG.info("VIP {} is held by {} (that MAC answers ARP for it)", vip.address(), mac);
+                }
+            } catch (IOException e) {
+                LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
+            }
+        }
+    }
+
     /** What this node tells the cluster about itself now. */
     private MemberInfo info() {
         NodeConfig me = config.cluster().node(self).orElseThrow();
-        return new MemberInfo(self, me.priority(), revision, linkDown == null && !handingOver, holding);
+        String unready = linkDown != null ? "has no link on " + linkDown
+                : stopping ? "is stopping"
+                : handingOver ? "handed the active role over on request"
+                : null;
+        return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready);
     }
 
     /** Takes or gives up the active role as the cluster, the links and the witness say. */
@@ -216,7 +299,7 @@ public final class HaController implements AutoCloseable {
         Decision decision = cluster.decision();
         boolean minority = !cluster.inMajority();
         Witness current = witness;
-        boolean witnessAnswers = current != null && decision.isActive(self) && minority && current.reachable();
+        boolean witnessAnswers = current != null && decision.isActive(self) && minority && witnessFresh();
         VipPolicy.Verdict next = VipPolicy.decide(self, decision, cluster.members().size(),
                 config.cluster().nodes().size(), current != null, witnessAnswers);
         if (next.hold() && !holding && !cluster.settled()) {
@@ -328,7 +411,11 @@ public final class HaController implements AutoCloseable {
         }
         for (VipConfig vip : managed(config.vips())) {
             try {
+                long started = System.nanoTime();
                 String mac = probe.answeredElsewhere(vip.iface(), vip.address(), PROBE_WAIT);
+                LOG.debug("ARP probe for {} on {}: {} ({} ms)", vip.address(), vip.iface(),
+                        mac == null ? "no other host answers" : "answered by " + mac,
+                        (System.nanoTime() - started) / 1_000_000);
                 if (mac != null) {
                     return "VIP " + vip.address() + " still answers from " + mac
                             + ": the active node is alive behind a partition; not claiming";
@@ -378,23 +465,47 @@ public final class HaController implements AutoCloseable {
         return node == null ? Optional.empty() : node.lastFailover();
     }
 
-    /** Gives up the role (VIPs removed first) and leaves the cluster, so the peer can take over at once. */
+    /**
+     * Hands the role over and leaves: the VIPs are removed first, then the cluster hears that this
+     * node holds nothing and is no longer eligible, so the peer is named and claims at once, while
+     * this node is still a member (no waiting for the view change, no probing). Then it leaves.
+     */
     @Override
     public void close() {
         ClusterNode node;
+        boolean wasActive;
         synchronized (this) {
             closed = true;
             timer.shutdownNow();
+            witnessPoller.shutdownNow();
             node = cluster;
+            wasActive = node != null && node.decision().isActive(self);
+            stopping = true; // from now on info() says: not eligible
             if (holding) {
                 LOG.warn("node {} stopping: releasing the VIPs before leaving the cluster", self);
                 l7.setActive(false);
                 vips.releaseAll();
                 holding = false;
-                if (node != null) {
-                    // the peer then knows no one holds them and claims without probing
-                    node.updateAndWait(info(), Duration.ofMillis(500));
+            }
+            if (node != null) {
+                node.updateAndWait(info(), HANDOVER_WAIT);
+            }
+        }
+        if (wasActive && node.members().size() > 1) {
+            long deadline = System.nanoTime() + HANDOVER_WAIT.toNanos();
+            while (node.decision().isActive(self) && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
                 }
+            }
+            Decision after = node.decision();
+            if (after.isActive(self) || after.active() == null) {
+                LOG.warn("no peer was named active within {} ms; leaving anyway", HANDOVER_WAIT.toMillis());
+            } else {
+                LOG.info("active role handed to {} (epoch {}); leaving the cluster", after.active(), after.epoch());
             }
         }
         if (node != null) {
@@ -409,6 +520,6 @@ public final class HaController implements AutoCloseable {
     }
 
     private static Witness witnessOf(BatonConfig config) {
-        return config.cluster().witness() == null ? null : new Witness(config.cluster().witness(), Duration.ofMillis(400));
+        return config.cluster().witness() == null ? null : new Witness(config.cluster().witness(), WITNESS_TIMEOUT);
     }
 }

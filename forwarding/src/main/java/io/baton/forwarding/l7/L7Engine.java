@@ -2,7 +2,10 @@ package io.baton.forwarding.l7;
 
 import io.baton.config.BatonConfig;
 import io.baton.config.ForwardingMode;
+import io.baton.config.HostPort;
 import io.baton.config.L7Mode;
+import io.baton.config.RealServer;
+import io.baton.config.ServerState;
 import io.baton.config.VipConfig;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Health;
@@ -21,6 +24,11 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -29,6 +37,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * The user-space data plane for {@code l7-snat} services: one listener per VIP:port, a
@@ -42,6 +52,7 @@ public final class L7Engine implements AutoCloseable {
     public static final int MAX_HEADER_BYTES = 16 * 1024;
     private static final int MAX_LINE_BYTES = 8 * 1024;
     private static final int MAX_CHUNK_BYTES = 64 * 1024;
+    private static final int WARM_UP_TIMEOUT_MILLIS = 2000;
 
     private static final Logger LOG = LogManager.getLogger(L7Engine.class);
 
@@ -63,6 +74,7 @@ public final class L7Engine implements AutoCloseable {
     private final Map<EventLoop, BackendConnections> connections = new ConcurrentHashMap<>();
     private BatonConfig config;
     private boolean active = true;
+    private boolean warmedUp;
 
     /** @param threads event-loop threads; one per core serves best */
     public L7Engine(PersistenceTable persistence, int threads) {
@@ -117,6 +129,11 @@ public final class L7Engine implements AutoCloseable {
                 LOG.info("service {} updated", service.name());
             }
         }
+        if (!warmedUp) {
+            warmedUp = true;
+            wanted.values().stream().collect(Collectors.toMap(VirtualService::l7Mode, service -> service,
+                    (first, second) -> first)).values().forEach(this::warmUp);
+        }
         List<String> problems = new ArrayList<>();
         for (Map.Entry<ListenerKey, VirtualService> entry : wantedListeners.entrySet()) {
             if (listeners.containsKey(entry.getKey())) {
@@ -168,36 +185,7 @@ public final class L7Engine implements AutoCloseable {
     private Listener bind(ListenerKey key, VirtualService service) {
         String name = service.name();
         L7Mode mode = service.l7Mode();
-        ServerBootstrap bootstrap = new ServerBootstrap()
-                .group(group)
-                .channel(Transport.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 4096)
-                .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.AUTO_READ, mode == L7Mode.HTTP)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, mode == L7Mode.TCP)
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel channel) {
-                        ServicePool pool = pools.get(name);
-                        if (pool == null) {
-                            channel.close();
-                            return;
-                        }
-                        long clientIdle = pool.config().timeouts().clientIdle().toMillis();
-                        channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
-                        if (mode == L7Mode.HTTP) {
-                            HttpFrontendHandler frontend = new HttpFrontendHandler(pool,
-                                    connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
-                            channel.pipeline()
-                                    .addLast("bytes", frontend.byteCounter())
-                                    .addLast("http", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES))
-                                    .addLast("proxy", frontend);
-                        } else {
-                            channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
-                        }
-                    }
-                });
+        ServerBootstrap bootstrap = bootstrap(mode, () -> pools.get(name));
         try {
             Channel channel = bootstrap.bind(key.address(), key.port()).sync().channel();
             LOG.info("service {} listening on {}:{} ({})", name, key.address(), key.port(), mode.configName());
@@ -208,6 +196,83 @@ public final class L7Engine implements AutoCloseable {
             LOG.error(error);
             return new Listener(name, key.address(), key.port(), mode, null, error);
         }
+    }
+
+    private ServerBootstrap bootstrap(L7Mode mode, Supplier<ServicePool> pool) {
+        return new ServerBootstrap()
+                .group(group)
+                .channel(Transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.AUTO_READ, mode == L7Mode.HTTP)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, mode == L7Mode.TCP)
+                .childHandler(initializer(pool, mode));
+    }
+
+    /**
+     * A JVM's first proxied connection costs tens of milliseconds (Netty's server, the HTTP codecs
+     * and the proxy handlers are loaded and initialised). A node pays that here, once, with one
+     * request through a throwaway listener on loopback to a throwaway backend, rather than the
+     * first client after a takeover.
+     */
+    private void warmUp(VirtualService template) {
+        L7Mode mode = template.l7Mode();
+        try (ServerSocket backend = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            backend.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
+            RealServer server = new RealServer("warm-up", new HostPort("127.0.0.1", backend.getLocalPort()),
+                    RealServer.DEFAULT_WEIGHT, ServerState.ONLINE);
+            VirtualService service = new VirtualService(template.name(), template.vip(), template.ports(),
+                    template.protocol(), template.mode(), mode, template.balance(), template.scheduler(),
+                    template.persistence(), template.check(), template.timeouts(), null, List.of(server));
+            ServicePool pool = new ServicePool(service, new PersistenceTable(Clock.systemUTC()));
+            Channel listener = bootstrap(mode, () -> pool).bind("127.0.0.1", 0).sync().channel();
+            try (Socket client = new Socket()) {
+                client.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
+                client.connect(listener.localAddress(), WARM_UP_TIMEOUT_MILLIS);
+                client.getOutputStream().write(
+                        "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                try (Socket upstream = backend.accept()) {
+                    upstream.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
+                    upstream.getInputStream().read(new byte[4096]);
+                    upstream.getOutputStream().write(
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+                }
+                client.getInputStream().readAllBytes();
+            } finally {
+                listener.close().sync();
+            }
+            LOG.debug("warmed up the {} proxy path", mode.configName());
+        } catch (Exception e) {
+            LOG.info("warm-up of the {} proxy path on loopback failed ({}); the first connection after a takeover "
+                    + "will be slower", mode.configName(), e.toString());
+        }
+    }
+
+    /** The pipeline of one accepted client connection; {@code pool} is looked up per connection. */
+    private ChannelInitializer<Channel> initializer(Supplier<ServicePool> currentPool, L7Mode mode) {
+        return new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel channel) {
+                ServicePool pool = currentPool.get();
+                if (pool == null) {
+                    channel.close();
+                    return;
+                }
+                long clientIdle = pool.config().timeouts().clientIdle().toMillis();
+                channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
+                if (mode == L7Mode.HTTP) {
+                    HttpFrontendHandler frontend = new HttpFrontendHandler(pool,
+                            connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
+                    channel.pipeline()
+                            .addLast("bytes", frontend.byteCounter())
+                            .addLast("http", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES))
+                            .addLast("proxy", frontend);
+                } else {
+                    channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
+                }
+            }
+        };
     }
 
     private static void close(Listener listener) {

@@ -4,13 +4,19 @@ import io.baton.config.VipConfig;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@link AddressManager} with iproute2's {@code ip}: {@code ip -4 addr add CIDR dev IFACE label
- * IFACE:baton}. The label marks Baton's addresses, so that {@code ip addr} shows who put them there.
+ * {@link AddressManager} doing what iproute2's {@code ip -4 addr add CIDR dev IFACE label
+ * IFACE:baton} does. The label marks Baton's addresses, so that {@code ip addr} shows who put them
+ * there. In this process's own network namespace the requests go straight to the kernel over
+ * rtnetlink and interfaces are read from sysfs (no process on the failover path); for another
+ * namespace (tests) it runs {@code ip -n NS}.
  */
 public final class IpCommand implements AddressManager {
 
@@ -33,12 +39,19 @@ public final class IpCommand implements AddressManager {
 
     @Override
     public void add(VipConfig vip) throws IOException {
+        String label = vip.iface() + LABEL_SUFFIX;
+        if (label.length() > MAX_LABEL) {
+            label = null;
+        }
+        if (namespace == null) {
+            RtNetlink.add(vip, ifindex(vip.iface()), label);
+            return;
+        }
         if (holds(vip)) {
             return;
         }
         List<String> command = ip("-4", "addr", "add", vip.cidr(), "dev", vip.iface());
-        String label = vip.iface() + LABEL_SUFFIX;
-        if (label.length() <= MAX_LABEL) {
+        if (label != null) {
             command.addAll(List.of("label", label));
         }
         run(command);
@@ -46,7 +59,9 @@ public final class IpCommand implements AddressManager {
 
     @Override
     public void remove(VipConfig vip) throws IOException {
-        if (holds(vip)) {
+        if (namespace == null) {
+            RtNetlink.remove(vip, ifindex(vip.iface()));
+        } else if (holds(vip)) {
             run(ip("-4", "addr", "del", vip.cidr(), "dev", vip.iface()));
         }
     }
@@ -67,6 +82,13 @@ public final class IpCommand implements AddressManager {
 
     @Override
     public String mac(String iface) throws IOException {
+        if (namespace == null) {
+            String mac = sysfs(iface, "address");
+            if (mac.isEmpty() || mac.equals("00:00:00:00:00:00")) {
+                throw new IOException("interface " + iface + " has no Ethernet address");
+            }
+            return mac;
+        }
         String[] words = link(iface).split("\\s+");
         for (int i = 0; i + 1 < words.length; i++) {
             if (words[i].equals("link/ether")) {
@@ -78,6 +100,9 @@ public final class IpCommand implements AddressManager {
 
     @Override
     public int ifindex(String iface) throws IOException {
+        if (namespace == null) {
+            return Integer.parseInt(sysfs(iface, "ifindex"));
+        }
         String line = link(iface);
         return Integer.parseInt(line.substring(0, line.indexOf(':')).trim());
     }
@@ -85,16 +110,23 @@ public final class IpCommand implements AddressManager {
     @Override
     public boolean linkUp(String iface) throws IOException {
         if (namespace == null) {
-            // cheap enough to ask every 100 ms: no process, just sysfs
-            try {
-                String state = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/class/net", iface, "operstate"))
-                        .strip();
-                return state.equals("up") || state.equals("unknown");
-            } catch (java.nio.file.NoSuchFileException e) {
-                throw new IOException("no interface " + iface + " on this host");
-            }
+            // cheap enough to ask every 50 ms: no process, just sysfs
+            String state = sysfs(iface, "operstate");
+            return state.equals("up") || state.equals("unknown");
         }
         return link(iface).contains("LOWER_UP");
+    }
+
+    /** One attribute of an interface of this process's namespace, from /sys/class/net. */
+    private static String sysfs(String iface, String attribute) throws IOException {
+        if (iface.isEmpty() || iface.contains("/") || iface.startsWith(".")) {
+            throw new IOException("not an interface name: " + iface);
+        }
+        try {
+            return Files.readString(Path.of("/sys/class/net", iface, attribute)).strip();
+        } catch (NoSuchFileException e) {
+            throw new IOException("no interface " + iface + " on this host");
+        }
     }
 
     /** {@code ip -o link show dev IFACE}: "7: eth0@if8: <...> ... link/ether 02:... brd ..." */

@@ -9,19 +9,30 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 
 /**
- * Gratuitous ARP from one raw {@code AF_PACKET} socket, in process through JNA: no fork per packet.
- * Needs CAP_NET_RAW (the appliance runs as root or with that capability).
+ * Gratuitous ARP and ARP probes from raw {@code AF_PACKET} sockets, in process through JNA: no fork
+ * per packet. One socket per interface, opened at first use and kept: closing a packet socket waits
+ * for a kernel RCU grace period (tens of milliseconds), which a takeover must not pay. Needs
+ * CAP_NET_RAW (the appliance runs as root or with that capability).
  */
-public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
+public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable {
 
     private static final int AF_PACKET = 17;
     private static final int SOCK_RAW = 3;
+    private static final int SOCK_CLOEXEC = 0x80000;
     private static final int ETH_P_ARP = 0x0806;
     private static final int FRAME_BYTES = 60;
     private static final int SOL_SOCKET = 1;
+    private static final int SO_RCVBUF = 8;
     private static final int SO_RCVTIMEO = 20;
+    private static final int MSG_DONTWAIT = 0x40;
+    /** A probe listens in slices this long, so that it ends close to the wait it was given. */
+    private static final long RECV_SLICE_MICROS = 5_000;
+    /** Frames queued between probes are dropped beyond this: a probe's drain stays short. */
+    private static final int RECEIVE_BUFFER_BYTES = 4096;
 
     /** The few libc calls used. */
     interface LibC extends Library {
@@ -42,6 +53,8 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
     private static final LibC LIBC = Native.load("c", LibC.class);
 
     private final AddressManager addresses;
+    /** Interface name → its open ARP socket. */
+    private final Map<String, Integer> sockets = new HashMap<>();
 
     public RawSocketArp(AddressManager addresses) {
         this.addresses = addresses;
@@ -50,50 +63,31 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
     @Override
     public void announce(String iface, String address) throws IOException {
         byte[] mac = parseMac(addresses.mac(iface));
-        int ifindex = addresses.ifindex(iface);
         byte[] ip = ipBytes(address);
-        int fd;
-        try {
-            fd = LIBC.socket(AF_PACKET, SOCK_RAW, Short.toUnsignedInt(Short.reverseBytes((short) ETH_P_ARP)));
-        } catch (LastErrorException e) {
-            throw new IOException("cannot open a raw packet socket for gratuitous ARP (errno " + e.getErrorCode()
-                    + "; CAP_NET_RAW is needed)", e);
-        }
-        try {
-            byte[] link = linkAddress(ifindex);
+        byte[] link = linkAddress(addresses.ifindex(iface));
+        withSocket(iface, fd -> {
             send(fd, frame(mac, ip, 1), link, iface);   // request: who-has VIP tell VIP
             send(fd, frame(mac, ip, 2), link, iface);   // reply: VIP is-at MAC
-        } finally {
-            LIBC.close(fd);
-        }
+            return null;
+        });
     }
 
     @Override
-    public String answeredElsewhere(String iface, String address, Duration wait) throws IOException {
+    public synchronized String answeredElsewhere(String iface, String address, Duration wait) throws IOException {
         byte[] mac = parseMac(addresses.mac(iface));
-        int ifindex = addresses.ifindex(iface);
         byte[] ip = ipBytes(address);
-        int fd;
-        try {
-            fd = LIBC.socket(AF_PACKET, SOCK_RAW, Short.toUnsignedInt(Short.reverseBytes((short) ETH_P_ARP)));
-        } catch (LastErrorException e) {
-            throw new IOException("cannot open a raw packet socket (errno " + e.getErrorCode() + ")", e);
-        }
-        try {
-            byte[] link = linkAddress(ifindex);
-            LIBC.bind(fd, link, link.length);
-            ByteBuffer timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
-            timeout.putLong(0).putLong(20_000);                          // struct timeval: 20 ms per recv
-            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout.array(), 16);
+        byte[] link = linkAddress(addresses.ifindex(iface));
+        return withSocket(iface, fd -> {
+            byte[] frame = new byte[128];
+            drain(fd, frame);
             send(fd, probe(mac, ip), link, iface);
             long deadline = System.nanoTime() + wait.toNanos();
-            byte[] frame = new byte[128];
             while (System.nanoTime() < deadline) {
                 long length;
                 try {
                     length = LIBC.recv(fd, frame, frame.length, 0);
                 } catch (LastErrorException e) {
-                    continue;                                            // EAGAIN: nothing within 20 ms
+                    continue;                                            // EAGAIN: nothing within the slice
                 }
                 String other = otherOwner(frame, length, mac, ip);
                 if (other != null) {
@@ -101,11 +95,84 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
                 }
             }
             return null;
+        });
+    }
+
+    /** Frames that arrived since the last probe answer older questions. */
+    private static void drain(int fd, byte[] frame) {
+        try {
+            while (LIBC.recv(fd, frame, frame.length, MSG_DONTWAIT) > 0) {
+                // dropped
+            }
+        } catch (LastErrorException empty) {
+            // EAGAIN: nothing queued
+        }
+    }
+
+    private interface SocketWork<T> {
+        T on(int fd) throws IOException;
+    }
+
+    /** Runs {@code work} on the interface's socket; a socket that fails is reopened once (the interface may be new). */
+    private <T> T withSocket(String iface, SocketWork<T> work) throws IOException {
+        try {
+            return work.on(socket(iface));
+        } catch (IOException | LastErrorException e) {
+            forget(iface);
+            try {
+                return work.on(socket(iface));
+            } catch (LastErrorException again) {
+                throw new IOException("ARP on " + iface + " failed (errno " + again.getErrorCode() + ")", again);
+            }
+        }
+    }
+
+    private synchronized int socket(String iface) throws IOException {
+        Integer open = sockets.get(iface);
+        if (open != null) {
+            return open;
+        }
+        int fd;
+        try {
+            // protocol 0 here, ETH_P_ARP at bind: receiving starts on this interface only, and the
+            // bind needs no grace period for a hook that was never registered
+            fd = LIBC.socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
         } catch (LastErrorException e) {
-            throw new IOException("ARP probe on " + iface + " failed (errno " + e.getErrorCode() + ")", e);
-        } finally {
+            throw new IOException("cannot open a raw packet socket for ARP (errno " + e.getErrorCode()
+                    + "; CAP_NET_RAW is needed)", e);
+        }
+        try {
+            byte[] link = linkAddress(addresses.ifindex(iface));
+            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, intBytes(RECEIVE_BUFFER_BYTES), 4);
+            ByteBuffer timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder());
+            timeout.putLong(0).putLong(RECV_SLICE_MICROS);               // struct timeval: one recv's wait
+            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout.array(), 16);
+            LIBC.bind(fd, link, link.length);
+        } catch (LastErrorException | IOException e) {
+            LIBC.close(fd);
+            throw e instanceof IOException io ? io
+                    : new IOException("cannot bind an ARP socket to " + iface + " (errno "
+                            + ((LastErrorException) e).getErrorCode() + ")", e);
+        }
+        sockets.put(iface, fd);
+        return fd;
+    }
+
+    private synchronized void forget(String iface) {
+        Integer fd = sockets.remove(iface);
+        if (fd != null) {
             LIBC.close(fd);
         }
+    }
+
+    @Override
+    public synchronized void close() {
+        sockets.values().forEach(LIBC::close);
+        sockets.clear();
+    }
+
+    private static byte[] intBytes(int value) {
+        return ByteBuffer.allocate(4).order(ByteOrder.nativeOrder()).putInt(value).array();
     }
 
     /** A duplicate-address probe: who has {@code ip}? (sender address 0.0.0.0, as RFC 5227 asks). */
@@ -136,7 +203,7 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe {
         try {
             LIBC.sendto(fd, frame, frame.length, 0, link, link.length);
         } catch (LastErrorException e) {
-            throw new IOException("cannot send gratuitous ARP on " + iface + " (errno " + e.getErrorCode() + ")", e);
+            throw new IOException("cannot send ARP on " + iface + " (errno " + e.getErrorCode() + ")", e);
         }
     }
 

@@ -11,6 +11,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -56,12 +57,17 @@ public final class VipManager implements AutoCloseable {
         this.refresh = refresh;
     }
 
-    /** Removes these VIPs if this host still has them (left over from an earlier run). */
+    /**
+     * Removes these VIPs if this host still has them (left over from an earlier run). The removal
+     * is asked for even when the address is absent (a no-op): the path a takeover takes is then
+     * loaded and ready.
+     */
     public synchronized void removeLeftovers(List<VipConfig> vips) {
         for (VipConfig vip : vips) {
             try {
-                if (addresses.holds(vip)) {
-                    addresses.remove(vip);
+                boolean leftOver = addresses.holds(vip);
+                addresses.remove(vip);
+                if (leftOver) {
                     LOG.warn("removed VIP {} on {} left over from an earlier run", vip.cidr(), vip.iface());
                 }
             } catch (IOException e) {
@@ -118,27 +124,32 @@ public final class VipManager implements AutoCloseable {
         }
     }
 
-    /** A burst of gratuitous ARP for every held VIP (after a takeover or a merge). */
+    /**
+     * A burst of gratuitous ARP for every held VIP (after a takeover or a merge): the first round
+     * now, the others {@link #BURST_GAP_MILLIS} apart on this manager's timer, so the caller is not
+     * held up.
+     */
     public void announce() {
+        announceRound();
+        for (int round = 1; round < BURST_ROUNDS; round++) {
+            try {
+                timer.schedule(this::announceRound, round * BURST_GAP_MILLIS, TimeUnit.MILLISECONDS);
+            } catch (RejectedExecutionException closed) {
+                return;
+            }
+        }
+    }
+
+    private void announceRound() {
         List<VipConfig> vips;
         synchronized (this) {
             vips = List.copyOf(held.values());
         }
-        for (int round = 0; round < BURST_ROUNDS; round++) {
-            for (VipConfig vip : vips) {
-                try {
-                    arp.announce(vip.iface(), vip.address());
-                } catch (IOException e) {
-                    LOG.error("gratuitous ARP for {} on {} failed: {}", vip.address(), vip.iface(), e.getMessage());
-                }
-            }
-            if (round + 1 < BURST_ROUNDS) {
-                try {
-                    Thread.sleep(BURST_GAP_MILLIS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
+        for (VipConfig vip : vips) {
+            try {
+                arp.announce(vip.iface(), vip.address());
+            } catch (IOException e) {
+                LOG.error("gratuitous ARP for {} on {} failed: {}", vip.address(), vip.iface(), e.getMessage());
             }
         }
     }

@@ -1,0 +1,138 @@
+package io.baton.cluster.host;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import io.baton.config.Ipv4;
+import io.baton.config.VipConfig;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Adds and removes IPv4 addresses in this process's network namespace with one rtnetlink request
+ * each (what {@code ip addr add|del} sends), in process through JNA: a takeover does not wait for
+ * a process to start. Needs CAP_NET_ADMIN.
+ */
+final class RtNetlink {
+
+    private static final int AF_NETLINK = 16;
+    private static final int SOCK_RAW = 3;
+    private static final int SOCK_CLOEXEC = 0x80000;
+    private static final int NETLINK_ROUTE = 0;
+    private static final int AF_INET = 2;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_RCVTIMEO = 20;
+
+    private static final short RTM_NEWADDR = 20;
+    private static final short RTM_DELADDR = 21;
+    private static final short NLMSG_ERROR = 2;
+    private static final short NLM_F_REQUEST = 0x1;
+    private static final short NLM_F_ACK = 0x4;
+    private static final short NLM_F_EXCL = 0x200;
+    private static final short NLM_F_CREATE = 0x400;
+    private static final short IFA_ADDRESS = 1;
+    private static final short IFA_LOCAL = 2;
+    private static final short IFA_LABEL = 3;
+
+    private static final int EEXIST = 17;
+    private static final int EADDRNOTAVAIL = 99;
+
+    interface LibC extends Library {
+        int socket(int domain, int type, int protocol) throws LastErrorException;
+
+        int sendto(int fd, byte[] buffer, long length, int flags, byte[] address, int addressLength)
+                throws LastErrorException;
+
+        int setsockopt(int fd, int level, int option, byte[] value, int length) throws LastErrorException;
+
+        long recv(int fd, byte[] buffer, long length, int flags) throws LastErrorException;
+
+        int close(int fd) throws LastErrorException;
+    }
+
+    private static final LibC LIBC = Native.load("c", LibC.class);
+
+    private RtNetlink() {
+    }
+
+    /** Adds the address; one already there is fine. */
+    static void add(VipConfig vip, int ifindex, String label) throws IOException {
+        int error = request(RTM_NEWADDR, (short) (NLM_F_CREATE | NLM_F_EXCL), vip, ifindex, label);
+        if (error != 0 && error != EEXIST) {
+            throw new IOException("cannot add " + vip.cidr() + " to " + vip.iface() + ": " + describe(error));
+        }
+    }
+
+    /** Removes the address; one already gone is fine. */
+    static void remove(VipConfig vip, int ifindex) throws IOException {
+        int error = request(RTM_DELADDR, (short) 0, vip, ifindex, null);
+        if (error != 0 && error != EADDRNOTAVAIL) {
+            throw new IOException("cannot remove " + vip.cidr() + " from " + vip.iface() + ": " + describe(error));
+        }
+    }
+
+    /** Sends one request and returns the errno of the kernel's answer (0: done). */
+    private static int request(short type, short flags, VipConfig vip, int ifindex, String label) throws IOException {
+        byte[] message = message(type, flags, vip, ifindex, label);
+        int fd;
+        try {
+            fd = LIBC.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        } catch (LastErrorException e) {
+            throw new IOException("cannot open a netlink socket (errno " + e.getErrorCode() + ")", e);
+        }
+        try {
+            byte[] timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(2).putLong(0).array();
+            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, timeout.length);
+            byte[] kernel = new byte[12]; // sockaddr_nl: AF_NETLINK, pid 0 (the kernel), no groups
+            ByteBuffer.wrap(kernel).order(ByteOrder.nativeOrder()).putShort((short) AF_NETLINK);
+            LIBC.sendto(fd, message, message.length, 0, kernel, kernel.length);
+            byte[] answer = new byte[1024];
+            long length = LIBC.recv(fd, answer, answer.length, 0);
+            ByteBuffer in = ByteBuffer.wrap(answer, 0, (int) length).order(ByteOrder.nativeOrder());
+            if (length < 20 || in.getShort(4) != NLMSG_ERROR) {
+                throw new IOException("unexpected netlink answer (" + length + " bytes)");
+            }
+            return -in.getInt(16);
+        } catch (LastErrorException e) {
+            throw new IOException("netlink request failed: " + describe(e.getErrorCode()), e);
+        } finally {
+            LIBC.close(fd);
+        }
+    }
+
+    /** nlmsghdr + ifaddrmsg + IFA_LOCAL, IFA_ADDRESS and (on add) IFA_LABEL attributes. */
+    private static byte[] message(short type, short flags, VipConfig vip, int ifindex, String label) {
+        byte[] address = Ipv4.parse(vip.address()).map(RtNetlink::bytes)
+                .orElseThrow(() -> new IllegalArgumentException("not an IPv4 address: " + vip.address()));
+        byte[] name = label == null ? null : (label + "\0").getBytes(StandardCharsets.US_ASCII);
+        int length = 16 + 8 + 8 + 8 + (name == null ? 0 : align(4 + name.length));
+        ByteBuffer out = ByteBuffer.allocate(length).order(ByteOrder.nativeOrder());
+        out.putInt(length).putShort(type).putShort((short) (NLM_F_REQUEST | NLM_F_ACK | flags)).putInt(1).putInt(0);
+        out.put((byte) AF_INET).put((byte) vip.prefix()).put((byte) 0).put((byte) 0).putInt(ifindex);
+        out.putShort((short) 8).putShort(IFA_LOCAL).put(address);
+        out.putShort((short) 8).putShort(IFA_ADDRESS).put(address);
+        if (name != null) {
+            out.putShort((short) (4 + name.length)).putShort(IFA_LABEL).put(name);
+        }
+        return out.array();
+    }
+
+    private static byte[] bytes(int address) {
+        return ByteBuffer.allocate(4).order(ByteOrder.BIG_ENDIAN).putInt(address).array();
+    }
+
+    private static int align(int length) {
+        return (length + 3) & ~3;
+    }
+
+    private static String describe(int errno) {
+        return switch (errno) {
+            case 1 -> "operation not permitted (CAP_NET_ADMIN is needed)";
+            case 19 -> "no such interface";
+            default -> "errno " + errno;
+        };
+    }
+}
