@@ -15,5 +15,6 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends iproute2 iputils-ping curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/appliance-core/target/baton.jar /opt/baton/baton.jar
-ENTRYPOINT ["java", "-Xms256m", "-Xmx256m", "-XX:+UseParallelGC", "-XX:+ExitOnOutOfMemoryError", "-jar", "/opt/baton/baton.jar"]
+COPY packaging/jvm.options /opt/baton/jvm.options
+ENTRYPOINT ["java", "@/opt/baton/jvm.options", "-jar", "/opt/baton/baton.jar"]
 CMD ["--help"]

@@ -132,11 +132,11 @@ CONF
 declare -A running=()
 start_baton() {
     rm -rf "$work/state-lb1" "$work/state-lb2"
-    ip netns exec "$lb1" java -Xms256m -Xmx256m -XX:+UseParallelGC -jar "$jar" node --config "$work/baton.yaml" \
+    ip netns exec "$lb1" java @"$root/packaging/jvm.options" -jar "$jar" node --config "$work/baton.yaml" \
         --node lb1 --state-dir "$work/state-lb1" --log-level "${LOG_LEVEL:-WARN}" >>"$work/lb1.log" 2>&1 &
     running[lb1]=$!
     until holds "$lb1"; do sleep 0.05; done
-    ip netns exec "$lb2" java -Xms256m -Xmx256m -XX:+UseParallelGC -jar "$jar" node --config "$work/baton.yaml" \
+    ip netns exec "$lb2" java @"$root/packaging/jvm.options" -jar "$jar" node --config "$work/baton.yaml" \
         --node lb2 --state-dir "$work/state-lb2" --log-level "${LOG_LEVEL:-WARN}" >>"$work/lb2.log" 2>&1 &
     running[lb2]=$!
     until ip netns exec "$lb2" curl -s -m 1 http://127.0.0.1:9090/api/v1/status 2>/dev/null \

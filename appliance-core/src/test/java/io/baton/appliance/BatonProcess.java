@@ -3,6 +3,7 @@ package io.baton.appliance;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -61,6 +62,11 @@ public final class BatonProcess implements AutoCloseable {
 
     /** How a finished command ended. */
     public record Result(int exitCode, String output) {
+    }
+
+    /** Waits up to {@code time} for the process to end; true if it did. */
+    public boolean exitsWithin(Duration time) throws InterruptedException {
+        return process.waitFor(time.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     public int waitForExit() throws InterruptedException {

@@ -33,6 +33,7 @@ class FailoverIT {
     private String lb1;
     private String lb2;
     private String client;
+    private String server;
     private String vip;
 
     @BeforeEach
@@ -41,7 +42,7 @@ class FailoverIT {
         lb1 = network.namespace("a");
         lb2 = network.namespace("b");
         client = network.namespace("c");
-        String server = network.namespace("r");
+        server = network.namespace("r");
         String[] hosts = {lb1, lb2, client, server};
         String[] addresses = {"11", "12", "2", "21"};
         for (int i = 0; i < hosts.length; i++) {
@@ -211,6 +212,72 @@ class FailoverIT {
                 .contains("\"interval\" : \"300ms\"");
     }
 
+    /**
+     * The default timings under the benchmark's load (wrk -t1 -c64, as bench/l7.sh) through the VIP
+     * to two nginx backends, for 5 minutes ({@code -Dbaton.soak.seconds} shortens it on a
+     * workstation), with both nodes, the load and the backends on this machine's cores and the nodes
+     * on the production JVM options: the active node never changes.
+     */
+    @Test
+    void fullLoadThroughTheVipForFiveMinutesNeverMovesTheActiveRole() throws Exception {
+        long seconds = Long.getLong("baton.soak.seconds", 300);
+        for (int n = 1; n <= 2; n++) {
+            Path prefix = Files.createDirectories(work.resolve("nginx" + n));
+            Files.writeString(prefix.resolve("nginx.conf"), """
+                    worker_processes 1;
+                    daemon off;
+                    error_log %s/error.log warn;
+                    pid %s/nginx.pid;
+                    events { worker_connections 4096; }
+                    http {
+                        access_log off;
+                        keepalive_requests 1000000;
+                        server {
+                            listen %s21:%d;
+                            location / { return 200 "hello from rs%d\n"; }
+                        }
+                    }
+                    """.formatted(prefix, prefix, network.subnet, 8080 + n, n));
+            processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", server, "nginx", "-p", prefix.toString(),
+                    "-c", prefix.resolve("nginx.conf").toString()), work));
+        }
+        Path config = work.resolve("baton.yaml");
+        Files.writeString(config, Files.readString(config).replace(
+                "servers: [{ name: rs1, address: %s21:8080 }]".formatted(network.subnet),
+                "servers: [{ name: rs1, address: %s21:8081 }, { name: rs2, address: %s21:8082 }]"
+                        .formatted(network.subnet, network.subnet)));
+        BatonProcess first = activePassivePair();
+        BatonProcess second = processes.get(processes.size() - 1);
+
+        BatonProcess load = BatonProcess.launch(List.of("ip", "netns", "exec", client, "wrk", "-t1", "-c64",
+                "-d" + seconds + "s", "--latency", "http://" + vip + "/"), work);
+        processes.add(load);
+        int samples = 0;
+        while (!load.exitsWithin(Duration.ofSeconds(1))) {
+            assertThat(holds(lb1)).as("lb1 holds the VIP after %d s of load", samples).isTrue();
+            assertThat(holds(lb2)).as("lb2 holds the VIP after %d s of load", samples).isFalse();
+            samples++;
+            assertThat(samples).as("wrk still running long after its %d s", seconds).isLessThan((int) seconds + 60);
+        }
+
+        String wrk = load.output();
+        System.out.println("wrk through the VIP:\n" + wrk);
+        assertThat(load.waitForExit()).isZero();
+        java.util.regex.Matcher requests = java.util.regex.Pattern.compile("(\\d+) requests in").matcher(wrk);
+        assertThat(requests.find()).as("wrk's summary").isTrue();
+        assertThat(Long.parseLong(requests.group(1))).as("requests answered").isGreaterThan(seconds * 1000);
+        assertThat(wrk).doesNotContain("Non-2xx");
+        // the only change of the active role is the first one, at start: none -> lb1, epoch 1
+        for (String namespace : List.of(lb1, lb2)) {
+            assertThat(status(namespace)).containsPattern(
+                    "\"lastFailover\" : \\{\\s*\"at\" : \"[^\"]+\",\\s*\"from\" : null,\\s*\"to\" : \"lb1\"[^}]*\"epoch\" : 1\\s*}");
+        }
+        assertThat(status(lb1)).contains("\"warnings\" : [ ]");
+        for (BatonProcess process : List.of(first, second)) {
+            assertThat(process.output()).doesNotContain("left the cluster").doesNotContain("gives up the active role");
+        }
+    }
+
     private void put(String namespace, String yaml) throws Exception {
         Path file = Files.writeString(work.resolve("apply-" + System.nanoTime() + ".yaml"), yaml);
         String answer = TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-X", "PUT", "-H",
@@ -281,8 +348,8 @@ class FailoverIT {
     }
 
     private BatonProcess node(String namespace, String id) throws Exception {
-        BatonProcess node = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java", "-Xmx256m",
-                "-jar", BatonProcess.jar().toString(), "node", "--config", work.resolve("baton.yaml").toString(),
+        BatonProcess node = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java",
+                "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(), "node", "--config", work.resolve("baton.yaml").toString(),
                 "--node", id, "--state-dir", work.resolve(id).toString()), work);
         processes.add(node);
         return node;
@@ -301,7 +368,7 @@ class FailoverIT {
         try {
             return TestNetwork.run("ip", "netns", "exec", client, "curl", "-s", "--connect-timeout", "0.2", "-m", "0.5",
                     "http://" + vip + "/")
-                    .contains("hello from rs1");
+                    .contains("hello from rs");
         } catch (Exception e) {
             return false;
         }
