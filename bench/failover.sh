@@ -11,6 +11,9 @@
 # Baton's log level (default WARN) and KEEP=1 keeps the work directory (node logs, with the time of
 # each failure in failures.log).
 #
+# Both systems get a moment to settle before each failure (keepalived's backup into BACKUP state,
+# Baton's passive JVM past its start-up compilation), as a pair in service would be.
+#
 # Failures: kill -9 of the active (Baton only: keepalived killed -9 leaves its VIP behind), its link
 # set down (host loss), and a graceful stop (SIGTERM). A sampler counts moments at which both nodes
 # hold the VIP. Installs keepalived, haproxy and curl if missing. Ends with one line:
@@ -141,6 +144,7 @@ start_baton() {
     running[lb2]=$!
     until ip netns exec "$lb2" curl -s -m 1 http://127.0.0.1:9090/api/v1/status 2>/dev/null \
         | grep -q '"role" : "PASSIVE"'; do sleep 0.05; done
+    sleep 2   # a passive node in service has been up for a while: its JVM is past start-up compilation
 }
 start_keepalived() { # advert version
     for lb in lb1 lb2; do
