@@ -24,8 +24,10 @@ import io.baton.config.ServerState;
 import io.baton.config.StoreException;
 import io.baton.config.StoredConfig;
 import io.baton.config.VirtualService;
+import io.baton.forwarding.DataPlane;
 import io.baton.forwarding.Health;
 import io.baton.forwarding.PersistenceTable;
+import io.baton.forwarding.kernel.KernelDataPlane;
 import io.baton.forwarding.l7.L7Engine;
 import io.baton.health.HealthMonitor;
 import io.baton.health.HealthState;
@@ -35,6 +37,7 @@ import org.apache.logging.log4j.Logger;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -53,6 +56,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final HealthMonitor health;
     private final HaController ha;
     private final RawSocketArp arp;
+    private final KernelDataPlane kernel;
     private final NodeMetrics metrics;
     private final AdminServer admin;
     private volatile StoredConfig applied;
@@ -64,17 +68,27 @@ public final class ApplianceNode implements AutoCloseable {
         this.applied = applied;
         this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
         l7.setActive(false); // only the node the cluster makes active listens on the VIPs
-        this.health = new HealthMonitor((service, server, state, result) -> l7.setHealth(service, server, engineHealth(state)));
-        this.metrics = new NodeMetrics(l7);
-        run(applied);
         IpCommand addresses = new IpCommand();
         this.arp = new RawSocketArp(addresses);
+        this.kernel = new KernelDataPlane(new LinuxKernelHost(addresses, arp));
+        this.health = new HealthMonitor((service, server, state, result) -> {
+            l7.setHealth(service, server, engineHealth(state));
+            kernel.setHealth(service, server, engineHealth(state));
+        });
+        this.metrics = new NodeMetrics(l7);
+        run(applied);
+        DataPlane dataPlanes = active -> {
+            List<String> problems = new ArrayList<>(l7.setActive(active));
+            problems.addAll(kernel.setActive(active));
+            return problems;
+        };
         try {
             VipManager vips = new VipManager(addresses, arp, null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
-            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), l7, vips, addresses, arp,
+            this.ha = HaController.start(nodeId, applied.config(), applied.revision(), dataPlanes, vips, addresses, arp,
                     this::applyReplicated);
         } catch (ClusterException | IOException e) {
+            kernel.close();
             arp.close();
             health.close();
             l7.close();
@@ -84,6 +98,7 @@ public final class ApplianceNode implements AutoCloseable {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
             ha.close();
+            kernel.close();
             arp.close();
             health.close();
             l7.close();
@@ -263,15 +278,14 @@ public final class ApplianceNode implements AutoCloseable {
                 .map(real -> !real.name().equals(server) ? real
                         : new RealServer(real.name(), real.address(), real.weight(), state))
                 .toList();
-        return new VirtualService(service.name(), service.vip(), service.ports(), service.protocol(), service.mode(),
-                service.l7Mode(), service.balance(), service.scheduler(), service.persistence(), service.check(),
-                service.timeouts(), service.fallback(), servers);
+        return service.withServers(servers);
     }
 
     /** Hands a config revision to the data plane, the health checks and the cluster. */
     private void run(StoredConfig revision) {
         BatonConfig config = revision.config();
         l7.apply(config);
+        kernel.apply(config);
         health.apply(config);
         if (ha != null) {
             ha.configApplied(config, revision.revision());
@@ -280,6 +294,7 @@ public final class ApplianceNode implements AutoCloseable {
         for (HealthMonitor.ServerHealth known : health.snapshot()) {
             if (known.state() != HealthState.UNKNOWN) {
                 l7.setHealth(known.service(), known.server(), engineHealth(known.state()));
+                kernel.setHealth(known.service(), known.server(), engineHealth(known.state()));
             }
         }
     }
@@ -321,13 +336,14 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel);
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
         ha.close();
+        kernel.close();
         arp.close();
         admin.close();
         health.close();

@@ -101,6 +101,8 @@ public final class BatonProcess implements AutoCloseable {
 
     @Override
     public void close() {
+        // children first: a killed nginx master, for one, leaves its workers serving
+        process.descendants().forEach(ProcessHandle::destroyForcibly);
         if (process.isAlive()) {
             process.destroyForcibly();
             try {

@@ -174,13 +174,15 @@ public final class ConfigParser {
         Timeouts timeouts = timeoutFields == null ? Timeouts.DEFAULTS : timeouts(timeoutFields);
         HostPort fallback = fields.parsed("fallback", false, null, text -> HostPort.parse(text, false).orElse(null),
                 "is not an IPv4 address:port");
+        String natGateway = fields.string("nat-gateway", false, null);
+        String snatSource = fields.string("snat-source", false, null);
         List<RealServer> servers = new ArrayList<>();
         for (Fields serverFields : fields.objects("servers", true)) {
             servers.add(server(serverFields));
         }
         fields.rejectUnknownKeys();
         return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
-                scheduler, persistence, check, timeouts, fallback, servers);
+                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, servers);
     }
 
     private static List<Integer> ports(Fields fields) {

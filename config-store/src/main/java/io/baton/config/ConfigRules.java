@@ -71,6 +71,7 @@ final class ConfigRules {
                         + "\" is user-space only: " + mode.configName() + " runs in the kernel and schedules with maglev"));
             }
         }
+        l4Addresses(config, service, vip, path, errors);
         Persistence persistence = service.persistence();
         if (persistence != null && persistence.type() == PersistenceType.COOKIE
                 && (mode != ForwardingMode.L7_SNAT || service.l7Mode() != L7Mode.HTTP) && mode != null) {
@@ -90,6 +91,47 @@ final class ConfigRules {
                     errors.add(new ConfigError(where, "l4-dr cannot map ports: real-server port " + address.port()
                             + " must equal the service port " + service.ports().get(0)
                             + " (the real server answers on the VIP itself)"));
+                }
+            }
+        }
+    }
+
+    /** nat-gateway (l4-nat) and snat-source (l4-snat): which floating addresses the kernel modes use. */
+    private static void l4Addresses(BatonConfig config, VirtualService service, VipConfig vip, String path,
+                                    List<ConfigError> errors) {
+        ForwardingMode mode = service.mode();
+        if (service.natGateway() != null && mode != ForwardingMode.L4_NAT && mode != null) {
+            errors.add(new ConfigError(path + ".nat-gateway", "only applies to l4-nat services, not " + mode.configName()));
+        }
+        if (service.snatSource() != null && mode != ForwardingMode.L4_SNAT && mode != null) {
+            errors.add(new ConfigError(path + ".snat-source", "only applies to l4-snat services, not " + mode.configName()));
+        }
+        if (mode == ForwardingMode.L4_NAT && service.natGateway() == null) {
+            errors.add(new ConfigError(path + ".nat-gateway", "l4-nat needs the VIP that the real servers use as their"
+                    + " gateway (a floating address on the server-side interface), so that replies come back through"
+                    + " the active node"));
+        }
+        for (String field : List.of("nat-gateway", "snat-source")) {
+            String name = field.equals("nat-gateway") ? service.natGateway() : service.snatSource();
+            if (name == null) {
+                continue;
+            }
+            VipConfig named = config.vip(name).orElse(null);
+            if (named == null) {
+                errors.add(new ConfigError(path + "." + field, "\"" + name + "\" is not a VIP defined under vips"));
+            } else if (field.equals("nat-gateway") && vip != null && named.name() != null
+                    && named.name().equals(vip.name())) {
+                errors.add(new ConfigError(path + "." + field, "must be another VIP than the service's own (\""
+                        + name + "\"): the real servers' gateway lives on the server-side interface"));
+            }
+        }
+        if (mode == ForwardingMode.L4_NAT || mode == ForwardingMode.L4_SNAT) {
+            for (int j = 0; j < service.servers().size(); j++) {
+                HostPort address = service.servers().get(j).address();
+                if (address != null && address.hasPort() && service.ports().size() > 1) {
+                    errors.add(new ConfigError(path + ".servers[" + j + "].address", mode.configName()
+                            + " maps to one real-server port only with one service port: with several ports give the"
+                            + " address without a port (\"" + address.host() + "\"), each port is kept"));
                 }
             }
         }

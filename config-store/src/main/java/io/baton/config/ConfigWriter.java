@@ -113,6 +113,12 @@ public final class ConfigWriter {
                 .put("client-idle", Durations.format(service.timeouts().clientIdle()))
                 .put("server-idle", Durations.format(service.timeouts().serverIdle()))
                 .put("http-request", Durations.format(service.timeouts().httpRequest()));
+        if (service.natGateway() != null) {
+            node.put("nat-gateway", service.natGateway());
+        }
+        if (service.snatSource() != null) {
+            node.put("snat-source", service.snatSource());
+        }
         if (service.fallback() != null) {
             node.put("fallback", service.fallback().toString());
         }

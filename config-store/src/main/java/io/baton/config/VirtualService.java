@@ -10,6 +10,10 @@ import java.util.Optional;
  * @param ports    the ports it listens on
  * @param l7Mode   {@code tcp} or {@code http} for {@code l7-snat}; null for kernel modes
  * @param fallback answers when no real server is available (a maintenance page); null for none
+ * @param natGateway l4-nat: the VIP (on the server-side interface) the real servers use as their
+ *                   gateway, so that replies return through the active node; null otherwise
+ * @param snatSource l4-snat: the VIP whose address is the source of connections to the real
+ *                   servers; null for the service's own VIP
  */
 public record VirtualService(
         String name,
@@ -24,6 +28,8 @@ public record VirtualService(
         HealthCheck check,
         Timeouts timeouts,
         HostPort fallback,
+        String natGateway,
+        String snatSource,
         List<RealServer> servers) {
 
     public static final String PROTOCOL_TCP = "tcp";
@@ -31,6 +37,18 @@ public record VirtualService(
     public VirtualService {
         ports = List.copyOf(ports);
         servers = List.copyOf(servers);
+    }
+
+    /** This service with other real servers (e.g. one server's state changed). */
+    public VirtualService withServers(List<RealServer> newServers) {
+        return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
+                timeouts, fallback, natGateway, snatSource, newServers);
+    }
+
+    /** This service with another fallback. */
+    public VirtualService withFallback(HostPort newFallback) {
+        return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
+                timeouts, newFallback, natGateway, snatSource, servers);
     }
 
     public Optional<RealServer> server(String serverName) {

@@ -163,9 +163,7 @@ class ConfigStoreTest {
         VirtualService first = example.services().get(0);
         RealServer server = first.servers().get(0);
         RealServer changed = new RealServer(server.name(), server.address(), weight, server.state());
-        VirtualService service = new VirtualService(first.name(), first.vip(), first.ports(), first.protocol(),
-                first.mode(), first.l7Mode(), first.balance(), first.scheduler(), first.persistence(), first.check(),
-                first.timeouts(), first.fallback(), List.of(changed, first.servers().get(1)));
+        VirtualService service = first.withServers(List.of(changed, first.servers().get(1)));
         return new BatonConfig(example.cluster(), example.vips(),
                 Stream.concat(Stream.of(service), example.services().stream().skip(1)).toList());
     }

@@ -110,9 +110,7 @@ class ServicePoolTest {
     void redispatchSkipsTriedServersThenFallsBackThenReportsWhy() throws Exception {
         VirtualService base = service(SchedulerKind.RR, BalanceMode.LOAD_BALANCED, Persistence.NONE,
                 server("a", 1), server("b", 1));
-        VirtualService config = new VirtualService(base.name(), base.vip(), base.ports(), base.protocol(),
-                base.mode(), base.l7Mode(), base.balance(), base.scheduler(), base.persistence(), base.check(),
-                base.timeouts(), new HostPort("127.0.0.1", 9999), base.servers());
+        VirtualService config = base.withFallback(new HostPort("127.0.0.1", 9999));
         ServicePool pool = new ServicePool(config, persistence);
         Backend a = pool.backend("a").orElseThrow();
         Backend b = pool.backend("b").orElseThrow();
@@ -172,16 +170,14 @@ class ServicePoolTest {
                 services: [{ name: s, vip: v, ports: [80], mode: l7-snat, servers: [{ name: x, address: 127.0.0.1:1 }] }]
                 """, ConfigParser.Format.YAML).services().get(0);
         return new VirtualService("s", "v", List.of(80), "tcp", template.mode(), template.l7Mode(), balance,
-                scheduler, persistence, template.check(), template.timeouts(), null, List.of(servers));
+                scheduler, persistence, template.check(), template.timeouts(), null, null, null, List.of(servers));
     }
 
     static VirtualService withState(VirtualService config, String server, ServerState state) {
         List<RealServer> servers = config.servers().stream()
                 .map(s -> s.name().equals(server) ? new RealServer(s.name(), s.address(), s.weight(), state) : s)
                 .toList();
-        return new VirtualService(config.name(), config.vip(), config.ports(), config.protocol(), config.mode(),
-                config.l7Mode(), config.balance(), config.scheduler(), config.persistence(), config.check(),
-                config.timeouts(), config.fallback(), servers);
+        return config.withServers(servers);
     }
 
     /** A clock the test moves by hand. */

@@ -14,6 +14,8 @@ import io.baton.config.VipConfig;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.ServicePool;
+import io.baton.forwarding.kernel.KernelDataPlane;
+import io.baton.forwarding.kernel.KernelRuleset;
 import io.baton.forwarding.l7.L7Engine;
 import io.baton.health.HealthMonitor;
 
@@ -85,7 +87,17 @@ public record StatusReport(
      * @param stats     null when no data plane runs the service
      */
     public record ServerStatus(String name, String address, int weight, String state, String health,
-                               String lastCheck, Stats stats) {
+                               String lastCheck, Stats stats, KernelEntry kernel) {
+    }
+
+    /**
+     * A real server of a kernel-mode service: its share of the Maglev table and its nftables counters
+     * (packets and bytes sent to it since this node began programming it).
+     *
+     * @param note why it is not in the table; null when it is
+     */
+    public record KernelEntry(boolean inTable, int slots, int tableSize, String mac, long packets, long bytes,
+                              String note) {
     }
 
     /** Counters of a service or server (in http mode a connection is a request). */
@@ -107,7 +119,7 @@ public record StatusReport(
      * command-line override may have moved it from the configured one).
      */
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
-                                  HealthMonitor monitor, HaController ha) {
+                                  HealthMonitor monitor, HaController ha, KernelDataPlane kernel) {
         BatonConfig config = applied.config();
         Decision decision = ha.decision();
         List<String> view = ha.members();
@@ -151,8 +163,10 @@ public record StatusReport(
         List<VipStatus> vips = config.vips().stream()
                 .map(vip -> new VipStatus(vip.name(), vip.cidr(), vip.iface(), holder))
                 .toList();
+        Map<String, long[]> counters = config.services().stream().anyMatch(service -> service.mode().isKernel())
+                ? kernel.counters() : Map.of();
         List<ServiceStatus> services = config.services().stream()
-                .map(service -> serviceStatus(config, service, l7, monitor))
+                .map(service -> serviceStatus(config, service, l7, kernel, counters, monitor))
                 .toList();
         Failover failover = ha.lastFailover()
                 .map(last -> new Failover(last.at().truncatedTo(ChronoUnit.MILLIS).toString(), last.from(), last.to(),
@@ -165,6 +179,7 @@ public record StatusReport(
     }
 
     private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,
+                                               KernelDataPlane kernel, Map<String, long[]> counters,
                                                HealthMonitor monitor) {
         String address = config.vip(service.vip()).map(VipConfig::address).orElse(null);
         String mode = service.mode().configName() + (service.l7Mode() == null ? "" : "/" + service.l7Mode().configName());
@@ -177,8 +192,15 @@ public record StatusReport(
                         + (listener.bound() ? " listening" : " NOT LISTENING: " + listener.error()))
                 .sorted()
                 .toList();
+        KernelRuleset.Plan plan = kernel.plans().stream().filter(p -> p.service().name().equals(service.name()))
+                .findFirst().orElse(null);
         String dataPlane = pool != null ? "l7 proxy"
-                : "not running: the kernel data plane for " + service.mode().configName() + " is not built yet";
+                : plan == null ? "kernel: not planned"
+                : kernel.problem() != null ? "kernel: NOT PROGRAMMED: " + kernel.problem()
+                : !kernel.active() ? "kernel (nftables): passive node, no rules"
+                : plan.forwarding() ? "kernel (nftables), " + plan.servers().size() + " server(s) in a table of "
+                + plan.tableSize() + " slots"
+                : "kernel (nftables): NO USABLE SERVER";
         List<ServerStatus> servers = new ArrayList<>();
         Stats total = new Stats(0, 0, 0, 0, pool == null ? 0 : pool.errors());
         for (RealServer server : service.servers()) {
@@ -192,15 +214,23 @@ public record StatusReport(
             String lastCheck = checked == null || checked.last() == null ? null
                     : (checked.last().up() ? "ok: " : "failed: ") + checked.last().reason() + " at "
                     + checked.last().at().truncatedTo(ChronoUnit.SECONDS) + " (" + checked.streak() + ")";
+            KernelEntry entry = null;
+            if (plan != null) {
+                KernelRuleset.TableServer inTable = plan.servers().stream()
+                        .filter(candidate -> candidate.name().equals(server.name())).findFirst().orElse(null);
+                long[] counted = counters.getOrDefault(KernelRuleset.counterName(service, server), new long[2]);
+                entry = new KernelEntry(inTable != null, inTable == null ? 0 : inTable.slots(), plan.tableSize(),
+                        inTable == null ? null : inTable.mac(), counted[0], counted[1], plan.left().get(server.name()));
+            }
             servers.add(new ServerStatus(server.name(), server.address().toString(), server.weight(),
-                    server.state().configName(), health, lastCheck, stats));
+                    server.state().configName(), health, lastCheck, stats, entry));
         }
         if (pool != null && pool.fallback().isPresent()) {
             Backend fallback = pool.fallback().get();
             Stats stats = Stats.of(fallback);
             total = total.plus(stats);
             servers.add(new ServerStatus(ServicePool.FALLBACK_NAME, fallback.config().address().toString(), 0, "online",
-                    HEALTH_UNKNOWN, null, stats));
+                    HEALTH_UNKNOWN, null, stats, null));
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
                 service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,

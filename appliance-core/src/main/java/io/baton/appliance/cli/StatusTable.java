@@ -46,6 +46,7 @@ public final class StatusTable {
                 "ACTIVE", "TOTAL", "ERRORS");
         Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH", "ACTIVE", "TOTAL",
                 "BYTES IN", "BYTES OUT", "ERRORS", "LAST CHECK");
+        Table kernel = new Table("SERVICE", "SERVER", "IN TABLE", "SLOTS", "PACKETS", "BYTES", "NOTE");
         List<String> notes = new ArrayList<>();
         for (StatusReport.ServiceStatus service : report.services()) {
             StatusReport.Stats stats = service.stats();
@@ -66,9 +67,18 @@ public final class StatusTable {
                         s == null ? "-" : String.valueOf(s.total()), s == null ? "-" : String.valueOf(s.bytesIn()),
                         s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()),
                         server.lastCheck() == null ? "-" : server.lastCheck());
+                StatusReport.KernelEntry entry = server.kernel();
+                if (entry != null) {
+                    kernel.row(service.name(), server.name(), entry.inTable() ? "yes" : "no",
+                            entry.slots() + "/" + entry.tableSize(), String.valueOf(entry.packets()),
+                            String.valueOf(entry.bytes()), entry.note() == null ? "" : entry.note());
+                }
             }
         }
         out.append(services).append('\n').append(servers);
+        if (!kernel.isEmpty()) {
+            out.append('\n').append(kernel);
+        }
         if (!notes.isEmpty()) {
             out.append('\n');
             notes.forEach(note -> out.append("! ").append(note).append('\n'));
@@ -97,6 +107,10 @@ public final class StatusTable {
 
         void row(String... cells) {
             rows.add(cells);
+        }
+
+        boolean isEmpty() {
+            return rows.size() == 1;
         }
 
         @Override

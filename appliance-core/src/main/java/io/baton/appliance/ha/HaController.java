@@ -14,7 +14,7 @@ import io.baton.config.ConfigWriter;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
-import io.baton.forwarding.l7.L7Engine;
+import io.baton.forwarding.DataPlane;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -65,7 +65,8 @@ public final class HaController implements AutoCloseable {
     }
 
     private final String self;
-    private final L7Engine l7;
+    /** The L7 proxy and the kernel data plane: they forward only while this node holds the VIPs. */
+    private final DataPlane l7;
     private final VipManager vips;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
         Thread thread = new Thread(runnable, "baton-ha");
@@ -103,7 +104,7 @@ public final class HaController implements AutoCloseable {
     private final AddressManager addresses;
     private final ArpProbe probe;
 
-    private HaController(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
+    private HaController(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
                          AddressManager addresses, ArpProbe probe) {
         this.addresses = addresses;
         this.probe = probe;
@@ -116,7 +117,7 @@ public final class HaController implements AutoCloseable {
     }
 
     /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
-    public static HaController start(String self, BatonConfig config, long revision, L7Engine l7, VipManager vips,
+    public static HaController start(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
                                      AddressManager addresses, ArpProbe probe, ConfigReceiver receiver)
             throws ClusterException {
         HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe);

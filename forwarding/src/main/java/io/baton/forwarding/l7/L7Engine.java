@@ -8,6 +8,7 @@ import io.baton.config.RealServer;
 import io.baton.config.ServerState;
 import io.baton.config.VipConfig;
 import io.baton.config.VirtualService;
+import io.baton.forwarding.DataPlane;
 import io.baton.forwarding.Health;
 import io.baton.forwarding.PersistenceTable;
 import io.baton.forwarding.ServicePool;
@@ -46,7 +47,7 @@ import java.util.stream.Collectors;
  * {@link #apply} reconfigures live: listeners are added and removed, services and servers are
  * updated in place, and established connections of unchanged services carry on.
  */
-public final class L7Engine implements AutoCloseable {
+public final class L7Engine implements DataPlane, AutoCloseable {
 
     /** Largest request head (request line plus headers) a client may send; more gets 431. */
     public static final int MAX_HEADER_BYTES = 16 * 1024;
@@ -152,6 +153,7 @@ public final class L7Engine implements AutoCloseable {
      * Only the active node listens on the VIPs: a passive node keeps its services (and their
      * statistics and health) but no listeners. Returns the listeners that could not be bound.
      */
+    @Override
     public synchronized List<String> setActive(boolean nowActive) {
         if (nowActive == active) {
             return List.of();
@@ -222,9 +224,7 @@ public final class L7Engine implements AutoCloseable {
             backend.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
             RealServer server = new RealServer("warm-up", new HostPort("127.0.0.1", backend.getLocalPort()),
                     RealServer.DEFAULT_WEIGHT, ServerState.ONLINE);
-            VirtualService service = new VirtualService(template.name(), template.vip(), template.ports(),
-                    template.protocol(), template.mode(), mode, template.balance(), template.scheduler(),
-                    template.persistence(), template.check(), template.timeouts(), null, List.of(server));
+            VirtualService service = template.withFallback(null).withServers(List.of(server));
             ServicePool pool = new ServicePool(service, new PersistenceTable(Clock.systemUTC()));
             Channel listener = bootstrap(mode, () -> pool).bind("127.0.0.1", 0).sync().channel();
             try (Socket client = new Socket()) {

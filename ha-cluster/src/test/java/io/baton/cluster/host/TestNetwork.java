@@ -55,7 +55,12 @@ public final class TestNetwork implements AutoCloseable {
 
     /** A namespace holding one bridge, {@code br0}: the LAN the hosts are plugged into. */
     public String lan() throws IOException {
-        String lan = namespace("s");
+        return lan("s");
+    }
+
+    /** Another LAN ({@code role} tells it from the first, e.g. "t"). */
+    public String lan(String role) throws IOException {
+        String lan = namespace(role);
         run("ip", "-n", lan, "link", "add", "br0", "type", "bridge");
         run("ip", "-n", lan, "link", "set", "br0", "up");
         return lan;
@@ -63,17 +68,22 @@ public final class TestNetwork implements AutoCloseable {
 
     /** Plugs {@code host} into the LAN with an interface named {@code eth0} inside the host namespace. */
     public void plug(String host, String lan, int port) throws IOException {
+        plug(host, lan, port, "eth0");
+    }
+
+    /** Plugs {@code host} into the LAN as {@code iface}; {@code port} numbers the link, unique in this network. */
+    public void plug(String host, String lan, int port, String iface) throws IOException {
         String hostSide = "h" + id + port;
         String lanSide = "s" + id + port;
         run("ip", "link", "add", hostSide, "type", "veth", "peer", "name", lanSide);
         cleanup.add(0, List.of("ip", "link", "del", hostSide));
         run("ip", "link", "set", hostSide, "netns", host);
-        run("ip", "-n", host, "link", "set", hostSide, "name", "eth0");
+        run("ip", "-n", host, "link", "set", hostSide, "name", iface);
         run("ip", "link", "set", lanSide, "netns", lan);
         run("ip", "-n", lan, "link", "set", lanSide, "master", "br0");
         up(lan, lanSide);
-        up(host, "eth0");
-        awaitCarrier(host, "eth0");
+        up(host, iface);
+        awaitCarrier(host, iface);
     }
 
     public String mac(String namespace, String iface) throws IOException {

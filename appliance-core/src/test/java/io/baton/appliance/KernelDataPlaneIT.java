@@ -1,0 +1,307 @@
+package io.baton.appliance;
+
+import io.baton.cluster.host.TestNetwork;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInfo;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The kernel data plane for real: a Baton node (the jar) in a network namespace programs nftables,
+ * a client namespace connects to the VIP, and two real servers (nginx) answer. Needs root.
+ *
+ * <pre>
+ *   client .2 ── LAN A (10.251.X.0/24) ── lb1 .11 (eth0, VIP .100)
+ *                    └── rs1 .21, rs2 .22         (l4-dr: the real servers hold the VIP on lo)
+ *   lb1 eth1 .11 ── LAN B (10.250.X.0/24) ── rs1 .21, rs2 .22   (l4-nat, l4-snat)
+ * </pre>
+ */
+class KernelDataPlaneIT {
+
+    private static final int REQUESTS = 200;
+
+    @TempDir
+    Path work;
+
+    private final TestNetwork network = new TestNetwork();
+    private final List<BatonProcess> processes = new ArrayList<>();
+    private final List<BatonProcess> servers = new ArrayList<>();
+    private final Map<BatonProcess, Path> captures = new HashMap<>();
+    private String lanA;
+    private String lb1;
+    private String client;
+    private String rs1;
+    private String rs2;
+    private String vip;
+    /** The server side's /24 (l4-nat, l4-snat). */
+    private String serverNet;
+
+    @BeforeEach
+    void buildNetwork() throws Exception {
+        lanA = network.lan();
+        lb1 = network.namespace("a");
+        client = network.namespace("c");
+        rs1 = network.namespace("r1");
+        rs2 = network.namespace("r2");
+        network.plug(lb1, lanA, 0);
+        network.address(lb1, "eth0", network.subnet + "11/24");
+        network.plug(client, lanA, 1);
+        network.address(client, "eth0", network.subnet + "2/24");
+        vip = network.subnet + "100";
+        serverNet = "10.250." + network.subnet.split("\\.")[2] + ".";
+        Path key = work.resolve("cluster.key");
+        byte[] secret = new byte[32];
+        new SecureRandom().nextBytes(secret);
+        Files.write(key, secret);
+    }
+
+    @AfterEach
+    void tearDown(TestInfo test) throws Exception {
+        for (String name : List.of("rs1", "rs2")) {
+            if (Files.exists(work.resolve("nginx-" + name).resolve("nginx.pid"))) {
+                TestNetwork.succeeds("nginx", "-p", work.resolve("nginx-" + name).toString(), "-c",
+                        work.resolve("nginx-" + name).resolve("nginx.conf").toString(), "-s", "stop");
+            }
+        }
+        servers.forEach(BatonProcess::close);
+        processes.forEach(BatonProcess::close);
+        network.close();
+        Path logs = Files.createDirectories(Path.of("target", "kernel-it"));
+        for (int i = 0; i < processes.size(); i++) {
+            Files.writeString(logs.resolve(test.getTestMethod().orElseThrow().getName() + "-" + i + ".log"),
+                    processes.get(i).output());
+        }
+    }
+
+    @Test
+    void directRoutingSplitsByWeightRepliesBypassTheBalancerAndAStoppedServerLeavesTheTable() throws Exception {
+        int port = 2;
+        for (String rs : List.of(rs1, rs2)) {
+            network.plug(rs, lanA, port, "eth0");
+            network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
+            // the VIP on loopback, never answering ARP for it: what the README asks of a DR real server
+            network.address(rs, "lo", vip + "/32");
+            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2");
+            port++;
+        }
+        startServer(rs1, "rs1", 80);
+        startServer(rs2, "rs2", 80);
+        node("""
+                services:
+                  - name: dicom
+                    vip: front
+                    ports: [80]
+                    mode: l4-dr
+                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
+                    servers:
+                      - { name: rs1, address: %1$s21, weight: 300 }
+                      - { name: rs2, address: %1$s22, weight: 100 }
+                """.formatted(network.subnet));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
+
+        BatonProcess capture = capture(lb1, "eth0");
+        List<String> answers = requests(REQUESTS);
+        stop(capture);
+
+        long first = answers.stream().filter(answer -> answer.equals("hello from rs1")).count();
+        long second = answers.stream().filter(answer -> answer.equals("hello from rs2")).count();
+        assertThat(first + second).as("every request answered").isEqualTo(REQUESTS);
+        assertThat((double) first / REQUESTS).as("rs1's share at weight 300 against 100").isBetween(0.6, 0.9);
+        String toVip = read(capture, "dst host " + vip + " and tcp dst port 80");
+        String fromVip = read(capture, "src host " + vip + " and tcp src port 80");
+        assertThat(lines(toVip)).as("client packets to the VIP pass the balancer").isGreaterThan(REQUESTS);
+        assertThat(lines(fromVip)).as("replies from the VIP seen on the balancer").isZero();
+        assertThat(status()).containsPattern("\"packets\" : [1-9]");
+
+        stopServer("rs2");
+        await().atMost(Duration.ofSeconds(10)).until(() -> status().contains("1 server(s) in a table"));
+        assertThat(requests(40)).containsOnly("hello from rs1");
+    }
+
+    @Test
+    void natSendsRepliesBackThroughTheBalancerAndMapsThePort() throws Exception {
+        serverSide(true);
+        node("""
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    mode: l4-nat
+                    nat-gateway: gateway
+                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
+                    servers:
+                      - { name: rs1, address: %1$s21:8080, weight: 100 }
+                      - { name: rs2, address: %1$s22:8080, weight: 100 }
+                """.formatted(serverNet));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
+
+        BatonProcess capture = capture(lb1, "eth0");
+        List<String> answers = requests(REQUESTS);
+        stop(capture);
+
+        assertThat(answers).hasSize(REQUESTS).containsOnly("hello from rs1", "hello from rs2");
+        assertThat(answers.stream().filter(answer -> answer.equals("hello from rs1")).count())
+                .as("equal weights").isBetween(60L, 140L);
+        assertThat(lines(read(capture, "src host " + vip + " and tcp src port 80")))
+                .as("replies leave the balancer towards the client").isGreaterThan(REQUESTS);
+
+        stopServer("rs1");
+        await().atMost(Duration.ofSeconds(10)).until(() -> status().contains("1 server(s) in a table"));
+        assertThat(requests(40)).containsOnly("hello from rs2");
+    }
+
+    @Test
+    void snatReachesServersThatHaveNoRouteBackFromTheFloatingSource() throws Exception {
+        serverSide(false);
+        node("""
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    mode: l4-snat
+                    snat-source: source
+                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
+                    servers:
+                      - { name: rs1, address: %1$s21:8080, weight: 100 }
+                      - { name: rs2, address: %1$s22:8080, weight: 100 }
+                """.formatted(serverNet));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
+
+        BatonProcess capture = capture(lb1, "eth1");
+        List<String> answers = requests(REQUESTS);
+        stop(capture);
+
+        assertThat(answers).hasSize(REQUESTS).containsOnly("hello from rs1", "hello from rs2");
+        assertThat(lines(read(capture, "src host " + serverNet + "5 and tcp dst port 8080")))
+                .as("connections to the servers come from the floating source").isGreaterThan(REQUESTS);
+        assertThat(lines(read(capture, "src net " + network.subnet + "0/24")))
+                .as("no client address reaches the server side").isZero();
+
+        stopServer("rs2");
+        await().atMost(Duration.ofSeconds(10)).until(() -> status().contains("1 server(s) in a table"));
+        assertThat(requests(40)).containsOnly("hello from rs1");
+    }
+
+    /** LAN B: lb1's eth1 and the real servers, nginx on 8080; with {@code viaGateway} their default route is the floating gateway. */
+    private void serverSide(boolean viaGateway) throws Exception {
+        String lanB = network.lan("t");
+        network.plug(lb1, lanB, 2, "eth1");
+        network.address(lb1, "eth1", serverNet + "11/24");
+        int port = 3;
+        for (String rs : List.of(rs1, rs2)) {
+            network.plug(rs, lanB, port++, "eth0");
+            network.address(rs, "eth0", serverNet + (rs.equals(rs1) ? "21" : "22") + "/24");
+            if (viaGateway) {
+                TestNetwork.run("ip", "-n", rs, "route", "add", "default", "via", serverNet + "1");
+            }
+        }
+        startServer(rs1, "rs1", 8080);
+        startServer(rs2, "rs2", 8080);
+    }
+
+    /** One node (a cluster of one) running {@code services}, with the VIPs both topologies use. */
+    private void node(String services) throws Exception {
+        Files.writeString(work.resolve("baton.yaml"), """
+                cluster:
+                  name: kernel-%s
+                  key-file: %s
+                  nodes:
+                    - { id: lb1, address: %s11:7800, admin: 127.0.0.1:9090, priority: 100 }
+                vips:
+                  - { name: front, address: %s/24, interface: eth0 }
+                  - { name: gateway, address: %s1/24, interface: eth1 }
+                  - { name: source, address: %s5/24, interface: eth1 }
+                """.formatted(network.id, work.resolve("cluster.key"), network.subnet, vip, serverNet, serverNet)
+                + services);
+        if (!TestNetwork.succeeds("ip", "-n", lb1, "link", "show", "eth1")) {
+            // l4-dr has no server side: a veth pair of its own holds the other VIPs
+            TestNetwork.run("ip", "-n", lb1, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p");
+            TestNetwork.run("ip", "-n", lb1, "link", "set", "eth1p", "up");
+            TestNetwork.run("ip", "-n", lb1, "link", "set", "eth1", "up");
+        }
+        processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", lb1, "java",
+                "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(),
+                "node", "--config", work.resolve("baton.yaml").toString(), "--node", "lb1", "--state-dir",
+                work.resolve("lb1").toString()), work));
+    }
+
+    private void startServer(String namespace, String name, int port) throws Exception {
+        Path prefix = Files.createDirectories(work.resolve("nginx-" + name));
+        Files.writeString(prefix.resolve("nginx.conf"), """
+                worker_processes 1;
+                daemon off;
+                error_log %1$s/error.log warn;
+                pid %1$s/nginx.pid;
+                events { worker_connections 1024; }
+                http {
+                    access_log off;
+                    server {
+                        listen %2$d;
+                        location / { return 200 "hello from %3$s"; }
+                    }
+                }
+                """.formatted(prefix, port, name));
+        servers.add(BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "nginx", "-p", prefix.toString(),
+                "-c", prefix.resolve("nginx.conf").toString()), work));
+    }
+
+    /** Stops a real server's nginx (its workers too: killing the master alone leaves them serving). */
+    private void stopServer(String name) throws Exception {
+        Path prefix = work.resolve("nginx-" + name);
+        TestNetwork.run("nginx", "-p", prefix.toString(), "-c", prefix.resolve("nginx.conf").toString(), "-s", "stop");
+    }
+
+    /** {@code count} new connections from the client, one request each; the answers in order. */
+    private List<String> requests(int count) throws Exception {
+        String out = TestNetwork.run("ip", "netns", "exec", client, "bash", "-c",
+                "for i in $(seq " + count + "); do curl -s -m 2 http://" + vip + "/; echo; done");
+        return out.lines().filter(line -> !line.isBlank()).toList();
+    }
+
+    private String status() {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", lb1, "curl", "-s", "-m", "2",
+                    "http://127.0.0.1:9090/api/v1/status");
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private BatonProcess capture(String namespace, String iface) throws Exception {
+        Path file = work.resolve("capture-" + iface + "-" + System.nanoTime() + ".pcap");
+        BatonProcess capture = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "tcpdump", "-i", iface,
+                "-n", "-U", "-w", file.toString(), "tcp"), work);
+        processes.add(capture);
+        captures.put(capture, file);
+        await().atMost(Duration.ofSeconds(10)).until(() -> capture.output().contains("listening on"));
+        return capture;
+    }
+
+    private void stop(BatonProcess capture) throws Exception {
+        capture.terminate();
+        capture.waitForExit();
+    }
+
+    /** The captured packets that match a tcpdump filter, one line each. */
+    private String read(BatonProcess capture, String filter) throws Exception {
+        return TestNetwork.run("tcpdump", "-n", "-r", captures.get(capture).toString(), filter);
+    }
+
+    private static long lines(String text) {
+        return text.lines().filter(line -> !line.isBlank() && !line.startsWith("reading from")).count();
+    }
+}
