@@ -114,7 +114,9 @@ class ConfigParserTest {
                         + " service port 104 (the real server answers on the VIP itself)",
                 "services[2].servers: must list at least one entry",
                 "services[2].ports: VIP 10.0.0.100:104 is already used by service \"dicom\"",
-                "services[2].scheduler: \"rr\" is user-space only: l4-nat runs in the kernel and schedules with maglev");
+                "services[2].scheduler: \"rr\" is user-space only: l4-nat runs in the kernel and schedules with maglev",
+                "services[2].nat-gateway: l4-nat needs the VIP that the real servers use as their gateway (a floating"
+                        + " address on the server-side interface), so that replies come back through the active node");
     }
 
     @Test
@@ -191,5 +193,43 @@ class ConfigParserTest {
             throw new AssertionError("expected a well-formed document: " + e.getMessage(), e);
         }
         throw new AssertionError("expected the config to be rejected");
+    }
+
+    @Test
+    void theKernelModesFloatingAddressesAreChecked() {
+        String config = """
+                cluster:
+                  name: c
+                  nodes: [{ id: lb1, address: 10.0.0.1:7800, admin: 127.0.0.1:9090 }]
+                vips:
+                  - { name: front, address: 10.0.0.100/24, interface: eth0 }
+                services:
+                  - name: nat
+                    vip: front
+                    port: 80
+                    mode: l4-nat
+                    nat-gateway: front
+                    servers: [{ name: a, address: 10.0.1.1:8080 }]
+                  - name: nat2
+                    vip: front
+                    ports: [81, 82]
+                    mode: l4-nat
+                    nat-gateway: nowhere
+                    servers: [{ name: a, address: 10.0.1.1:8080 }]
+                  - name: dr
+                    vip: front
+                    port: 83
+                    mode: l4-dr
+                    snat-source: front
+                    servers: [{ name: a, address: 10.0.1.1 }]
+                """;
+
+        assertThat(errorsOf(config)).containsExactlyInAnyOrder(
+                "services[0].nat-gateway: must be another VIP than the service's own (\"front\"): the real servers'"
+                        + " gateway lives on the server-side interface",
+                "services[1].nat-gateway: \"nowhere\" is not a VIP defined under vips",
+                "services[1].servers[0].address: l4-nat maps to one real-server port only with one service port: with"
+                        + " several ports give the address without a port (\"10.0.1.1\"), each port is kept",
+                "services[2].snat-source: only applies to l4-snat services, not l4-dr");
     }
 }
