@@ -196,8 +196,100 @@ class KernelDataPlaneIT {
         assertThat(requests(40)).containsOnly("hello from rs1");
     }
 
+    @Test
+    void aLongDirectRoutingTransferSurvivesKillingTheActiveNode() throws Exception {
+        String lb2 = network.namespace("b");
+        network.plug(lb2, lanA, 9);
+        network.address(lb2, "eth0", network.subnet + "12/24");
+        int port = 2;
+        for (String rs : List.of(rs1, rs2)) {
+            network.plug(rs, lanA, port++, "eth0");
+            network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
+            network.address(rs, "lo", vip + "/32");
+            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2");
+        }
+        startServer(rs1, "rs1", 80);
+        startServer(rs2, "rs2", 80);
+        writeConfig("""
+                services:
+                  - name: dicom
+                    vip: front
+                    ports: [80]
+                    mode: l4-dr
+                    servers:
+                      - { name: rs1, address: %1$s21 }
+                      - { name: rs2, address: %1$s22 }
+                """.formatted(network.subnet), true);
+
+        transferSurvivesFailover(lb2);
+    }
+
+    @Test
+    void aLongNatTransferSurvivesKillingTheActiveNode() throws Exception {
+        String lb2 = network.namespace("b");
+        network.plug(lb2, lanA, 9);
+        network.address(lb2, "eth0", network.subnet + "12/24");
+        String lanB = serverSide(true);
+        network.plug(lb2, lanB, 10, "eth1");
+        network.address(lb2, "eth1", serverNet + "12/24");
+        writeConfig("""
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    mode: l4-nat
+                    nat-gateway: gateway
+                    servers:
+                      - { name: rs1, address: %1$s21:8080 }
+                      - { name: rs2, address: %1$s22:8080 }
+                """.formatted(serverNet), true);
+
+        transferSurvivesFailover(lb2);
+    }
+
+    /**
+     * A 120 MB download at 20 MB/s through the VIP; lb1 is killed (-9) a second in; lb2 takes the VIPs
+     * and, with the same table and seed, sends the flow's next packets to the same real server.
+     */
+    private void transferSurvivesFailover(String lb2) throws Exception {
+        Path big = Files.createDirectories(work.resolve("nginx-rs1").resolve("big")).resolve("file");
+        byte[] chunk = new byte[1 << 20];
+        java.util.Random random = new java.util.Random();
+        try (java.io.OutputStream out = Files.newOutputStream(big)) {
+            for (int i = 0; i < 120; i++) {
+                random.nextBytes(chunk);
+                out.write(chunk);
+            }
+        }
+        Files.createDirectories(work.resolve("nginx-rs2").resolve("big"));
+        Files.copy(big, work.resolve("nginx-rs2").resolve("big").resolve("file"));
+        BatonProcess first = start(lb1, "lb1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(lb1).contains("2 server(s) in a table"));
+        start(lb2, "lb2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(lb2).contains("\"role\" : \"PASSIVE\"")
+                && status(lb2).contains("passive node, no rules"));
+
+        Path received = work.resolve("received");
+        BatonProcess download = BatonProcess.launch(List.of("ip", "netns", "exec", client, "curl", "-s", "-S",
+                "--limit-rate", "20M", "-o", received.toString(), "-w", "%{http_code} %{size_download}",
+                "http://" + vip + "/big/file"), work);
+        processes.add(download);
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(received) && Files.size(received) > 10_000_000);
+        first.kill();
+        await().atMost(Duration.ofSeconds(10)).until(() -> status(lb2).contains("\"role\" : \"ACTIVE\"")
+                && status(lb2).contains("2 server(s) in a table"));
+        long atTakeover = Files.size(received);
+
+        assertThat(download.waitForExit()).as("curl: " + download.output()).isZero();
+        assertThat(download.output()).startsWith("200 125829120");
+        assertThat(Files.size(received)).isGreaterThan(atTakeover);
+        assertThat(TestNetwork.run("sha256sum", received.toString()).split(" ")[0])
+                .isEqualTo(TestNetwork.run("sha256sum", big.toString()).split(" ")[0]);
+    }
+
     /** LAN B: lb1's eth1 and the real servers, nginx on 8080; with {@code viaGateway} their default route is the floating gateway. */
-    private void serverSide(boolean viaGateway) throws Exception {
+    private String serverSide(boolean viaGateway) throws Exception {
         String lanB = network.lan("t");
         network.plug(lb1, lanB, 2, "eth1");
         network.address(lb1, "eth1", serverNet + "11/24");
@@ -211,32 +303,52 @@ class KernelDataPlaneIT {
         }
         startServer(rs1, "rs1", 8080);
         startServer(rs2, "rs2", 8080);
+        return lanB;
     }
 
     /** One node (a cluster of one) running {@code services}, with the VIPs both topologies use. */
     private void node(String services) throws Exception {
+        writeConfig(services, false);
+        start(lb1, "lb1");
+    }
+
+    private void writeConfig(String services, boolean pair) throws Exception {
         Files.writeString(work.resolve("baton.yaml"), """
                 cluster:
                   name: kernel-%s
                   key-file: %s
+                """.formatted(network.id, work.resolve("cluster.key"))
+                + (pair ? """
+                  witness: %1$s2
+                  nodes:
+                    - { id: lb1, address: %1$s11:7800, admin: 127.0.0.1:9090, priority: 200 }
+                    - { id: lb2, address: %1$s12:7800, admin: 127.0.0.1:9090, priority: 100 }
+                """.formatted(network.subnet) : """
                   nodes:
                     - { id: lb1, address: %s11:7800, admin: 127.0.0.1:9090, priority: 100 }
+                """.formatted(network.subnet))
+                + """
                 vips:
                   - { name: front, address: %s/24, interface: eth0 }
                   - { name: gateway, address: %s1/24, interface: eth1 }
                   - { name: source, address: %s5/24, interface: eth1 }
-                """.formatted(network.id, work.resolve("cluster.key"), network.subnet, vip, serverNet, serverNet)
+                """.formatted(vip, serverNet, serverNet)
                 + services);
-        if (!TestNetwork.succeeds("ip", "-n", lb1, "link", "show", "eth1")) {
+    }
+
+    private BatonProcess start(String namespace, String id) throws Exception {
+        if (!TestNetwork.succeeds("ip", "-n", namespace, "link", "show", "eth1")) {
             // l4-dr has no server side: a veth pair of its own holds the other VIPs
-            TestNetwork.run("ip", "-n", lb1, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p");
-            TestNetwork.run("ip", "-n", lb1, "link", "set", "eth1p", "up");
-            TestNetwork.run("ip", "-n", lb1, "link", "set", "eth1", "up");
+            TestNetwork.run("ip", "-n", namespace, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p");
+            TestNetwork.run("ip", "-n", namespace, "link", "set", "eth1p", "up");
+            TestNetwork.run("ip", "-n", namespace, "link", "set", "eth1", "up");
         }
-        processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", lb1, "java",
+        BatonProcess node = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java",
                 "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(),
-                "node", "--config", work.resolve("baton.yaml").toString(), "--node", "lb1", "--state-dir",
-                work.resolve("lb1").toString()), work));
+                "node", "--config", work.resolve("baton.yaml").toString(), "--node", id, "--state-dir",
+                work.resolve(id).toString()), work);
+        processes.add(node);
+        return node;
     }
 
     private void startServer(String namespace, String name, int port) throws Exception {
@@ -244,6 +356,7 @@ class KernelDataPlaneIT {
         Files.writeString(prefix.resolve("nginx.conf"), """
                 worker_processes 1;
                 daemon off;
+                user root;
                 error_log %1$s/error.log warn;
                 pid %1$s/nginx.pid;
                 events { worker_connections 1024; }
@@ -252,6 +365,7 @@ class KernelDataPlaneIT {
                     server {
                         listen %2$d;
                         location / { return 200 "hello from %3$s"; }
+                        location /big { root %1$s; }
                     }
                 }
                 """.formatted(prefix, port, name));
@@ -273,8 +387,12 @@ class KernelDataPlaneIT {
     }
 
     private String status() {
+        return status(lb1);
+    }
+
+    private String status(String namespace) {
         try {
-            return TestNetwork.run("ip", "netns", "exec", lb1, "curl", "-s", "-m", "2",
+            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
                     "http://127.0.0.1:9090/api/v1/status");
         } catch (Exception e) {
             return "";

@@ -49,6 +49,7 @@ public final class KernelDataPlane implements DataPlane, AutoCloseable {
     private BatonConfig config;
     private boolean active;
     private boolean forwardingEnabled;
+    private boolean cleaned;
     /** The script the kernel runs now; null when Baton's tables are absent. */
     private String programmed;
     private List<KernelRuleset.Plan> plans = List.of();
@@ -64,6 +65,14 @@ public final class KernelDataPlane implements DataPlane, AutoCloseable {
     /** Runs the kernel-mode services of {@code newConfig}; returns problems, one line each. */
     public synchronized List<String> apply(BatonConfig newConfig) {
         this.config = newConfig;
+        if (!cleaned && newConfig.services().stream().anyMatch(service -> service.mode().isKernel())) {
+            cleaned = true;
+            try {
+                host.nft(KernelRuleset.removal()); // tables a killed earlier run left behind
+            } catch (IOException e) {
+                LOG.warn("cannot remove nftables tables left by an earlier run: {}", e.getMessage());
+            }
+        }
         resolveMacs(newConfig, false);
         return program();
     }

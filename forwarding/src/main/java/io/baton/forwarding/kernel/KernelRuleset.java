@@ -183,6 +183,11 @@ public final class KernelRuleset {
             out.append("  chain forward {\n");
             out.append("    type filter hook forward priority filter; policy accept;\n");
             for (Plan plan : nat) {
+                if (plan.sourceAddress() == null) {
+                    orphanReplies(out, plan);
+                }
+            }
+            for (Plan plan : nat) {
                 for (TableServer server : plan.servers()) {
                     out.append("    ct original ip daddr ").append(plan.vip().address())
                             .append(" ct direction original ip daddr ").append(server.address())
@@ -190,9 +195,30 @@ public final class KernelRuleset {
                 }
             }
             out.append("  }\n");
+            if (!snat.isEmpty()) {
+                out.append("  chain input {\n");
+                out.append("    type filter hook input priority filter; policy accept;\n");
+                snat.forEach(plan -> orphanReplies(out, plan));
+                out.append("  }\n");
+            }
             out.append("}\n");
         }
         return out.toString();
+    }
+
+    /**
+     * Right after a failover this node has no conntrack entry for a flow the peer translated. A
+     * client packet then creates it (the same hash picks the same server); a server's packet that
+     * arrives first would instead open a wrong, untranslated entry (or, to the SNAT address, draw a
+     * reset). Such a packet (from a real server's service port, in conntrack's original
+     * direction) is dropped: the server sends it again once the client's packet has set the flow up.
+     */
+    private static void orphanReplies(StringBuilder out, Plan plan) {
+        for (TableServer server : plan.servers()) {
+            List<Integer> ports = server.port() != null ? List.of(server.port()) : plan.service().ports();
+            out.append("    ip saddr ").append(server.address()).append(" tcp sport ").append(set(ports))
+                    .append(" ct direction original drop\n");
+        }
     }
 
     /** Removes Baton's tables (creating them first makes the delete valid when they are absent). */
