@@ -35,10 +35,13 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
  * One running appliance node: its config store, its membership of the cluster (which decides
@@ -197,6 +200,10 @@ public final class ApplianceNode implements AutoCloseable {
             throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "this node \"" + nodeId
                     + "\" is not listed (listed: " + nodeIds(config) + "); it would not know its own role")));
         }
+        List<ConfigError> missing = missingInterfaces(config);
+        if (!missing.isEmpty()) {
+            throw new InvalidConfigException(missing);
+        }
         StoredConfig previous = applied;
         if (ConfigWriter.checksum(config).equals(previous.checksum())) {
             return previous;
@@ -216,6 +223,29 @@ public final class ApplianceNode implements AutoCloseable {
             ha.publish(result.revision(), config);
         }
         return result;
+    }
+
+    /** Every VIP interface must exist on this node: a VIP (or a kernel service) on a missing one cannot run. */
+    private List<ConfigError> missingInterfaces(BatonConfig config) {
+        List<ConfigError> errors = new ArrayList<>();
+        Path interfaces = Path.of("/sys/class/net");
+        for (int i = 0; i < config.vips().size(); i++) {
+            String iface = config.vips().get(i).iface();
+            if (!Files.isDirectory(interfaces)) {
+                break; // no sysfs (not Linux): nothing to check against
+            }
+            if (!Files.exists(interfaces.resolve(iface))) {
+                String present;
+                try (var listed = Files.list(interfaces)) {
+                    present = listed.map(path -> path.getFileName().toString()).sorted().collect(Collectors.joining(", "));
+                } catch (IOException e) {
+                    present = "?";
+                }
+                errors.add(new ConfigError("vips[" + i + "].interface", "no interface \"" + iface + "\" on node "
+                        + nodeId + " (it has: " + present + ")"));
+            }
+        }
+        return errors;
     }
 
     /** A revision a peer applied: stored under the same number and run, unless this node has it already. */

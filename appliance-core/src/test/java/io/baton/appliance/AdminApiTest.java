@@ -119,6 +119,20 @@ class AdminApiTest {
     }
 
     @Test
+    void aVipOnAnInterfaceThisNodeLacksIsRefused() throws Exception {
+        String elsewhere = Files.readString(example).replaceFirst("interface: lo", "interface: nosuch0");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", elsewhere);
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        JsonNode error = JSON.readTree(response.body()).get("errors").get(0);
+        assertThat(error.get("path").asText()).isEqualTo("vips[0].interface");
+        assertThat(error.get("message").asText()).startsWith("no interface \"nosuch0\" on node lb1 (it has: ")
+                .contains("lo");
+        assertThat(configRevision()).isEqualTo(1);
+    }
+
+    @Test
     void unknownPathsGet404AndWrongMethods405() throws Exception {
         assertThat(TestHttp.get(admin, "/api/v2/everything").statusCode()).isEqualTo(404);
         HttpResponse<String> delete = TestHttp.send(admin, "DELETE", "/api/v1/config", "application/json", "");
