@@ -94,10 +94,19 @@ class KernelDataPlaneIT {
             network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
             // the VIP on loopback, never answering ARP for it: what the README asks of a DR real server
             network.address(rs, "lo", vip + "/32");
-            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
-                    "net.ipv4.conf.all.arp_announce=2");
             port++;
         }
+        BatonProcess.Result unprepared = checkRealServer(rs1, "--mode", "l4-dr", "--vip", vip);
+        assertThat(unprepared.exitCode()).isEqualTo(1);
+        assertThat(unprepared.output()).contains("ok    the VIP " + vip + "/32 is on lo")
+                .contains("FAIL  eth0: arp_ignore is 0 (needs 1 or more)");
+        for (String rs : List.of(rs1, rs2)) {
+            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2");
+        }
+        BatonProcess.Result prepared = checkRealServer(rs1, "--mode", "l4-dr", "--vip", vip);
+        assertThat(prepared.exitCode()).as(prepared.output()).isZero();
+        assertThat(prepared.output()).contains("all checks passed");
         startServer(rs1, "rs1", 80);
         startServer(rs2, "rs2", 80);
         node("""
@@ -112,6 +121,10 @@ class KernelDataPlaneIT {
                       - { name: rs2, address: %1$s22, weight: 100 }
                 """.formatted(network.subnet));
         await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
+
+        BatonProcess.Result fromBalancer = checkRealServer(lb1, "--mode", "l4-dr", "--vip", vip, "--lan", "eth0");
+        assertThat(fromBalancer.exitCode()).as(fromBalancer.output()).isZero();
+        assertThat(fromBalancer.output()).contains("ok    no other host on eth0 answers ARP for " + vip);
 
         BatonProcess capture = capture(lb1, "eth0");
         List<String> answers = requests(REQUESTS);
@@ -148,6 +161,9 @@ class KernelDataPlaneIT {
                       - { name: rs2, address: %1$s22:8080, weight: 100 }
                 """.formatted(serverNet));
         await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
+        BatonProcess.Result gatewayCheck = checkRealServer(rs1, "--mode", "l4-nat", "--vip", vip, "--gateway",
+                serverNet + "1");
+        assertThat(gatewayCheck.exitCode()).as(gatewayCheck.output()).isZero();
 
         BatonProcess capture = capture(lb1, "eth0");
         List<String> answers = requests(REQUESTS);
@@ -371,6 +387,15 @@ class KernelDataPlaneIT {
                 """.formatted(prefix, port, name));
         servers.add(BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "nginx", "-p", prefix.toString(),
                 "-c", prefix.resolve("nginx.conf").toString()), work));
+    }
+
+    private BatonProcess.Result checkRealServer(String namespace, String... arguments) throws Exception {
+        List<String> command = new ArrayList<>(List.of("ip", "netns", "exec", namespace, "java", "-jar",
+                BatonProcess.jar().toString(), "check-real-server"));
+        command.addAll(List.of(arguments));
+        try (BatonProcess check = BatonProcess.launch(command, work)) {
+            return new BatonProcess.Result(check.waitForExit(), check.output());
+        }
     }
 
     /** Stops a real server's nginx (its workers too: killing the master alone leaves them serving). */

@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "baton", mixinStandardHelpOptions = true, versionProvider = BatonCli.Version.class,
         description = "Baton: a clustered high-availability load balancer for hospital imaging.",
         subcommands = {NodeCommand.class, ConfigCommand.class, StatusCommand.class, ServerStateCommand.Drain.class,
-                ServerStateCommand.Halt.class, ServerStateCommand.Online.class, FailoverCommand.class, DemoCommand.class,
-                CommandLine.HelpCommand.class},
+                ServerStateCommand.Halt.class, ServerStateCommand.Online.class, FailoverCommand.class,
+                CheckRealServerCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes (all commands):%n",
         footer = {"  0   ok", "  1   refused or failed (invalid config, node cannot start, ...)",
                 "  2   the node's admin API could not be reached", " 64   wrong command line",
@@ -51,6 +51,11 @@ public final class BatonCli implements Runnable {
 
     private static int handle(Exception exception, CommandLine commandLine, CommandLine.ParseResult parseResult) {
         String command = commandLine.getCommandSpec().qualifiedName();
+        if (exception instanceof CommandLine.ParameterException) {
+            System.err.println(command + ": " + exception.getMessage());
+            System.err.println("Try '" + command + " --help' for more information.");
+            return ExitCodes.USAGE;
+        }
         if (exception instanceof NodeUnreachableException) {
             System.err.println(command + ": " + exception.getMessage());
             return ExitCodes.UNREACHABLE;

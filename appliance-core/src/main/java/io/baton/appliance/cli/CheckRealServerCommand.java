@@ -1,0 +1,168 @@
+package io.baton.appliance.cli;
+
+import io.baton.cluster.host.IpCommand;
+import io.baton.cluster.host.RawSocketArp;
+import io.baton.config.Ipv4;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+@Command(name = "check-real-server", mixinStandardHelpOptions = true,
+        header = "Check that a real server is set up for a kernel mode (l4-dr, l4-nat).",
+        description = {
+            "Run it ON THE REAL SERVER (as root, or as anyone for the read-only checks):",
+            "  l4-dr:  the VIP is on a loopback interface as /32 and on no other interface; arp_ignore >= 1 and"
+                    + " arp_announce >= 2 on every other interface (effective value: the larger of 'all' and the"
+                    + " interface's own), so that the server never answers ARP for the VIP.",
+            "  l4-nat: the default route goes through the floating gateway (--gateway).",
+            "",
+            "Or run it ON A LOAD BALANCER with --lan IFACE: it asks the LAN who answers ARP for the VIP. Only"
+                    + " the active load balancer may; a real server that answers steals clients from it.",
+            "",
+            "Each check prints 'ok' or 'FAIL' with what to change."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:every check passed", "1:a check failed", "64:usage error"})
+final class CheckRealServerCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--mode", required = true, paramLabel = "MODE", description = "l4-dr or l4-nat")
+    String mode;
+
+    @Option(names = "--vip", required = true, paramLabel = "ADDRESS", description = "the service's VIP, e.g. 10.20.0.100")
+    String vip;
+
+    @Option(names = "--gateway", paramLabel = "ADDRESS",
+            description = "l4-nat: the floating gateway address (the service's nat-gateway VIP)")
+    String gateway;
+
+    @Option(names = "--lan", paramLabel = "IFACE",
+            description = "on a load balancer: the VIP's interface; asks the LAN who answers ARP for the VIP")
+    String lan;
+
+    private final List<String> failures = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+        try {
+            return check();
+        } catch (IOException e) {
+            System.err.println("baton check-real-server: cannot check: " + e.getMessage());
+            return ExitCodes.FAILED;
+        }
+    }
+
+    private int check() throws IOException {
+        if (!Ipv4.isValid(vip)) {
+            throw new ParameterException(spec.commandLine(), "--vip: \"" + vip + "\" is not an IPv4 address");
+        }
+        if (lan != null) {
+            balancerSide();
+        } else if (mode.equals("l4-dr")) {
+            directRouting();
+        } else if (mode.equals("l4-nat")) {
+            if (gateway == null || !Ipv4.isValid(gateway)) {
+                throw new ParameterException(spec.commandLine(), "l4-nat needs --gateway with the floating gateway address");
+            }
+            nat();
+        } else {
+            throw new ParameterException(spec.commandLine(), "--mode: \"" + mode
+                    + "\" has no real-server setup to check (l4-dr or l4-nat; l4-snat needs none)");
+        }
+        System.out.println(failures.isEmpty() ? "all checks passed" : failures.size() + " check(s) failed");
+        return failures.isEmpty() ? ExitCodes.OK : ExitCodes.FAILED;
+    }
+
+    private void directRouting() throws IOException {
+        List<String> holding = new ArrayList<>();
+        for (String line : ip("-4", "-o", "addr", "show").split("\n")) {
+            String[] words = line.trim().split("\\s+");
+            for (int i = 0; i + 1 < words.length; i++) {
+                if (words[i].equals("inet") && words[i + 1].startsWith(vip + "/")) {
+                    holding.add(words[1] + " " + words[i + 1]);
+                }
+            }
+        }
+        boolean onLoopback = holding.stream().anyMatch(entry -> entry.startsWith("lo ") && entry.endsWith("/32"));
+        check(onLoopback, "the VIP " + vip + "/32 is on lo",
+                "add it: ip addr add " + vip + "/32 dev lo (and make it permanent in the network configuration)");
+        List<String> elsewhere = holding.stream().filter(entry -> !entry.startsWith("lo ")).toList();
+        check(elsewhere.isEmpty(), "the VIP is on no other interface",
+                "remove it from " + elsewhere + ": there this server would answer ARP for it");
+        int ignoreAll = sysctl("all", "arp_ignore");
+        int announceAll = sysctl("all", "arp_announce");
+        try (Stream<Path> interfaces = Files.list(Path.of("/proc/sys/net/ipv4/conf"))) {
+            for (String iface : interfaces.map(path -> path.getFileName().toString())
+                    .filter(name -> !name.equals("all") && !name.equals("default") && !name.equals("lo")).sorted().toList()) {
+                int ignore = Math.max(ignoreAll, sysctl(iface, "arp_ignore"));
+                int announce = Math.max(announceAll, sysctl(iface, "arp_announce"));
+                check(ignore >= 1, iface + ": arp_ignore is " + ignore + " (needs 1 or more)",
+                        "sysctl -w net.ipv4.conf.all.arp_ignore=1 (and in /etc/sysctl.d/ to keep it)");
+                check(announce >= 2, iface + ": arp_announce is " + announce + " (needs 2)",
+                        "sysctl -w net.ipv4.conf.all.arp_announce=2 (and in /etc/sysctl.d/ to keep it)");
+            }
+        }
+    }
+
+    private void nat() throws IOException {
+        String routes = ip("-4", "route", "show", "default");
+        check(routes.contains("via " + gateway + " "), "the default route goes via the floating gateway " + gateway,
+                "replies must come back through the active load balancer: ip route replace default via " + gateway
+                        + " (now: " + (routes.isBlank() ? "no default route" : routes.strip()) + ")");
+    }
+
+    private void balancerSide() throws IOException {
+        IpCommand addresses = new IpCommand();
+        try (RawSocketArp arp = new RawSocketArp(addresses)) {
+            String answering = arp.answeredElsewhere(lan, vip, Duration.ofMillis(500));
+            check(answering == null, "no other host on " + lan + " answers ARP for " + vip
+                            + " (this host is " + addresses.mac(lan) + ")",
+                    answering + " answers for the VIP: if that is a real server, set arp_ignore=1 and arp_announce=2"
+                            + " there (baton check-real-server --mode l4-dr --vip " + vip + " on it); if it is the"
+                            + " active load balancer, run this on a passive one");
+        }
+    }
+
+    private void check(boolean ok, String what, String fix) {
+        if (ok) {
+            System.out.println("ok    " + what);
+        } else {
+            System.out.println("FAIL  " + what + ": " + fix);
+            failures.add(what);
+        }
+    }
+
+    private static int sysctl(String iface, String name) throws IOException {
+        Path file = Path.of("/proc/sys/net/ipv4/conf", iface, name);
+        return Files.exists(file) ? Integer.parseInt(Files.readString(file).strip()) : 0;
+    }
+
+    private static String ip(String... arguments) throws IOException {
+        List<String> command = new ArrayList<>(List.of("ip"));
+        command.addAll(List.of(arguments));
+        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(process.getInputStream().readAllBytes());
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                throw new IOException(String.join(" ", command) + " failed: " + output.strip());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+        return output;
+    }
+}
