@@ -224,6 +224,16 @@ public final class HaController implements AutoCloseable {
         reconcile(false);
     }
 
+    /** True when the member named active is another node and reports holding the VIPs. */
+    private boolean peerHolds(ClusterNode node) {
+        Decision decision = node.decision();
+        if (decision.active() == null || decision.isActive(self)) {
+            return false;
+        }
+        MemberInfo info = node.infos().get(decision.active());
+        return info != null && info.holding();
+    }
+
     /** Asks the witness; when its verdict flips, the role is re-examined at once. */
     private void pollWitness() {
         Witness current = witness;
@@ -475,6 +485,7 @@ public final class HaController implements AutoCloseable {
     public void close() {
         ClusterNode node;
         boolean wasActive;
+        MemberInfo lastWord;
         synchronized (this) {
             closed = true;
             timer.shutdownNow();
@@ -488,13 +499,17 @@ public final class HaController implements AutoCloseable {
                 vips.releaseAll();
                 holding = false;
             }
-            if (node != null) {
-                node.updateAndWait(info(), HANDOVER_WAIT);
-            }
+            lastWord = info();
+        }
+        if (node != null) {
+            // outside the lock: the cluster thread that sends this also runs reconcile(), which needs it
+            node.updateAndWait(lastWord, HANDOVER_WAIT);
         }
         if (wasActive && node.members().size() > 1) {
+            // stay a member until the peer reports holding the VIPs (bounded): the handover is then
+            // complete, and this node's shutdown work does not compete with the peer's takeover
             long deadline = System.nanoTime() + HANDOVER_WAIT.toNanos();
-            while (node.decision().isActive(self) && System.nanoTime() < deadline) {
+            while (!peerHolds(node) && System.nanoTime() < deadline) {
                 try {
                     Thread.sleep(2);
                 } catch (InterruptedException e) {
@@ -505,8 +520,12 @@ public final class HaController implements AutoCloseable {
             Decision after = node.decision();
             if (after.isActive(self) || after.active() == null) {
                 LOG.warn("no peer was named active within {} ms; leaving anyway", HANDOVER_WAIT.toMillis());
+            } else if (!peerHolds(node)) {
+                LOG.warn("active role handed to {} (epoch {}), which did not report holding the VIPs within {} ms;"
+                        + " leaving anyway", after.active(), after.epoch(), HANDOVER_WAIT.toMillis());
             } else {
-                LOG.info("active role handed to {} (epoch {}); leaving the cluster", after.active(), after.epoch());
+                LOG.info("active role handed to {} (epoch {}), which holds the VIPs; leaving the cluster",
+                        after.active(), after.epoch());
             }
         }
         if (node != null) {

@@ -84,7 +84,9 @@ public final class KernelDataPlane implements DataPlane, AutoCloseable {
             return List.of();
         }
         active = nowActive;
-        LOG.info("kernel data plane {}", nowActive ? "active: programming nftables" : "passive: no nftables rules");
+        if (config != null && config.services().stream().anyMatch(service -> service.mode().isKernel())) {
+            LOG.info("kernel data plane {}", nowActive ? "active: programming nftables" : "passive: no nftables rules");
+        }
         return program();
     }
 
