@@ -143,6 +143,13 @@ class KernelDataPlaneIT {
         stopServer("rs2");
         await().atMost(Duration.ofSeconds(10)).until(() -> status().contains("1 server(s) in a table"));
         assertThat(requests(40)).containsOnly("hello from rs1");
+
+        assertThat(TestNetwork.run("ip", "netns", "exec", lb1, "nft", "list", "tables")).contains("netdev baton");
+        BatonProcess node = processes.get(0);
+        node.terminate();
+        assertThat(node.waitForExit()).isZero();
+        assertThat(TestNetwork.run("ip", "netns", "exec", lb1, "nft", "list", "tables"))
+                .as("a stopped node leaves no rules").doesNotContain("baton");
     }
 
     @Test
