@@ -1,5 +1,6 @@
 package io.baton.appliance.cli;
 
+import io.baton.cluster.host.HostCommand;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
 import io.baton.config.Ipv4;
@@ -16,7 +17,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 @Command(name = "check-real-server", mixinStandardHelpOptions = true,
@@ -153,16 +153,6 @@ final class CheckRealServerCommand implements Callable<Integer> {
     private static String ip(String... arguments) throws IOException {
         List<String> command = new ArrayList<>(List.of("ip"));
         command.addAll(List.of(arguments));
-        Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(process.getInputStream().readAllBytes());
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS) || process.exitValue() != 0) {
-                throw new IOException(String.join(" ", command) + " failed: " + output.strip());
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        }
-        return output;
+        return HostCommand.run(command, null, "iproute2");
     }
 }

@@ -1,8 +1,6 @@
 package io.baton.cluster.host;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 import io.baton.config.Ipv4;
 
 import java.io.IOException;
@@ -34,23 +32,7 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
     /** Frames queued between probes are dropped beyond this: a probe's drain stays short. */
     private static final int RECEIVE_BUFFER_BYTES = 4096;
 
-    /** The few libc calls used. */
-    interface LibC extends Library {
-        int socket(int domain, int type, int protocol) throws LastErrorException;
-
-        int sendto(int fd, byte[] buffer, long length, int flags, byte[] address, int addressLength)
-                throws LastErrorException;
-
-        int bind(int fd, byte[] address, int addressLength) throws LastErrorException;
-
-        int setsockopt(int fd, int level, int option, byte[] value, int length) throws LastErrorException;
-
-        long recv(int fd, byte[] buffer, long length, int flags) throws LastErrorException;
-
-        int close(int fd) throws LastErrorException;
-    }
-
-    private static final LibC LIBC = Native.load("c", LibC.class);
+    private static final LibC LIBC = LibC.INSTANCE;
 
     private final AddressManager addresses;
     /** Interface name → its open ARP socket. */

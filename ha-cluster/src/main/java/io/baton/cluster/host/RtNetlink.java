@@ -1,8 +1,6 @@
 package io.baton.cluster.host;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Library;
-import com.sun.jna.Native;
 import io.baton.config.Ipv4;
 import io.baton.config.VipConfig;
 
@@ -40,20 +38,7 @@ final class RtNetlink {
     private static final int EEXIST = 17;
     private static final int EADDRNOTAVAIL = 99;
 
-    interface LibC extends Library {
-        int socket(int domain, int type, int protocol) throws LastErrorException;
-
-        int sendto(int fd, byte[] buffer, long length, int flags, byte[] address, int addressLength)
-                throws LastErrorException;
-
-        int setsockopt(int fd, int level, int option, byte[] value, int length) throws LastErrorException;
-
-        long recv(int fd, byte[] buffer, long length, int flags) throws LastErrorException;
-
-        int close(int fd) throws LastErrorException;
-    }
-
-    private static final LibC LIBC = Native.load("c", LibC.class);
+    private static final LibC LIBC = LibC.INSTANCE;
 
     private RtNetlink() {
     }
