@@ -12,8 +12,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -23,8 +23,9 @@ import static org.awaitility.Awaitility.await;
 /** Real peers for the checks: DCMTK processes, HTTP servers, greeting and silent TCP servers. */
 final class Peers implements AutoCloseable {
 
-    private final List<Process> processes = new ArrayList<>();
-    private final List<AutoCloseable> servers = new ArrayList<>();
+    private final List<Process> processes = new CopyOnWriteArrayList<>();
+    /** Added to by accept threads while close() may be walking it. */
+    private final List<AutoCloseable> servers = new CopyOnWriteArrayList<>();
     private final ExecutorService executor = Executors.newCachedThreadPool();
 
     /** DCMTK's storescp: accepts Verification whatever the called AE title. */
