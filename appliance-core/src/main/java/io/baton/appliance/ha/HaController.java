@@ -49,7 +49,7 @@ public final class HaController implements AutoCloseable {
     static final Duration WITNESS_FRESH = Duration.ofMillis(350);
     /** How long one witness probe waits for its answer (a LAN answers in well under a millisecond). */
     static final Duration WITNESS_TIMEOUT = Duration.ofMillis(250);
-    /** How long a stopping active node waits for the peer to be named before it leaves anyway. */
+    /** How long a stopping active node waits for its last word to go out, and then for the peer to hold the VIPs. */
     static final Duration HANDOVER_WAIT = Duration.ofMillis(500);
     /**
      * How often the VIP interfaces' links are checked. A node whose link goes down gives up the
