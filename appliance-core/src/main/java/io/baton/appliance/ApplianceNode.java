@@ -35,13 +35,10 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.stream.Collectors;
 
 /**
  * One running appliance node: its config store, its membership of the cluster (which decides
@@ -58,6 +55,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final L7Engine l7;
     private final HealthMonitor health;
     private final HaController ha;
+    private final IpCommand addresses;
     private final RawSocketArp arp;
     private final KernelDataPlane kernel;
     private final NodeMetrics metrics;
@@ -71,7 +69,7 @@ public final class ApplianceNode implements AutoCloseable {
         this.applied = applied;
         this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
         l7.setActive(false); // only the node the cluster makes active listens on the VIPs
-        IpCommand addresses = new IpCommand();
+        this.addresses = new IpCommand();
         this.arp = new RawSocketArp(addresses);
         this.kernel = new KernelDataPlane(new LinuxKernelHost(addresses, arp));
         this.health = new HealthMonitor((service, server, state, result) -> {
@@ -227,22 +225,19 @@ public final class ApplianceNode implements AutoCloseable {
 
     /** Every VIP interface must exist on this node: a VIP (or a kernel service) on a missing one cannot run. */
     private List<ConfigError> missingInterfaces(BatonConfig config) {
+        List<String> present;
+        try {
+            present = addresses.interfaces();
+        } catch (IOException e) {
+            LOG.warn("cannot list this node's interfaces to check the VIPs against: {}", e.getMessage());
+            return List.of();
+        }
         List<ConfigError> errors = new ArrayList<>();
-        Path interfaces = Path.of("/sys/class/net");
         for (int i = 0; i < config.vips().size(); i++) {
             String iface = config.vips().get(i).iface();
-            if (!Files.isDirectory(interfaces)) {
-                break; // no sysfs (not Linux): nothing to check against
-            }
-            if (!Files.exists(interfaces.resolve(iface))) {
-                String present;
-                try (var listed = Files.list(interfaces)) {
-                    present = listed.map(path -> path.getFileName().toString()).sorted().collect(Collectors.joining(", "));
-                } catch (IOException e) {
-                    present = "?";
-                }
+            if (!present.contains(iface)) {
                 errors.add(new ConfigError("vips[" + i + "].interface", "no interface \"" + iface + "\" on node "
-                        + nodeId + " (it has: " + present + ")"));
+                        + nodeId + " (it has: " + String.join(", ", present) + ")"));
             }
         }
         return errors;

@@ -1,29 +1,25 @@
 package io.baton.appliance;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.baton.cluster.host.AddressManager;
 import io.baton.cluster.host.ArpProbe;
-import io.baton.cluster.host.HostCommand;
+import io.baton.cluster.host.Nftables;
+import io.baton.cluster.host.Sysctl;
 import io.baton.forwarding.kernel.KernelHost;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 
-/** The kernel data plane's host: the {@code nft} tool, sysfs, and ARP through the cluster's raw socket. */
+/** The kernel data plane's host, put together from the cluster's host package: nft, sysctls, addresses, ARP. */
 final class LinuxKernelHost implements KernelHost {
 
     /** How long a real server has to answer an ARP question for its MAC. */
     private static final Duration ARP_WAIT = Duration.ofMillis(200);
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final AddressManager addresses;
     private final ArpProbe arp;
+    private final Nftables nftables = new Nftables();
 
     LinuxKernelHost(AddressManager addresses, ArpProbe arp) {
         this.addresses = addresses;
@@ -32,27 +28,13 @@ final class LinuxKernelHost implements KernelHost {
 
     @Override
     public void nft(String script) throws IOException {
-        run(List.of("nft", "-f", "-"), script);
+        nftables.apply(script);
     }
 
     @Override
     public Map<String, long[]> counters() throws IOException {
-        Map<String, long[]> counters = new HashMap<>();
-        for (String family : List.of("netdev", "ip")) {
-            String listed;
-            try {
-                listed = run(List.of("nft", "-j", "list", "counters", "table", family, "baton"), null);
-            } catch (IOException absent) {
-                continue; // no such table: nothing of this family programmed
-            }
-            for (JsonNode item : JSON.readTree(listed).path("nftables")) {
-                JsonNode counter = item.path("counter");
-                if (!counter.isMissingNode()) {
-                    counters.put(counter.path("name").asText(),
-                            new long[] {counter.path("packets").asLong(), counter.path("bytes").asLong()});
-                }
-            }
-        }
+        Map<String, long[]> counters = new HashMap<>(nftables.counters("netdev", "baton"));
+        counters.putAll(nftables.counters("ip", "baton"));
         return counters;
     }
 
@@ -68,13 +50,6 @@ final class LinuxKernelHost implements KernelHost {
 
     @Override
     public void enableForwarding() throws IOException {
-        Path forwarding = Path.of("/proc/sys/net/ipv4/ip_forward");
-        if (!Files.readString(forwarding).strip().equals("1")) {
-            Files.writeString(forwarding, "1\n");
-        }
-    }
-
-    private static String run(List<String> command, String input) throws IOException {
-        return HostCommand.run(command, input, "nftables");
+        Sysctl.enableIpv4Forwarding();
     }
 }

@@ -64,6 +64,14 @@ public final class BatonProcess implements AutoCloseable {
     public record Result(int exitCode, String output) {
     }
 
+    /** Writes each process's output to target/DIRECTORY/TEST-N.log, for reading after a failure. */
+    public static void saveOutputs(List<BatonProcess> processes, String directory, String test) throws IOException {
+        Path logs = Files.createDirectories(Path.of("target", directory));
+        for (int i = 0; i < processes.size(); i++) {
+            Files.writeString(logs.resolve(test + "-" + i + ".log"), processes.get(i).output());
+        }
+    }
+
     /** Waits up to {@code time} for the process to end; true if it did. */
     public boolean exitsWithin(Duration time) throws InterruptedException {
         return process.waitFor(time.toMillis(), TimeUnit.MILLISECONDS);

@@ -82,12 +82,7 @@ class FailoverIT {
     void tearDown(org.junit.jupiter.api.TestInfo test) throws Exception {
         processes.forEach(BatonProcess::close);
         network.close();
-        // every process's output, for reading after a failure
-        Path logs = Files.createDirectories(Path.of("target", "failover-it"));
-        for (int i = 0; i < processes.size(); i++) {
-            Files.writeString(logs.resolve(test.getTestMethod().orElseThrow().getName() + "-" + i + ".log"),
-                    processes.get(i).output());
-        }
+        BatonProcess.saveOutputs(processes, "failover-it", test.getTestMethod().orElseThrow().getName());
     }
 
     @Test

@@ -70,40 +70,20 @@ class KernelDataPlaneIT {
 
     @AfterEach
     void tearDown(TestInfo test) throws Exception {
-        for (String name : List.of("rs1", "rs2")) {
-            if (Files.exists(work.resolve("nginx-" + name).resolve("nginx.pid"))) {
-                TestNetwork.succeeds("nginx", "-p", work.resolve("nginx-" + name).toString(), "-c",
-                        work.resolve("nginx-" + name).resolve("nginx.conf").toString(), "-s", "stop");
-            }
-        }
-        servers.forEach(BatonProcess::close);
+        servers.forEach(BatonProcess::close); // nginx workers too: close() ends a process's children
         processes.forEach(BatonProcess::close);
         network.close();
-        Path logs = Files.createDirectories(Path.of("target", "kernel-it"));
-        for (int i = 0; i < processes.size(); i++) {
-            Files.writeString(logs.resolve(test.getTestMethod().orElseThrow().getName() + "-" + i + ".log"),
-                    processes.get(i).output());
-        }
+        BatonProcess.saveOutputs(processes, "kernel-it", test.getTestMethod().orElseThrow().getName());
     }
 
     @Test
     void directRoutingSplitsByWeightRepliesBypassTheBalancerAndAStoppedServerLeavesTheTable() throws Exception {
-        int port = 2;
-        for (String rs : List.of(rs1, rs2)) {
-            network.plug(rs, lanA, port, "eth0");
-            network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
-            // the VIP on loopback, never answering ARP for it: what the README asks of a DR real server
-            network.address(rs, "lo", vip + "/32");
-            port++;
-        }
+        directRoutingServers();
         BatonProcess.Result unprepared = checkRealServer(rs1, "--mode", "l4-dr", "--vip", vip);
         assertThat(unprepared.exitCode()).isEqualTo(1);
         assertThat(unprepared.output()).contains("ok    the VIP " + vip + "/32 is on lo")
                 .contains("FAIL  eth0: arp_ignore is 0 (needs 1 or more)");
-        for (String rs : List.of(rs1, rs2)) {
-            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
-                    "net.ipv4.conf.all.arp_announce=2");
-        }
+        noArpForTheVip();
         BatonProcess.Result prepared = checkRealServer(rs1, "--mode", "l4-dr", "--vip", vip);
         assertThat(prepared.exitCode()).as(prepared.output()).isZero();
         assertThat(prepared.output()).contains("all checks passed");
@@ -155,18 +135,7 @@ class KernelDataPlaneIT {
     @Test
     void natSendsRepliesBackThroughTheBalancerAndMapsThePort() throws Exception {
         serverSide(true);
-        node("""
-                services:
-                  - name: web
-                    vip: front
-                    ports: [80]
-                    mode: l4-nat
-                    nat-gateway: gateway
-                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
-                    servers:
-                      - { name: rs1, address: %1$s21:8080, weight: 100 }
-                      - { name: rs2, address: %1$s22:8080, weight: 100 }
-                """.formatted(serverNet));
+        node(serverSideService("mode: l4-nat\n    nat-gateway: gateway"));
         await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
         BatonProcess.Result gatewayCheck = checkRealServer(rs1, "--mode", "l4-nat", "--vip", vip, "--gateway",
                 serverNet + "1");
@@ -190,18 +159,7 @@ class KernelDataPlaneIT {
     @Test
     void snatReachesServersThatHaveNoRouteBackFromTheFloatingSource() throws Exception {
         serverSide(false);
-        node("""
-                services:
-                  - name: web
-                    vip: front
-                    ports: [80]
-                    mode: l4-snat
-                    snat-source: source
-                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
-                    servers:
-                      - { name: rs1, address: %1$s21:8080, weight: 100 }
-                      - { name: rs2, address: %1$s22:8080, weight: 100 }
-                """.formatted(serverNet));
+        node(serverSideService("mode: l4-snat\n    snat-source: source"));
         await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("2 server(s) in a table"));
 
         BatonProcess capture = capture(lb1, "eth1");
@@ -224,14 +182,8 @@ class KernelDataPlaneIT {
         String lb2 = network.namespace("b");
         network.plug(lb2, lanA, 9);
         network.address(lb2, "eth0", network.subnet + "12/24");
-        int port = 2;
-        for (String rs : List.of(rs1, rs2)) {
-            network.plug(rs, lanA, port++, "eth0");
-            network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
-            network.address(rs, "lo", vip + "/32");
-            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
-                    "net.ipv4.conf.all.arp_announce=2");
-        }
+        directRoutingServers();
+        noArpForTheVip();
         startServer(rs1, "rs1", 80);
         startServer(rs2, "rs2", 80);
         writeConfig("""
@@ -309,6 +261,39 @@ class KernelDataPlaneIT {
         assertThat(Files.size(received)).isGreaterThan(atTakeover);
         assertThat(TestNetwork.run("sha256sum", received.toString()).split(" ")[0])
                 .isEqualTo(TestNetwork.run("sha256sum", big.toString()).split(" ")[0]);
+    }
+
+    /** rs1 and rs2 on LAN A, each with the VIP on loopback: what the README asks of a DR real server. */
+    private void directRoutingServers() throws Exception {
+        int port = 2;
+        for (String rs : List.of(rs1, rs2)) {
+            network.plug(rs, lanA, port++, "eth0");
+            network.address(rs, "eth0", network.subnet + (rs.equals(rs1) ? "21" : "22") + "/24");
+            network.address(rs, "lo", vip + "/32");
+        }
+    }
+
+    /** The rest of it: the real servers never answer ARP for the VIP. */
+    private void noArpForTheVip() throws Exception {
+        for (String rs : List.of(rs1, rs2)) {
+            TestNetwork.run("ip", "netns", "exec", rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1",
+                    "net.ipv4.conf.all.arp_announce=2");
+        }
+    }
+
+    /** Service "web" on VIP front:80 to rs1 and rs2 on LAN B (port 8080), in {@code mode} (its lines). */
+    private String serverSideService(String mode) {
+        return """
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    %2$s
+                    check: { type: connect, interval: 300ms, timeout: 200ms, rise: 1, fall: 2 }
+                    servers:
+                      - { name: rs1, address: %1$s21:8080, weight: 100 }
+                      - { name: rs2, address: %1$s22:8080, weight: 100 }
+                """.formatted(serverNet, mode);
     }
 
     /** LAN B: lb1's eth1 and the real servers, nginx on 8080; with {@code viaGateway} their default route is the floating gateway. */

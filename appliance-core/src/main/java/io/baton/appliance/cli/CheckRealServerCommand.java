@@ -1,8 +1,8 @@
 package io.baton.appliance.cli;
 
-import io.baton.cluster.host.HostCommand;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
+import io.baton.cluster.host.Sysctl;
 import io.baton.config.Ipv4;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -11,13 +11,10 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 
 @Command(name = "check-real-server", mixinStandardHelpOptions = true,
         header = "Check that a real server is set up for a kernel mode (l4-dr, l4-nat).",
@@ -87,41 +84,31 @@ final class CheckRealServerCommand implements Callable<Integer> {
     }
 
     private void directRouting() throws IOException {
-        List<String> holding = new ArrayList<>();
-        for (String line : ip("-4", "-o", "addr", "show").split("\n")) {
-            String[] words = line.trim().split("\\s+");
-            for (int i = 0; i + 1 < words.length; i++) {
-                if (words[i].equals("inet") && words[i + 1].startsWith(vip + "/")) {
-                    holding.add(words[1] + " " + words[i + 1]);
-                }
-            }
-        }
+        List<String> holding = new IpCommand().holdersOf(vip);
         boolean onLoopback = holding.stream().anyMatch(entry -> entry.startsWith("lo ") && entry.endsWith("/32"));
         check(onLoopback, "the VIP " + vip + "/32 is on lo",
                 "add it: ip addr add " + vip + "/32 dev lo (and make it permanent in the network configuration)");
         List<String> elsewhere = holding.stream().filter(entry -> !entry.startsWith("lo ")).toList();
         check(elsewhere.isEmpty(), "the VIP is on no other interface",
                 "remove it from " + elsewhere + ": there this server would answer ARP for it");
-        int ignoreAll = sysctl("all", "arp_ignore");
-        int announceAll = sysctl("all", "arp_announce");
-        try (Stream<Path> interfaces = Files.list(Path.of("/proc/sys/net/ipv4/conf"))) {
-            for (String iface : interfaces.map(path -> path.getFileName().toString())
-                    .filter(name -> !name.equals("all") && !name.equals("default") && !name.equals("lo")).sorted().toList()) {
-                int ignore = Math.max(ignoreAll, sysctl(iface, "arp_ignore"));
-                int announce = Math.max(announceAll, sysctl(iface, "arp_announce"));
-                check(ignore >= 1, iface + ": arp_ignore is " + ignore + " (needs 1 or more)",
-                        "sysctl -w net.ipv4.conf.all.arp_ignore=1 (and in /etc/sysctl.d/ to keep it)");
-                check(announce >= 2, iface + ": arp_announce is " + announce + " (needs 2)",
-                        "sysctl -w net.ipv4.conf.all.arp_announce=2 (and in /etc/sysctl.d/ to keep it)");
-            }
+        int ignoreAll = Sysctl.ipv4Conf("all", "arp_ignore");
+        int announceAll = Sysctl.ipv4Conf("all", "arp_announce");
+        for (String iface : Sysctl.ipv4Interfaces()) {
+            int ignore = Math.max(ignoreAll, Sysctl.ipv4Conf(iface, "arp_ignore"));
+            int announce = Math.max(announceAll, Sysctl.ipv4Conf(iface, "arp_announce"));
+            check(ignore >= 1, iface + ": arp_ignore is " + ignore + " (needs 1 or more)",
+                    "sysctl -w net.ipv4.conf.all.arp_ignore=1 (and in /etc/sysctl.d/ to keep it)");
+            check(announce >= 2, iface + ": arp_announce is " + announce + " (needs 2)",
+                    "sysctl -w net.ipv4.conf.all.arp_announce=2 (and in /etc/sysctl.d/ to keep it)");
         }
     }
 
     private void nat() throws IOException {
-        String routes = ip("-4", "route", "show", "default");
-        check(routes.contains("via " + gateway + " "), "the default route goes via the floating gateway " + gateway,
+        String routes = new IpCommand().defaultRoute();
+        check((routes + " ").contains("via " + gateway + " "), "the default route goes via the floating gateway "
+                        + gateway,
                 "replies must come back through the active load balancer: ip route replace default via " + gateway
-                        + " (now: " + (routes.isBlank() ? "no default route" : routes.strip()) + ")");
+                        + " (now: " + (routes.isBlank() ? "no default route" : routes) + ")");
     }
 
     private void balancerSide() throws IOException {
@@ -143,16 +130,5 @@ final class CheckRealServerCommand implements Callable<Integer> {
             System.out.println("FAIL  " + what + ": " + fix);
             failures.add(what);
         }
-    }
-
-    private static int sysctl(String iface, String name) throws IOException {
-        Path file = Path.of("/proc/sys/net/ipv4/conf", iface, name);
-        return Files.exists(file) ? Integer.parseInt(Files.readString(file).strip()) : 0;
-    }
-
-    private static String ip(String... arguments) throws IOException {
-        List<String> command = new ArrayList<>(List.of("ip"));
-        command.addAll(List.of(arguments));
-        return HostCommand.run(command, null, "iproute2");
     }
 }

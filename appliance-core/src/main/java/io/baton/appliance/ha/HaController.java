@@ -15,6 +15,7 @@ import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
 import io.baton.forwarding.DataPlane;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -68,21 +69,15 @@ public final class HaController implements AutoCloseable {
     /** The L7 proxy and the kernel data plane: they forward only while this node holds the VIPs. */
     private final DataPlane l7;
     private final VipManager vips;
-    private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "baton-ha");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService timer =
+            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("baton-ha", true));
     private volatile BatonConfig config;
     private volatile long revision;
     private volatile Witness witness;
     /** System.nanoTime() of the witness's last answer; 0 before the first. */
     private volatile long witnessAnsweredAt;
-    private final ScheduledExecutorService witnessPoller = Executors.newSingleThreadScheduledExecutor(runnable -> {
-        Thread thread = new Thread(runnable, "baton-witness");
-        thread.setDaemon(true);
-        return thread;
-    });
+    private final ScheduledExecutorService witnessPoller =
+            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("baton-witness", true));
     private volatile boolean holding;
     private volatile String verdict = "starting";
     private volatile String linkDown;

@@ -3,6 +3,7 @@ package io.baton.cluster.host;
 import io.baton.config.VipConfig;
 
 import java.io.IOException;
+import java.util.List;
 
 /** Adds and removes floating addresses on this host's interfaces. */
 public interface AddressManager {
@@ -19,6 +20,9 @@ public interface AddressManager {
     String mac(String iface) throws IOException;
 
     int ifindex(String iface) throws IOException;
+
+    /** The names of this host's network interfaces, sorted. */
+    List<String> interfaces() throws IOException;
 
     /** True while the interface is up with a carrier (its cable, or its veth peer, is there). */
     boolean linkUp(String iface) throws IOException;

@@ -115,6 +115,37 @@ public final class IpCommand implements AddressManager {
         return link(iface).contains("LOWER_UP");
     }
 
+    @Override
+    public List<String> interfaces() throws IOException {
+        if (namespace == null) {
+            try (var listed = Files.list(Path.of("/sys/class/net"))) {
+                return listed.map(path -> path.getFileName().toString()).sorted().toList();
+            }
+        }
+        return run(ip("-o", "link", "show")).lines()
+                .map(line -> line.split(":\\s+")[1].split("@")[0])
+                .sorted().toList();
+    }
+
+    /** Where {@code address} is configured: "IFACE CIDR" for each interface that holds it. */
+    public List<String> holdersOf(String address) throws IOException {
+        List<String> holders = new ArrayList<>();
+        for (String line : run(ip("-4", "-o", "addr", "show")).split("\n")) {
+            String[] words = line.trim().split("\\s+");
+            for (int i = 0; i + 1 < words.length; i++) {
+                if (words[i].equals("inet") && words[i + 1].startsWith(address + "/")) {
+                    holders.add(words[1] + " " + words[i + 1]);
+                }
+            }
+        }
+        return holders;
+    }
+
+    /** The IPv4 default route(s), as {@code ip -4 route show default} prints them; blank when none. */
+    public String defaultRoute() throws IOException {
+        return run(ip("-4", "route", "show", "default")).strip();
+    }
+
     /** One attribute of an interface of this process's namespace, from /sys/class/net. */
     private static String sysfs(String iface, String attribute) throws IOException {
         if (iface.isEmpty() || iface.contains("/") || iface.startsWith(".")) {
