@@ -25,7 +25,6 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
-import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -55,8 +54,6 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     private static final int MAX_LINE_BYTES = 8 * 1024;
     private static final int MAX_CHUNK_BYTES = 64 * 1024;
     private static final int WARM_UP_TIMEOUT_MILLIS = 2000;
-    private static final int WARM_UP_ROUNDS = 20;
-    private static final int WARM_UP_REQUESTS = 20;
 
     private static final Logger LOG = LogManager.getLogger(L7Engine.class);
 
@@ -216,85 +213,40 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     }
 
     /**
-     * A JVM's first proxied connections cost milliseconds each (Netty's server, the HTTP codecs and
-     * the proxy handlers are loaded, initialised and still interpreted). A node pays that here, at
-     * start, with {@value #WARM_UP_ROUNDS} connections of {@value #WARM_UP_REQUESTS} keep-alive
-     * requests through a throwaway listener on loopback to a throwaway backend, rather than the
-     * first clients after a takeover.
+     * A JVM's first proxied connection costs tens of milliseconds (Netty's server, the HTTP codecs
+     * and the proxy handlers are loaded and initialised). A node pays that here, once, with one
+     * request through a throwaway listener on loopback to a throwaway backend, rather than the
+     * first client after a takeover.
      */
     private void warmUp(VirtualService template) {
         L7Mode mode = template.l7Mode();
-        try (ServerSocket backend = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-            Thread answering = new Thread(() -> answerWarmUp(backend), "baton-warm-up");
-            answering.setDaemon(true);
-            answering.start();
+        try (ServerSocket backend = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            backend.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
             RealServer server = new RealServer("warm-up", new HostPort("127.0.0.1", backend.getLocalPort()),
                     RealServer.DEFAULT_WEIGHT, ServerState.ONLINE);
             VirtualService service = template.withFallback(null).withServers(List.of(server));
             ServicePool pool = new ServicePool(service, new PersistenceTable(Clock.systemUTC()));
             Channel listener = bootstrap(mode, () -> pool).bind("127.0.0.1", 0).sync().channel();
-            try {
-                for (int round = 0; round < WARM_UP_ROUNDS; round++) {
-                    try (Socket client = new Socket()) {
-                        client.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
-                        client.connect(listener.localAddress(), WARM_UP_TIMEOUT_MILLIS);
-                        for (int request = 0; request < WARM_UP_REQUESTS; request++) {
-                            client.getOutputStream().write(
-                                    "GET / HTTP/1.1\r\nHost: warm-up\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                            readMessage(client.getInputStream());
-                        }
-                    }
+            try (Socket client = new Socket()) {
+                client.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
+                client.connect(listener.localAddress(), WARM_UP_TIMEOUT_MILLIS);
+                client.getOutputStream().write(
+                        "GET / HTTP/1.1\r\nHost: warm-up\r\nConnection: close\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                try (Socket upstream = backend.accept()) {
+                    upstream.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
+                    upstream.getInputStream().read(new byte[4096]);
+                    upstream.getOutputStream().write(
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
                 }
+                client.getInputStream().readAllBytes();
             } finally {
                 listener.close().sync();
             }
             LOG.debug("warmed up the {} proxy path", mode.configName());
         } catch (Exception e) {
-            LOG.info("warm-up of the {} proxy path on loopback failed ({}); the first connections after a takeover "
+            LOG.info("warm-up of the {} proxy path on loopback failed ({}); the first connection after a takeover "
                     + "will be slower", mode.configName(), e.toString());
         }
-    }
-
-    /** The warm-up's backend: answers every request on every connection until the socket closes. */
-    private static void answerWarmUp(ServerSocket backend) {
-        byte[] response = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII);
-        while (!backend.isClosed()) {
-            try {
-                Socket upstream = backend.accept();
-                Thread connection = new Thread(() -> {
-                    try (upstream) {
-                        upstream.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
-                        while (readMessage(upstream.getInputStream())) {
-                            upstream.getOutputStream().write(response);
-                        }
-                    } catch (IOException ended) {
-                        // the proxy closed it
-                    }
-                }, "baton-warm-up");
-                connection.setDaemon(true);
-                connection.start();
-            } catch (IOException closed) {
-                return;
-            }
-        }
-    }
-
-    /** Reads one HTTP message (head, and a Content-Length body); false at the end of the stream. */
-    private static boolean readMessage(java.io.InputStream in) throws IOException {
-        StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n")) {
-            int b = in.read();
-            if (b < 0) {
-                return false;
-            }
-            head.append((char) b);
-        }
-        java.util.regex.Matcher length = java.util.regex.Pattern.compile("(?i)content-length:\\s*(\\d+)")
-                .matcher(head);
-        if (length.find()) {
-            in.readNBytes(Integer.parseInt(length.group(1)));
-        }
-        return true;
     }
 
     /** The pipeline of one accepted client connection; {@code pool} is looked up per connection. */
