@@ -1,14 +1,23 @@
 package io.baton.cluster;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.baton.cluster.wire.ClusterCodec;
+import io.baton.cluster.wire.ClusterKeys;
+import io.baton.cluster.wire.ClusterMessage;
+import io.baton.cluster.wire.ClusterPeers;
+import io.baton.cluster.wire.ClusterTls;
+import io.baton.cluster.wire.ClusterTransport;
+import io.baton.cluster.wire.GuardedSocketFactory;
+import io.baton.cluster.wire.KeyFile;
+import io.baton.cluster.wire.MalformedMessageException;
+import io.baton.cluster.wire.WireStats;
 import io.baton.config.ClusterConfig;
+import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.jgroups.Address;
 import org.jgroups.BytesMessage;
+import org.jgroups.Event;
 import org.jgroups.JChannel;
 import org.jgroups.MergeView;
 import org.jgroups.Message;
@@ -16,9 +25,9 @@ import org.jgroups.Receiver;
 import org.jgroups.View;
 import org.jgroups.conf.ProtocolConfiguration;
 import org.jgroups.conf.XmlConfigurator;
-import org.jgroups.protocols.SYM_ENCRYPT;
 import org.jgroups.protocols.pbcast.GMS;
 import org.jgroups.stack.Configurator;
+import org.jgroups.stack.IpAddress;
 import org.jgroups.stack.Protocol;
 
 import java.io.InputStream;
@@ -32,12 +41,14 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
-import javax.crypto.SecretKey;
 
 /**
- * This node's membership of the cluster: a JGroups channel over TCP to the configured peers,
- * encrypted with the shared key. Members announce themselves ({@link MemberInfo}); the coordinator
+ * This node's membership of the cluster: a JGroups channel over mutually authenticated TLS to the
+ * configured peers only (see {@link io.baton.cluster.wire}), every message checked to come from a
+ * configured node at its configured address and decoded by {@link ClusterCodec} before anything
+ * acts on it. Members announce themselves ({@link MemberInfo}); the coordinator
  * of each view runs the {@link Election} and announces the {@link Decision}; every node adopts the
  * decision with the highest epoch. All events are handled one at a time on one thread.
  */
@@ -70,7 +81,6 @@ public final class ClusterNode implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(ClusterNode.class);
     private static final String STACK = "/io/baton/cluster/jgroups.xml";
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** Joining takes about a second; a node whose joins go unanswered for this long gives up. */
     private static final int JOIN_TIMEOUT_SECONDS = 10;
 
@@ -79,6 +89,9 @@ public final class ClusterNode implements AutoCloseable {
     private final Listener listener;
     private final ExecutorService events;
     private final JChannel channel;
+    private final ClusterPeers peers;
+    private final GuardedSocketFactory sockets;
+    private final WireStats wire;
     private final Map<String, MemberInfo> infos = new HashMap<>();
     /** A copy of {@link #infos} for readers on other threads (the map itself is the event thread's). */
     private volatile Map<String, MemberInfo> infosSnapshot = Map.of();
@@ -98,23 +111,23 @@ public final class ClusterNode implements AutoCloseable {
     /** Set when joining failed: nothing this channel sees may reach the listener. */
     private volatile boolean abandoned;
 
-    private ClusterNode(ClusterConfig config, String self, MemberInfo selfInfo, Listener listener, JChannel channel) {
+    private ClusterNode(ClusterConfig config, String self, MemberInfo selfInfo, Listener listener, JChannel channel,
+                        ClusterPeers peers, GuardedSocketFactory sockets, WireStats wire) {
         this.config = config;
         this.self = self;
         this.selfInfo = selfInfo;
         this.listener = listener;
         this.channel = channel;
-        this.events = Executors.newSingleThreadExecutor(runnable -> {
-            Thread thread = new Thread(runnable, "baton-cluster");
-            thread.setDaemon(true);
-            return thread;
-        });
+        this.peers = peers;
+        this.sockets = sockets;
+        this.wire = wire;
+        this.events = Executors.newSingleThreadExecutor(new DaemonThreads("baton-cluster"));
     }
 
     /**
      * Joins the cluster (or forms it, if no peer answers).
      *
-     * @param keyFile the shared key; null runs unencrypted (logged as a warning)
+     * @param keyFile the cluster key file; null only for a cluster of one node (which then makes a key of its own)
      */
     public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, Path keyFile,
                                    Listener listener) throws ClusterException {
@@ -129,18 +142,32 @@ public final class ClusterNode implements AutoCloseable {
                                    Path keyFile, Listener listener) throws ClusterException {
         NodeConfig node = config.node(self).orElseThrow(() ->
                 new ClusterException("node " + self + " is not in cluster.nodes"));
-        SecretKey key = keyFile == null ? null : ClusterKey.read(keyFile);
+        Supplier<ClusterKeys> keys;
+        if (keyFile != null) {
+            keys = new KeyFile(keyFile);
+        } else if (config.nodes().size() > 1) {
+            throw new ClusterException("cluster.key-file is not set: a cluster of " + config.nodes().size()
+                    + " nodes needs a shared key (make one with `baton keygen FILE`)");
+        } else {
+            ClusterKeys own = ClusterKeys.ephemeral();
+            keys = () -> own;
+        }
+        ClusterPeers peers = new ClusterPeers(config, self);
+        WireStats wire = new WireStats(LOG);
+        GuardedSocketFactory sockets = new GuardedSocketFactory(new ClusterTls(peers, keys), wire);
         JChannel channel;
         try {
-            channel = new JChannel(protocols(config, node, key));
+            channel = new JChannel(protocols(config, node, sockets));
         } catch (ClusterException e) {
+            sockets.close();
             throw e;
         } catch (Exception e) {
+            sockets.close();
             throw new ClusterException("cannot build the cluster stack: " + e.getMessage(), e);
         }
         channel.setName(self);
         channel.setDiscardOwnMessages(true);
-        ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel);
+        ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel, peers, sockets, wire);
         cluster.localConfig = new LocalConfig(selfInfo.configRevision(), runningConfigJson);
         channel.setReceiver(cluster.receiver());
         ExecutorService joiner = Executors.newSingleThreadExecutor();
@@ -161,28 +188,39 @@ public final class ClusterNode implements AutoCloseable {
             }
             channel.close();
             cluster.events.shutdownNow();
+            sockets.close();
             throw new ClusterException("cannot join cluster " + config.name() + ": peers answer but did not accept"
                     + " node " + self + " within " + JOIN_TIMEOUT_SECONDS + " s; is cluster.key-file the same on every"
                     + " node?");
         } catch (Exception e) {
             channel.close();
             cluster.events.shutdownNow();
+            sockets.close();
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new ClusterException("cannot join cluster " + config.name() + " at " + node.clusterAddress() + ": "
                     + cause.getMessage() + " (is " + node.clusterAddress().host() + " an address of this host?)", cause);
         } finally {
             joiner.shutdownNow();
         }
-        if (key == null) {
-            LOG.warn("cluster traffic is NOT encrypted or authenticated: set cluster.key-file");
+        java.util.Optional<String> refused = sockets.outboundFailure();
+        if (channel.getView().size() == 1 && config.nodes().size() > 1 && refused.isPresent()) {
+            // a peer is there but this node could not authenticate with it: never form a second cluster
+            cluster.abandoned = true;
+            channel.close();
+            cluster.events.shutdownNow();
+            sockets.close();
+            throw new ClusterException("cannot join cluster " + config.name() + ": " + refused.get()
+                    + "; is cluster.key-file the same on every node?");
         }
-        LOG.info("node {} joined cluster {} at {} (peers: {})", self, config.name(), node.clusterAddress(),
-                config.nodes().stream().filter(n -> !n.id().equals(self)).map(n -> n.id() + "@" + n.clusterAddress())
-                        .collect(Collectors.joining(", ")));
+        LOG.info("node {} joined cluster {} at {} over mutual TLS (peers: {}; {})", self, config.name(),
+                node.clusterAddress(), config.nodes().stream().filter(n -> !n.id().equals(self))
+                        .map(n -> n.id() + "@" + n.clusterAddress()).collect(Collectors.joining(", ")),
+                keyFile == null ? "a key of its own: it is alone in its cluster" : "keys " + keys.get().ids());
         return cluster;
     }
 
-    private static List<Protocol> protocols(ClusterConfig config, NodeConfig node, SecretKey key) throws Exception {
+    private static List<Protocol> protocols(ClusterConfig config, NodeConfig node, GuardedSocketFactory sockets)
+            throws Exception {
         List<ProtocolConfiguration> stack;
         try (InputStream xml = ClusterNode.class.getResourceAsStream(STACK)) {
             if (xml == null) {
@@ -194,29 +232,18 @@ public final class ClusterNode implements AutoCloseable {
                 .map(peer -> peer.clusterAddress().host() + "[" + peer.clusterAddress().port() + "]")
                 .collect(Collectors.joining(","));
         for (ProtocolConfiguration protocol : stack) {
-            switch (protocol.getProtocolName()) {
-                case "TCP" -> {
-                    protocol.getProperties().put("bind_addr", node.clusterAddress().host());
-                    protocol.getProperties().put("bind_port", String.valueOf(node.clusterAddress().port()));
-                }
-                case "TCPPING" -> protocol.getProperties().put("initial_hosts", peers);
-                // unset, FD_SOCK2 listens on every address and tells peers 0.0.0.0: their CONNECT is
-                // never answered, and it silently never watches the peer (a kill -9 would then wait
-                // for FD_ALL3)
-                case "FD_SOCK2" -> protocol.getProperties().put("bind_addr", node.clusterAddress().host());
-                default -> {
-                }
+            if (protocol.getProtocolName().equals(ClusterTransport.class.getName())) {
+                protocol.getProperties().put("bind_addr", node.clusterAddress().host());
+                protocol.getProperties().put("bind_port", String.valueOf(node.clusterAddress().port()));
+            } else if (protocol.getProtocolName().equals("TCPPING")) {
+                protocol.getProperties().put("initial_hosts", peers);
             }
-        }
-        if (key == null) {
-            stack.removeIf(protocol -> protocol.getProtocolName().equals("SYM_ENCRYPT"));
         }
         List<Protocol> protocols = Configurator.createProtocolsAndInitializeAttrs(stack, null);
-        for (Protocol protocol : protocols) {
-            if (protocol instanceof SYM_ENCRYPT encrypt) {
-                encrypt.setSecretKey(key);
-            }
-        }
+        ClusterTransport transport = protocols.stream().filter(ClusterTransport.class::isInstance)
+                .map(ClusterTransport.class::cast).findFirst()
+                .orElseThrow(() -> new ClusterException("the cluster stack " + STACK + " has no ClusterTransport"));
+        transport.setSocketFactory(sockets);
         return protocols;
     }
 
@@ -304,10 +331,16 @@ public final class ClusterNode implements AutoCloseable {
         return highest;
     }
 
+    /** What the wire refused: connections and messages, by reason (for /metrics). */
+    public WireStats wireStats() {
+        return wire;
+    }
+
     /** Leaves the cluster; peers see a new view at once. */
     @Override
     public void close() {
         channel.close();
+        sockets.close();
         events.shutdownNow();
         try {
             events.awaitTermination(2, TimeUnit.SECONDS);
@@ -327,13 +360,41 @@ public final class ClusterNode implements AutoCloseable {
 
             @Override
             public void receive(Message message) {
-                byte[] bytes = message.getArray();
-                int offset = message.getOffset();
-                int length = message.getLength();
                 Address source = message.getSrc();
-                events.execute(() -> onMessage(source, bytes, offset, length));
+                String sender = name(source);
+                String stranger = stranger(source, sender);
+                if (stranger != null) {
+                    wire.droppedMessage("unknown-sender", stranger);
+                    return;
+                }
+                ClusterMessage decoded;
+                try {
+                    decoded = ClusterCodec.decode(message.getArray(), message.getOffset(), message.getLength());
+                } catch (MalformedMessageException e) {
+                    wire.droppedMessage("malformed", "from " + sender + ": " + e.getMessage());
+                    return;
+                }
+                events.execute(() -> onMessage(source, sender, decoded));
             }
         };
+    }
+
+    /**
+     * Why a message's sender is not a configured peer at its configured address; null when it is.
+     * The transport only admits authenticated nodes: this keeps one node from speaking as another.
+     */
+    private String stranger(Address source, String sender) {
+        if (!peers.isNode(sender) || sender.equals(self)) {
+            return "from \"" + sender + "\", which is " + (sender.equals(self) ? "this node's own name"
+                    : "not in cluster.nodes");
+        }
+        HostPort configured = peers.address(sender).orElseThrow();
+        Object physical = channel.down(new Event(Event.GET_PHYSICAL_ADDRESS, source));
+        if (physical instanceof IpAddress at && at.getPort() == configured.port()
+                && at.getIpAddress().getHostAddress().equals(configured.host())) {
+            return null;
+        }
+        return "from node " + sender + " at " + physical + ", not at its configured address " + configured;
     }
 
     private void onView(List<String> view, boolean merge) {
@@ -382,64 +443,47 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
-    private void onMessage(Address source, byte[] bytes, int offset, int length) {
-        String sender = name(source);
-        JsonNode message;
-        try {
-            message = JSON.readTree(bytes, offset, length);
-        } catch (Exception e) {
-            LOG.warn("ignoring an unreadable cluster message from {}", sender);
-            return;
-        }
-        switch (message.path("type").asText()) {
-            case "info" -> {
-                MemberInfo info = new MemberInfo(sender, message.path("priority").asInt(),
-                        message.path("revision").asLong(), message.path("ready").asBoolean(),
-                        message.path("holding").asBoolean(), message.path("unready").asText(null));
-                epochsSeen.merge(sender, message.path("epoch").asLong(), Math::max);
-                if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
-                    LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
-                            localConfig.revision());
-                    sendTo(source, JSON.createObjectNode().put("type", "config-request"));
-                }
-                if (!info.equals(infos.get(sender))) {
-                    infos.put(sender, info);
-                    infosSnapshot = Map.copyOf(infos);
-                    electIfCoordinator(false);
-                    updateSettled();
-                    if (!abandoned) {
-                        listener.infosChanged();
-                    }
+    private void onMessage(Address source, String sender, ClusterMessage message) {
+        if (message instanceof ClusterMessage.Info said) {
+            MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
+                    said.unready());
+            epochsSeen.merge(sender, said.epoch(), Math::max);
+            if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
+                LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
+                        localConfig.revision());
+                sendTo(source, new ClusterMessage.ConfigRequest());
+            }
+            if (!info.equals(infos.get(sender))) {
+                infos.put(sender, info);
+                infosSnapshot = Map.copyOf(infos);
+                electIfCoordinator(false);
+                updateSettled();
+                if (!abandoned) {
+                    listener.infosChanged();
                 }
             }
-            case "decision" -> {
-                adopt(new Decision(message.path("active").isNull() ? null : message.path("active").asText(),
-                        message.path("epoch").asLong(), message.path("reason").asText()),
-                        message.path("merged").asBoolean());
-                if (!members.isEmpty() && members.get(0).equals(sender)) {
-                    decidedInView = true;
-                    updateSettled();
-                }
+        } else if (message instanceof ClusterMessage.Decided decided) {
+            adopt(new Decision(decided.active(), decided.epoch(), decided.reason()), decided.merged());
+            if (!members.isEmpty() && members.get(0).equals(sender)) {
+                decidedInView = true;
+                updateSettled();
             }
-            case "config-request" -> {
-                LocalConfig current = localConfig;
-                if (current.json() != null) {
-                    sendTo(source, configMessage(current));
-                }
+        } else if (message instanceof ClusterMessage.ConfigRequest) {
+            LocalConfig current = localConfig;
+            if (current.json() != null) {
+                sendTo(source, configMessage(current));
             }
-            case "config" -> {
-                long revision = message.path("revision").asLong();
-                if (revision > localConfig.revision()) {
-                    if (!abandoned) {
-                        listener.configReceived(revision, message.path("config").asText(), sender);
-                    }
-                } else if (revision == localConfig.revision() && localConfig.json() != null
-                        && !localConfig.json().equals(message.path("config").asText())) {
-                    LOG.error("config conflict: {} sent a different config as revision {}; apply the right one again"
-                            + " on one node", sender, revision);
+        } else if (message instanceof ClusterMessage.Config received) {
+            long revision = received.revision();
+            if (revision > localConfig.revision()) {
+                if (!abandoned) {
+                    listener.configReceived(revision, received.json(), sender);
                 }
+            } else if (revision == localConfig.revision() && localConfig.json() != null
+                    && !localConfig.json().equals(received.json())) {
+                LOG.error("config conflict: {} sent a different config as revision {}; apply the right one again"
+                        + " on one node", sender, revision);
             }
-            default -> LOG.warn("ignoring a cluster message of unknown type from {}", sender);
         }
     }
 
@@ -484,12 +528,7 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void sendDecision(Decision next, boolean merged) {
-        send(JSON.createObjectNode()
-                .put("type", "decision")
-                .put("active", next.active())
-                .put("epoch", next.epoch())
-                .put("reason", next.reason())
-                .put("merged", merged));
+        send(new ClusterMessage.Decided(next.active(), next.epoch(), next.reason(), merged));
     }
 
     private void adopt(Decision next, boolean merged) {
@@ -512,39 +551,29 @@ public final class ClusterNode implements AutoCloseable {
 
     private void broadcastInfo() {
         MemberInfo info = selfInfo;
-        send(JSON.createObjectNode()
-                .put("type", "info")
-                .put("priority", info.priority())
-                .put("revision", info.configRevision())
-                .put("ready", info.ready())
-                .put("holding", info.holding())
-                .put("unready", info.unready())
-                .put("epoch", decision.epoch()));
+        send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
+                info.unready(), decision.epoch()));
     }
 
-    private void send(ObjectNode message) {
+    private void send(ClusterMessage message) {
         try {
-            channel.send(new BytesMessage(null, JSON.writeValueAsBytes(message)));
+            channel.send(new BytesMessage(null, ClusterCodec.encode(message)));
         } catch (Exception e) {
             LOG.warn("cannot send to the cluster: {}", e.getMessage());
         }
     }
 
-    private static ObjectNode configMessage(LocalConfig config) {
-        return JSON.createObjectNode()
-                .put("type", "config")
-                .put("revision", config.revision())
-                .put("config", config.json());
+    private static ClusterMessage configMessage(LocalConfig config) {
+        return new ClusterMessage.Config(config.revision(), config.json());
     }
 
-    private void sendTo(Address member, ObjectNode message) {
+    private void sendTo(Address member, ClusterMessage message) {
         try {
-            channel.send(new BytesMessage(member, JSON.writeValueAsBytes(message)));
+            channel.send(new BytesMessage(member, ClusterCodec.encode(message)));
         } catch (Exception e) {
             LOG.warn("cannot send to {}: {}", member, e.getMessage());
         }
     }
-
 
     private static String name(Address address) {
         return String.valueOf(address);

@@ -1,5 +1,6 @@
 package io.baton.cluster;
 
+import io.baton.cluster.wire.ClusterKeys;
 import io.baton.config.ClusterConfig;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,7 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-/** Real JGroups channels on loopback, encrypted with a real key file. */
+/** Real JGroups channels on loopback, over mutual TLS from a real key file. */
 class ClusterNodeTest {
 
     @TempDir
@@ -38,7 +40,7 @@ class ClusterNodeTest {
     @Test
     void thePairElectsTheHigherPriorityAndThePeerTakesOverWhenItLeaves() throws Exception {
         ClusterConfig cluster = cluster(freePort(), freePort());
-        Path key = key("k1", "a shared secret of enough bytes");
+        Path key = key("k1");
 
         ClusterNode lb1 = join(cluster, "lb1", 200, key);
         ClusterNode lb2 = join(cluster, "lb2", 100, key);
@@ -60,9 +62,9 @@ class ClusterNodeTest {
     @Test
     void aNodeWithAnotherKeyCannotJoinAndDoesNotFormASecondCluster() throws Exception {
         ClusterConfig cluster = cluster(freePort(), freePort());
-        ClusterNode lb1 = join(cluster, "lb1", 200, key("right", "the right shared secret bytes"));
+        ClusterNode lb1 = join(cluster, "lb1", 200, key("right"));
 
-        assertThatThrownBy(() -> join(cluster, "lb2", 100, key("wrong", "some other secret of bytes")))
+        assertThatThrownBy(() -> join(cluster, "lb2", 100, key("wrong")))
                 .isInstanceOf(ClusterException.class)
                 .hasMessageContaining("is cluster.key-file the same on every node?");
         assertThat(lb1.members()).containsExactly("lb1");
@@ -70,15 +72,21 @@ class ClusterNodeTest {
     }
 
     @Test
-    void aMissingOrShortKeyFileIsRefusedWithAClearMessage() throws Exception {
+    void aMissingOrNonBatonKeyFileIsRefusedWithAClearMessage() throws Exception {
         ClusterConfig cluster = cluster(freePort(), freePort());
 
         assertThatThrownBy(() -> join(cluster, "lb1", 200, dir.resolve("absent.key")))
                 .isInstanceOf(ClusterException.class)
-                .hasMessageContaining("absent.key does not exist");
-        assertThatThrownBy(() -> join(cluster, "lb1", 200, key("short", "tiny")))
+                .hasMessageContaining("absent.key does not exist")
+                .hasMessageContaining("baton keygen");
+        Path passphrase = Files.writeString(dir.resolve("passphrase.key"), "a passphrase of enough bytes");
+        Files.setPosixFilePermissions(passphrase, PosixFilePermissions.fromString("rw-------"));
+        assertThatThrownBy(() -> join(cluster, "lb1", 200, passphrase))
                 .isInstanceOf(ClusterException.class)
-                .hasMessageContaining("at least 16 random bytes");
+                .hasMessageContaining("is not a Baton key file");
+        assertThatThrownBy(() -> join(cluster, "lb1", 200, null))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("cluster.key-file is not set");
     }
 
     private ClusterNode join(ClusterConfig cluster, String id, int priority, Path key) throws ClusterException {
@@ -93,8 +101,10 @@ class ClusterNodeTest {
         return decision == null ? null : decision.active();
     }
 
-    private Path key(String name, String content) throws IOException {
-        return Files.writeString(dir.resolve(name + ".key"), content);
+    private Path key(String name) throws Exception {
+        Path file = dir.resolve(name + ".key");
+        ClusterKeys.generate(file, false);
+        return file;
     }
 
     private static ClusterConfig cluster(int port1, int port2) {

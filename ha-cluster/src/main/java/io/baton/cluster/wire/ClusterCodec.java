@@ -1,0 +1,215 @@
+package io.baton.cluster.wire;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Cluster messages as bytes: {@code version(1) type(1) fields...}, big-endian, strings as a
+ * length and UTF-8. The decoder checks every length against its field's bound and against what is
+ * left before it allocates anything, rejects unknown versions and types, values out of range,
+ * truncation and trailing bytes, and says which field was wrong.
+ */
+public final class ClusterCodec {
+
+    /** The version this node writes and the only one it reads. */
+    public static final int VERSION = 1;
+    static final int INFO = 1;
+    static final int DECISION = 2;
+    static final int CONFIG_REQUEST = 3;
+    static final int CONFIG = 4;
+
+    /** Node ids and short reasons. */
+    static final int MAX_NAME = 256;
+    static final int MAX_REASON = 2048;
+    /** A config of hundreds of services is well under a megabyte as JSON. */
+    public static final int MAX_CONFIG = 4 * 1024 * 1024;
+    /** The largest message this codec reads or writes. */
+    public static final int MAX_MESSAGE = MAX_CONFIG + 64;
+
+    private ClusterCodec() {
+    }
+
+    public static byte[] encode(ClusterMessage message) {
+        Writer out = new Writer();
+        out.u8(VERSION);
+        if (message instanceof ClusterMessage.Info info) {
+            out.u8(INFO);
+            out.u8(info.priority());
+            out.i64(info.revision());
+            out.bool(info.ready());
+            out.bool(info.holding());
+            out.optionalString(info.unready(), MAX_REASON);
+            out.i64(info.epoch());
+        } else if (message instanceof ClusterMessage.Decided decided) {
+            out.u8(DECISION);
+            out.optionalString(decided.active(), MAX_NAME);
+            out.i64(decided.epoch());
+            out.string(decided.reason() == null ? "" : decided.reason(), MAX_REASON);
+            out.bool(decided.merged());
+        } else if (message instanceof ClusterMessage.ConfigRequest) {
+            out.u8(CONFIG_REQUEST);
+        } else if (message instanceof ClusterMessage.Config config) {
+            out.u8(CONFIG);
+            out.i64(config.revision());
+            out.string(config.json(), MAX_CONFIG);
+        } else {
+            throw new IllegalArgumentException("no encoding for " + message);
+        }
+        return out.bytes();
+    }
+
+    public static ClusterMessage decode(byte[] bytes, int offset, int length) throws MalformedMessageException {
+        if (length > MAX_MESSAGE) {
+            throw new MalformedMessageException(length + " bytes, more than the " + MAX_MESSAGE + " a message may have");
+        }
+        Reader in = new Reader(bytes, offset, length);
+        int version = in.u8("version");
+        if (version != VERSION) {
+            throw new MalformedMessageException("version " + version + "; this node speaks version " + VERSION);
+        }
+        int type = in.u8("type");
+        ClusterMessage message = switch (type) {
+            case INFO -> new ClusterMessage.Info(in.range("priority", in.u8("priority"), 1, 255),
+                    in.nonNegative("revision"), in.bool("ready"), in.bool("holding"),
+                    in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"));
+            case DECISION -> new ClusterMessage.Decided(in.optionalString("active", MAX_NAME),
+                    in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"));
+            case CONFIG_REQUEST -> new ClusterMessage.ConfigRequest();
+            case CONFIG -> new ClusterMessage.Config(in.range("revision", in.nonNegative("revision"), 1, Long.MAX_VALUE),
+                    in.string("config", MAX_CONFIG));
+            default -> throw new MalformedMessageException("unknown type " + type);
+        };
+        in.end();
+        return message;
+    }
+
+    private static final class Writer {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream(64);
+
+        void u8(int value) {
+            out.write(value);
+        }
+
+        void bool(boolean value) {
+            out.write(value ? 1 : 0);
+        }
+
+        void i64(long value) {
+            for (int shift = 56; shift >= 0; shift -= 8) {
+                out.write((int) (value >>> shift));
+            }
+        }
+
+        void string(String value, int max) {
+            byte[] utf8 = value.getBytes(StandardCharsets.UTF_8);
+            if (utf8.length > max) {
+                throw new IllegalArgumentException("a string of " + utf8.length + " bytes, at most " + max);
+            }
+            for (int shift = 24; shift >= 0; shift -= 8) {
+                out.write(utf8.length >>> shift);
+            }
+            out.writeBytes(utf8);
+        }
+
+        void optionalString(String value, int max) {
+            bool(value != null);
+            if (value != null) {
+                string(value, max);
+            }
+        }
+
+        byte[] bytes() {
+            return out.toByteArray();
+        }
+    }
+
+    private static final class Reader {
+        private final byte[] bytes;
+        private int position;
+        private final int end;
+
+        Reader(byte[] bytes, int offset, int length) {
+            this.bytes = bytes;
+            this.position = offset;
+            this.end = offset + length;
+        }
+
+        private void need(int count, String field) throws MalformedMessageException {
+            if (end - position < count) {
+                throw new MalformedMessageException("ends inside field " + field);
+            }
+        }
+
+        int u8(String field) throws MalformedMessageException {
+            need(1, field);
+            return bytes[position++] & 0xff;
+        }
+
+        boolean bool(String field) throws MalformedMessageException {
+            int value = u8(field);
+            if (value > 1) {
+                throw new MalformedMessageException("field " + field + " is " + value + ", not 0 or 1");
+            }
+            return value == 1;
+        }
+
+        long i64(String field) throws MalformedMessageException {
+            need(8, field);
+            long value = 0;
+            for (int i = 0; i < 8; i++) {
+                value = (value << 8) | (bytes[position++] & 0xff);
+            }
+            return value;
+        }
+
+        long nonNegative(String field) throws MalformedMessageException {
+            long value = i64(field);
+            if (value < 0) {
+                throw new MalformedMessageException("field " + field + " is negative (" + value + ")");
+            }
+            return value;
+        }
+
+        <T extends Number> T range(String field, T value, long min, long max) throws MalformedMessageException {
+            if (value.longValue() < min || value.longValue() > max) {
+                throw new MalformedMessageException("field " + field + " is " + value + ", outside " + min + ".." + max);
+            }
+            return value;
+        }
+
+        String string(String field, int max) throws MalformedMessageException {
+            need(4, field);
+            long length = 0;
+            for (int i = 0; i < 4; i++) {
+                length = (length << 8) | (bytes[position++] & 0xff);
+            }
+            if (length > max) {
+                throw new MalformedMessageException("field " + field + " declares " + length + " bytes, at most " + max);
+            }
+            need((int) length, field);
+            try {
+                String value = StandardCharsets.UTF_8.newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(bytes, position, (int) length)).toString();
+                position += (int) length;
+                return value;
+            } catch (CharacterCodingException e) {
+                throw new MalformedMessageException("field " + field + " is not valid UTF-8");
+            }
+        }
+
+        String optionalString(String field, int max) throws MalformedMessageException {
+            return bool(field + " (present)") ? string(field, max) : null;
+        }
+
+        void end() throws MalformedMessageException {
+            if (position != end) {
+                throw new MalformedMessageException((end - position) + " bytes after the last field");
+            }
+        }
+    }
+}
