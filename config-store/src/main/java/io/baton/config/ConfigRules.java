@@ -21,6 +21,12 @@ final class ConfigRules {
             unique(config.cluster().nodes(), NodeConfig::id, "cluster.nodes", "id", "node id", errors);
             unique(config.cluster().nodes(), node -> node.clusterAddress() == null ? null : node.clusterAddress().toString(),
                     "cluster.nodes", "address", "cluster address", errors);
+            int nodes = config.cluster().nodes().size();
+            if (nodes > 1 && config.cluster().keyFile() == null) {
+                errors.add(new ConfigError("cluster.key-file", "a cluster of " + nodes + " nodes must have a shared"
+                        + " key, or anyone who reaches a cluster port could join it: make one with `baton keygen"
+                        + " /etc/baton/cluster.key`, copy it to every node and name it here"));
+            }
         }
         unique(config.vips(), VipConfig::name, "vips", "name", "VIP name", errors);
         unique(config.vips(), VipConfig::address, "vips", "address", "VIP address", errors);

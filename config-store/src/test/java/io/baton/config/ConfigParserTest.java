@@ -106,6 +106,7 @@ class ConfigParserTest {
 
         assertThat(errorsOf(config)).containsExactlyInAnyOrder(
                 "cluster.nodes[1].id: duplicate node id \"lb1\" (first used at cluster.nodes[0])",
+                KEYLESS_PAIR,
                 "services[2].name: duplicate service name \"dicom\" (first used at services[1])",
                 "services[0].vip: \"nowhere\" is not a VIP defined under vips (defined: v)",
                 "services[1].servers[0].weight: -1 is out of range 0..65535",
@@ -117,6 +118,22 @@ class ConfigParserTest {
                 "services[2].scheduler: \"rr\" is user-space only: l4-nat runs in the kernel and schedules with maglev",
                 "services[2].nat-gateway: l4-nat needs the VIP that the real servers use as their gateway (a floating"
                         + " address on the server-side interface), so that replies come back through the active node");
+    }
+
+    private static final String KEYLESS_PAIR = "cluster.key-file: a cluster of 2 nodes must have a shared key, or"
+            + " anyone who reaches a cluster port could join it: make one with `baton keygen /etc/baton/cluster.key`,"
+            + " copy it to every node and name it here";
+
+    @Test
+    void aClusterOfMoreThanOneNodeWithoutAKeyIsRefusedNamingTheKeyFile() throws Exception {
+        String pair = MINIMAL.replace("nodes: [{ id: lb1, address: 10.0.0.1:7800 }]",
+                "nodes: [{ id: lb1, address: 10.0.0.1:7800 }, { id: lb2, address: 10.0.0.2:7800 }]");
+
+        assertThat(errorsOf(pair)).containsExactly(KEYLESS_PAIR);
+        assertThat(ConfigParser.parse(pair.replace("  nodes:", "  key-file: /etc/baton/cluster.key\n  nodes:"),
+                ConfigParser.Format.YAML).cluster().keyFile()).isEqualTo("/etc/baton/cluster.key");
+        assertThat(ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML).cluster().keyFile())
+                .as("one node alone needs no shared key").isNull();
     }
 
     @Test

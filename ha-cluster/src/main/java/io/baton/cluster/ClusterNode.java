@@ -235,6 +235,9 @@ public final class ClusterNode implements AutoCloseable {
             if (protocol.getProtocolName().equals(ClusterTransport.class.getName())) {
                 protocol.getProperties().put("bind_addr", node.clusterAddress().host());
                 protocol.getProperties().put("bind_port", String.valueOf(node.clusterAddress().port()));
+                // outbound connections leave from the cluster address too, never from whatever address
+                // the kernel picks (a VIP, another interface): peers admit a node only from its address
+                protocol.getProperties().put("client_bind_addr", node.clusterAddress().host());
             } else if (protocol.getProtocolName().equals("TCPPING")) {
                 protocol.getProperties().put("initial_hosts", peers);
             }

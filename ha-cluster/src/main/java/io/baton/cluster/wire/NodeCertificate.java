@@ -53,29 +53,32 @@ final class NodeCertificate {
             }
             byte[] extensionValue = Der.sequence(Der.utf8(cluster), Der.utf8(nodeId),
                     Der.sequence(vouchers.toArray(byte[][]::new)));
-            byte[] name = Der.sequence(Der.set(Der.sequence(Der.oid(COMMON_NAME), Der.utf8("baton " + nodeId))));
-            byte[] algorithm = Der.sequence(Der.oid(ECDSA_SHA256));
-            Instant now = Instant.now();
-            byte[] tbs = Der.sequence(
-                    Der.explicit(0, Der.integer(BigInteger.TWO)),
-                    Der.integer(new BigInteger(63, new SecureRandom()).add(BigInteger.ONE)),
-                    algorithm,
-                    name,
-                    Der.sequence(Der.utcTime(now.minus(Duration.ofHours(1))),
-                            Der.utcTime(now.plus(Duration.ofDays(3650)))),
-                    name,
-                    publicKey,
-                    Der.explicit(3, Der.sequence(Der.sequence(Der.oid(VOUCHER_OID), Der.octets(extensionValue)))));
-            Signature signer = Signature.getInstance("SHA256withECDSA");
-            signer.initSign(pair.getPrivate());
-            signer.update(tbs);
-            byte[] certificate = Der.sequence(tbs, algorithm, Der.bits(signer.sign()));
-            X509Certificate parsed = (X509Certificate) CertificateFactory.getInstance("X.509")
-                    .generateCertificate(new ByteArrayInputStream(certificate));
-            return new Issued(parsed, pair.getPrivate(), keys.ids());
+            return new Issued(selfSigned(pair, nodeId, extensionValue), pair.getPrivate(), keys.ids());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("every Java runtime has EC P-256 and SHA256withECDSA", e);
         }
+    }
+
+    /** A certificate for {@code pair}'s public key, signed with its private key, carrying {@code vouchers}. */
+    static X509Certificate selfSigned(KeyPair pair, String nodeId, byte[] vouchers) throws GeneralSecurityException {
+        byte[] name = Der.sequence(Der.set(Der.sequence(Der.oid(COMMON_NAME), Der.utf8("baton " + nodeId))));
+        byte[] algorithm = Der.sequence(Der.oid(ECDSA_SHA256));
+        Instant now = Instant.now();
+        byte[] tbs = Der.sequence(
+                Der.explicit(0, Der.integer(BigInteger.TWO)),
+                Der.integer(new BigInteger(63, new SecureRandom()).add(BigInteger.ONE)),
+                algorithm,
+                name,
+                Der.sequence(Der.utcTime(now.minus(Duration.ofHours(1))), Der.utcTime(now.plus(Duration.ofDays(3650)))),
+                name,
+                pair.getPublic().getEncoded(),
+                Der.explicit(3, Der.sequence(Der.sequence(Der.oid(VOUCHER_OID), Der.octets(vouchers)))));
+        Signature signer = Signature.getInstance("SHA256withECDSA");
+        signer.initSign(pair.getPrivate());
+        signer.update(tbs);
+        byte[] certificate = Der.sequence(tbs, algorithm, Der.bits(signer.sign()));
+        return (X509Certificate) CertificateFactory.getInstance("X.509")
+                .generateCertificate(new ByteArrayInputStream(certificate));
     }
 
     /**

@@ -1,0 +1,158 @@
+package io.baton.cluster.wire;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
+
+/** The cluster codec from bytes: every message round-trips, every malformed input is refused with its reason. */
+class ClusterCodecTest {
+
+    private static final List<ClusterMessage> EVERY_KIND = List.of(
+            new ClusterMessage.Info(200, 7, true, false, null, 3),
+            new ClusterMessage.Info(1, 0, false, true, "has no link on eth0 — é", Long.MAX_VALUE),
+            new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
+            new ClusterMessage.Decided(null, 0, "", true),
+            new ClusterMessage.ConfigRequest(),
+            new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"));
+
+    @Test
+    void everyMessageRoundTrips() throws Exception {
+        for (ClusterMessage message : EVERY_KIND) {
+            byte[] bytes = ClusterCodec.encode(message);
+            assertThat(bytes[0]).as("version first").isEqualTo((byte) ClusterCodec.VERSION);
+            assertThat(ClusterCodec.decode(bytes, 0, bytes.length)).isEqualTo(message);
+        }
+    }
+
+    @Test
+    void decodesWithinALargerBuffer() throws Exception {
+        byte[] bytes = ClusterCodec.encode(EVERY_KIND.get(2));
+        byte[] padded = new byte[bytes.length + 10];
+        System.arraycopy(bytes, 0, padded, 5, bytes.length);
+
+        assertThat(ClusterCodec.decode(padded, 5, bytes.length)).isEqualTo(EVERY_KIND.get(2));
+    }
+
+    @Test
+    void anotherVersionOrAnUnknownTypeIsRefused() {
+        byte[] info = ClusterCodec.encode(EVERY_KIND.get(0));
+        info[0] = 2;
+        assertRefused(info, "version 2; this node speaks version 1");
+        byte[] unknown = {1, 99};
+        assertRefused(unknown, "unknown type 99");
+        assertRefused(new byte[0], "ends inside field version");
+        assertRefused(new byte[] {1}, "ends inside field type");
+    }
+
+    @Test
+    void everyTruncationIsRefusedNamingTheField() {
+        for (ClusterMessage message : EVERY_KIND) {
+            byte[] bytes = ClusterCodec.encode(message);
+            for (int length = 0; length < bytes.length; length++) {
+                int cut = length;
+                assertThatThrownBy(() -> ClusterCodec.decode(bytes, 0, cut))
+                        .as("%s cut to %d bytes", message, cut)
+                        .isInstanceOf(MalformedMessageException.class)
+                        .hasMessageContaining("ends inside field");
+            }
+        }
+    }
+
+    @Test
+    void trailingBytesAreRefused() {
+        byte[] bytes = ClusterCodec.encode(new ClusterMessage.ConfigRequest());
+        byte[] longer = Arrays.copyOf(bytes, bytes.length + 3);
+
+        assertRefused(longer, "3 bytes after the last field");
+    }
+
+    @Test
+    void aDeclaredLengthBeyondTheBoundOrTheBytesIsRefusedBeforeAnythingIsAllocated() {
+        // a config that declares 2 GiB, in a 20-byte message: refused on the number, not on a failed allocation
+        ByteBuffer huge = ByteBuffer.allocate(14).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
+                .putInt(Integer.MAX_VALUE);
+        assertRefused(huge.array(), "field config declares 2147483647 bytes, at most " + ClusterCodec.MAX_CONFIG);
+        ByteBuffer negative = ByteBuffer.allocate(14).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
+                .putInt(-1);
+        assertRefused(negative.array(), "field config declares 4294967295 bytes");
+        ByteBuffer beyond = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
+                .putInt(100).put(new byte[6]);
+        assertRefused(beyond.array(), "ends inside field config");
+        ByteBuffer longReason = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.DECISION)
+                .put((byte) 0).putLong(1).putInt(ClusterCodec.MAX_REASON + 1);
+        assertRefused(longReason.array(), "field reason declares 2049 bytes, at most 2048");
+    }
+
+    @Test
+    void aMessageLargerThanAnyMessageMayBeIsRefusedUnread() {
+        assertThatThrownBy(() -> ClusterCodec.decode(new byte[16], 0, ClusterCodec.MAX_MESSAGE + 1))
+                .isInstanceOf(MalformedMessageException.class)
+                .hasMessageContaining("more than the " + ClusterCodec.MAX_MESSAGE);
+    }
+
+    @Test
+    void valuesOutOfRangeAreRefused() {
+        byte[] info = ClusterCodec.encode(new ClusterMessage.Info(100, 3, true, false, null, 1));
+        byte[] zeroPriority = info.clone();
+        zeroPriority[2] = 0;
+        assertRefused(zeroPriority, "field priority is 0, outside 1..255");
+        byte[] negativeRevision = info.clone();
+        negativeRevision[3] = (byte) 0x80;
+        assertRefused(negativeRevision, "field revision is negative");
+        byte[] notABoolean = info.clone();
+        notABoolean[11] = 2;
+        assertRefused(notABoolean, "field ready is 2, not 0 or 1");
+        byte[] revisionZero = ClusterCodec.encode(new ClusterMessage.Config(1, "{}"));
+        revisionZero[9] = 0;
+        assertRefused(revisionZero, "field revision is 0, outside 1..");
+    }
+
+    @Test
+    void invalidUtf8IsRefused() {
+        byte[] decided = ClusterCodec.encode(new ClusterMessage.Decided("lb1", 1, "ok", false));
+        int reasonAt = decided.length - 3; // "ok" then merged
+        decided[reasonAt] = (byte) 0xc3;
+        decided[reasonAt + 1] = (byte) 0x28;
+        assertRefused(decided, "field reason is not valid UTF-8");
+    }
+
+    @Test
+    void randomBytesAndMutationsAreEitherAMessageOrARefusalNeverAnotherError() {
+        Random random = new Random(11);
+        for (int round = 0; round < 20_000; round++) {
+            byte[] bytes;
+            if (round % 2 == 0) {
+                bytes = ClusterCodec.encode(EVERY_KIND.get(random.nextInt(EVERY_KIND.size())));
+                for (int flips = 1 + random.nextInt(4); flips > 0; flips--) {
+                    bytes[random.nextInt(bytes.length)] = (byte) random.nextInt(256);
+                }
+            } else {
+                bytes = new byte[random.nextInt(40)];
+                random.nextBytes(bytes);
+                if (bytes.length > 0) {
+                    bytes[0] = 1;
+                }
+            }
+            try {
+                ClusterCodec.decode(bytes, 0, bytes.length);
+            } catch (MalformedMessageException expected) {
+                assertThat(expected.getMessage()).isNotBlank();
+            } catch (RuntimeException e) {
+                fail("decoding " + Arrays.toString(bytes) + " threw " + e);
+            }
+        }
+    }
+
+    private static void assertRefused(byte[] bytes, String reason) {
+        assertThatThrownBy(() -> ClusterCodec.decode(bytes, 0, bytes.length))
+                .isInstanceOf(MalformedMessageException.class)
+                .hasMessageContaining(reason);
+    }
+}
