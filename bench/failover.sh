@@ -80,7 +80,7 @@ pids+=($!)
 until ip netns exec "$client" curl -s -m 1 "http://${subnet}21:8080/" >/dev/null; do sleep 0.1; done
 
 # --- the systems under test --------------------------------------------------------------------
-head -c 32 /dev/urandom >"$work/cluster.key"
+java -jar "$jar" keygen "$work/cluster.key" >/dev/null
 cat >"$work/baton.yaml" <<CONF
 cluster:
   name: bench-$id

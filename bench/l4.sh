@@ -75,7 +75,7 @@ pids+=($!)
 ip netns exec "$rs2" iperf3 -s >"$work/iperf-rs2.log" 2>&1 &
 pids+=($!)
 
-head -c 32 /dev/urandom >"$work/cluster.key"
+java -jar "$jar" keygen "$work/cluster.key" >/dev/null
 cat >"$work/baton.yaml" <<CONF
 cluster:
   name: bench-l4-$id

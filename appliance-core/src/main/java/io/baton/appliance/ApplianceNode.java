@@ -62,21 +62,21 @@ public final class ApplianceNode implements AutoCloseable {
     private final AdminServer admin;
     private volatile StoredConfig applied;
 
-    private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress)
-            throws NodeStartException {
+    private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress,
+                          IpCommand addresses) throws NodeStartException {
         this.nodeId = nodeId;
         this.store = store;
         this.applied = applied;
         this.l7 = new L7Engine(persistence, Runtime.getRuntime().availableProcessors());
         l7.setActive(false); // only the node the cluster makes active listens on the VIPs
-        this.addresses = new IpCommand();
+        this.addresses = addresses;
         this.arp = new RawSocketArp(addresses);
         this.kernel = new KernelDataPlane(new LinuxKernelHost(addresses, arp));
         this.health = new HealthMonitor((service, server, state, result) -> {
             l7.setHealth(service, server, engineHealth(state));
             kernel.setHealth(service, server, engineHealth(state));
         });
-        this.metrics = new NodeMetrics(l7);
+        this.metrics = new NodeMetrics(l7, this::wireStats);
         run(applied);
         DataPlane dataPlanes = active -> {
             List<String> problems = new ArrayList<>(l7.setActive(active));
@@ -119,12 +119,11 @@ public final class ApplianceNode implements AutoCloseable {
             throw new NodeStartException(e.getMessage(), e);
         }
         try {
-            StoredConfig applied = settleConfig(options, store);
-            NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow(() ->
-                    new NodeStartException("node \"" + options.nodeId() + "\" is not listed in cluster.nodes of config"
-                            + " revision " + applied.revision() + " (listed: " + nodeIds(applied.config()) + ")"));
+            IpCommand addresses = new IpCommand();
+            StoredConfig applied = settleConfig(options, store, addresses);
+            NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow();
             HostPort adminAddress = options.adminOverride() != null ? options.adminOverride() : self.adminAddress();
-            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress);
+            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, addresses);
             LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on http://{}",
                     options.nodeId(), applied.config().cluster().name(), applied.revision(), applied.checksum(),
                     node.adminAddress());
@@ -135,7 +134,8 @@ public final class ApplianceNode implements AutoCloseable {
         }
     }
 
-    private static StoredConfig settleConfig(NodeOptions options, ConfigStore store) throws NodeStartException {
+    private static StoredConfig settleConfig(NodeOptions options, ConfigStore store, IpCommand addresses)
+            throws NodeStartException {
         BatonConfig fromFile = null;
         String fileProblem = null;
         if (options.configFile() != null) {
@@ -161,6 +161,12 @@ public final class ApplianceNode implements AutoCloseable {
                         + " To apply the file: baton config apply {}", options.configFile(), current.revision(),
                         options.configFile());
             }
+            List<ConfigError> problems = NodePrerequisites.check(current.config(), options.nodeId(), addresses);
+            if (!problems.isEmpty()) {
+                throw new NodeStartException("the applied config revision " + current.revision() + " in "
+                        + store.directory() + " cannot run on this node: " + describe(problems)
+                        + " (fix that on this host and start again; the store is unchanged)");
+            }
             return current;
         }
         if (fileProblem != null) {
@@ -168,6 +174,12 @@ public final class ApplianceNode implements AutoCloseable {
         }
         if (fromFile == null) {
             throw new NodeStartException("the config store " + store.directory() + " is empty: give --config FILE");
+        }
+        List<ConfigError> problems = NodePrerequisites.check(fromFile, options.nodeId(), addresses);
+        if (!problems.isEmpty()) {
+            // nothing is stored: once the operator fixes this, the same command starts the node
+            throw new NodeStartException(options.configFile() + " cannot run on this node: " + describe(problems)
+                    + " (nothing was stored)");
         }
         try {
             return store.apply(fromFile, "file " + options.configFile().toAbsolutePath());
@@ -194,13 +206,9 @@ public final class ApplianceNode implements AutoCloseable {
      */
     public synchronized StoredConfig apply(BatonConfig config, String source) throws InvalidConfigException,
             StoreException {
-        if (config.cluster().node(nodeId).isEmpty()) {
-            throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "this node \"" + nodeId
-                    + "\" is not listed (listed: " + nodeIds(config) + "); it would not know its own role")));
-        }
-        List<ConfigError> missing = missingInterfaces(config);
-        if (!missing.isEmpty()) {
-            throw new InvalidConfigException(missing);
+        List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses);
+        if (!problems.isEmpty()) {
+            throw new InvalidConfigException(problems);
         }
         StoredConfig previous = applied;
         if (ConfigWriter.checksum(config).equals(previous.checksum())) {
@@ -223,26 +231,6 @@ public final class ApplianceNode implements AutoCloseable {
         return result;
     }
 
-    /** Every VIP interface must exist on this node: a VIP (or a kernel service) on a missing one cannot run. */
-    private List<ConfigError> missingInterfaces(BatonConfig config) {
-        List<String> present;
-        try {
-            present = addresses.interfaces();
-        } catch (IOException e) {
-            LOG.warn("cannot list this node's interfaces to check the VIPs against: {}", e.getMessage());
-            return List.of();
-        }
-        List<ConfigError> errors = new ArrayList<>();
-        for (int i = 0; i < config.vips().size(); i++) {
-            String iface = config.vips().get(i).iface();
-            if (!present.contains(iface)) {
-                errors.add(new ConfigError("vips[" + i + "].interface", "no interface \"" + iface + "\" on node "
-                        + nodeId + " (it has: " + String.join(", ", present) + ")"));
-            }
-        }
-        return errors;
-    }
-
     /** A revision a peer applied: stored under the same number and run, unless this node has it already. */
     private synchronized void applyReplicated(long revision, String configJson, String from) {
         if (revision <= applied.revision()) {
@@ -250,8 +238,10 @@ public final class ApplianceNode implements AutoCloseable {
         }
         try {
             BatonConfig config = ConfigParser.parse(configJson, ConfigParser.Format.JSON);
-            if (config.cluster().node(nodeId).isEmpty()) {
-                LOG.error("config revision {} from {} does not list this node {}; not applied", revision, from, nodeId);
+            List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses);
+            if (!problems.isEmpty()) {
+                LOG.error("config revision {} from {} cannot run on this node; not applied: {}", revision, from,
+                        describe(problems));
                 return;
             }
             StoredConfig result = store.applyReplicated(config, revision, "replicated from " + from);
@@ -377,7 +367,11 @@ public final class ApplianceNode implements AutoCloseable {
         LOG.info("node {} stopped", nodeId);
     }
 
-    private static String nodeIds(BatonConfig config) {
-        return String.join(", ", config.cluster().nodes().stream().map(NodeConfig::id).toList());
+    private io.baton.cluster.wire.WireStats wireStats() {
+        return ha == null ? null : ha.wireStats();
+    }
+
+    private static String describe(List<ConfigError> problems) {
+        return String.join("; ", problems.stream().map(ConfigError::toString).toList());
     }
 }

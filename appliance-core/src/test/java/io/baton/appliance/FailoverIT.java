@@ -1,5 +1,6 @@
 package io.baton.appliance;
 
+import io.baton.cluster.wire.ClusterKeys;
 import io.baton.cluster.host.TestNetwork;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -8,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,9 +55,7 @@ class FailoverIT {
                 "8080"), work));
 
         Path key = work.resolve("cluster.key");
-        byte[] secret = new byte[32];
-        new SecureRandom().nextBytes(secret);
-        Files.write(key, secret);
+        ClusterKeys.generate(key);
         Files.writeString(work.resolve("baton.yaml"), """
                 cluster:
                   name: ha-%s

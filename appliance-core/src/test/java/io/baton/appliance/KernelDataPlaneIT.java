@@ -1,5 +1,6 @@
 package io.baton.appliance;
 
+import io.baton.cluster.wire.ClusterKeys;
 import io.baton.cluster.host.TestNetwork;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -9,7 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -63,9 +63,7 @@ class KernelDataPlaneIT {
         vip = network.subnet + "100";
         serverNet = "10.250." + network.subnet.split("\\.")[2] + ".";
         Path key = work.resolve("cluster.key");
-        byte[] secret = new byte[32];
-        new SecureRandom().nextBytes(secret);
-        Files.write(key, secret);
+        ClusterKeys.generate(key);
     }
 
     @AfterEach

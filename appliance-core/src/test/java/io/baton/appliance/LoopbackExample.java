@@ -1,9 +1,9 @@
 package io.baton.appliance;
 
+import io.baton.cluster.wire.ClusterKeys;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 
 /**
  * {@code examples/pacs.yaml} moved onto loopback for tests that run nodes: every 10.20.x.x address
@@ -19,9 +19,7 @@ final class LoopbackExample {
 
     static Path write(Path dir) throws IOException {
         Path key = dir.resolve("cluster.key");
-        byte[] secret = new byte[32];
-        new SecureRandom().nextBytes(secret);
-        Files.write(key, secret);
+        ClusterKeys.generate(key);
         String yaml = Files.readString(EXAMPLE)
                 .replace("10.20.0.11:7800", "127.0.0.1:" + TestHttp.freePort())
                 .replace("10.20.0.12:7800", "127.0.0.1:" + TestHttp.freePort())

@@ -103,7 +103,7 @@ class ClusterNodeTest {
 
     private Path key(String name) throws Exception {
         Path file = dir.resolve(name + ".key");
-        ClusterKeys.generate(file, false);
+        ClusterKeys.generate(file);
         return file;
     }
 

@@ -77,7 +77,7 @@ class HostileHostTest {
     @BeforeEach
     void formThePair() throws Exception {
         Path key = dir.resolve("cluster.key");
-        ClusterKeys.generate(key, false);
+        ClusterKeys.generate(key);
         cluster = new ClusterConfig("hostile-" + freePort(LB1), List.of(
                 new NodeConfig("lb1", new HostPort("127.0.0.1", freePort(LB1)), NodeConfig.DEFAULT_ADMIN, 200),
                 new NodeConfig("lb2", new HostPort("127.0.0.2", freePort(LB2)), NodeConfig.DEFAULT_ADMIN, 100)),

@@ -2,6 +2,9 @@ package io.baton.appliance.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.baton.appliance.admin.AdminApi;
+import io.baton.cluster.ClusterException;
+import io.baton.cluster.wire.ClusterKeys;
+import io.baton.config.BatonConfig;
 import io.baton.config.ConfigParser;
 import io.baton.config.ConfigStore;
 import io.baton.config.InvalidConfigException;
@@ -30,7 +33,7 @@ final class ConfigCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             header = "Validate a config file without applying it.",
             description = "Validate a config file (YAML, or JSON for *.json) without applying it. Every error is "
-                    + "printed with its path and reason.",
+                    + "printed with its path and reason. A cluster.key-file present on this host is checked too.",
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {"0:the file is valid", "1:the file has errors (all are printed)"})
     static final class Check implements Callable<Integer> {
@@ -41,7 +44,20 @@ final class ConfigCommand {
         @Override
         public Integer call() {
             try {
-                ConfigParser.parseFile(file);
+                BatonConfig config = ConfigParser.parseFile(file);
+                String keyFile = config.cluster().keyFile();
+                if (keyFile != null && Files.exists(Path.of(keyFile))) {
+                    try {
+                        ClusterKeys.read(Path.of(keyFile));
+                    } catch (ClusterException e) {
+                        System.err.println(file + ": 1 error(s)");
+                        System.err.println("  cluster.key-file: " + e.getMessage());
+                        return ExitCodes.FAILED;
+                    }
+                } else if (keyFile != null) {
+                    System.out.println("note: cluster.key-file " + keyFile + " is not on this host; every node needs"
+                            + " it (baton keygen " + keyFile + ")");
+                }
                 System.out.println(file + ": valid");
                 return ExitCodes.OK;
             } catch (InvalidConfigException e) {

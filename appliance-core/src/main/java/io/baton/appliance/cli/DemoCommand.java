@@ -1,5 +1,6 @@
 package io.baton.appliance.cli;
 
+import io.baton.cluster.wire.ClusterKeys;
 import com.fasterxml.jackson.core.JacksonException;
 import io.baton.appliance.ApplianceNode;
 import io.baton.appliance.NodeOptions;
@@ -27,7 +28,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.concurrent.Callable;
@@ -65,9 +65,7 @@ final class DemoCommand implements Callable<Integer> {
              DemoBackend second = DemoBackend.start("demo backend 2", 0)) {
             Path config = workDir.resolve("demo.yaml");
             Path key = workDir.resolve("cluster.key");
-            byte[] secret = new byte[32];
-            new SecureRandom().nextBytes(secret);
-            Files.write(key, secret);
+            ClusterKeys.generate(key);
             Files.writeString(config, template()
                     .replace("@KEY@", key.toString())
                     .replace("@CLUSTER1@", "127.0.0.1:" + freePort())

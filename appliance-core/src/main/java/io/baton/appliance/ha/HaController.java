@@ -9,6 +9,7 @@ import io.baton.cluster.host.AddressManager;
 import io.baton.cluster.host.ArpProbe;
 import io.baton.cluster.host.VipManager;
 import io.baton.cluster.host.Witness;
+import io.baton.cluster.wire.WireStats;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigWriter;
 import io.baton.config.HostPort;
@@ -445,6 +446,12 @@ public final class HaController implements AutoCloseable {
     /** Why this node holds the VIPs or not. */
     public String verdict() {
         return verdict;
+    }
+
+    /** What the cluster wire refused (null before the node has joined). */
+    public WireStats wireStats() {
+        ClusterNode node = cluster;
+        return node == null ? null : node.wireStats();
     }
 
     public List<String> vipProblems() {

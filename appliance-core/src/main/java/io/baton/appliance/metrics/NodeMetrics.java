@@ -1,5 +1,6 @@
 package io.baton.appliance.metrics;
 
+import io.baton.cluster.wire.WireStats;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.Health;
 import io.baton.forwarding.ServicePool;
@@ -13,6 +14,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -27,8 +29,32 @@ public final class NodeMetrics {
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
     private final L7Engine engine;
 
-    public NodeMetrics(L7Engine engine) {
+    /** @param wire what the cluster wire refused (null until the node has joined) */
+    public NodeMetrics(L7Engine engine, Supplier<WireStats> wire) {
         this.engine = engine;
+        CounterWithCallback.builder()
+                .name("baton_cluster_connections_refused")
+                .help("Cluster connections refused or closed before they carried a message, by reason"
+                        + " (not-a-node-address, not-authenticated, handshake-failed, handshake-timeout, ...)")
+                .labelNames("reason")
+                .callback(callback -> {
+                    WireStats stats = wire.get();
+                    if (stats != null) {
+                        stats.refusedConnections().forEach((reason, count) -> callback.call(count, reason));
+                    }
+                })
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("baton_cluster_messages_dropped")
+                .help("Cluster messages dropped before they were acted on, by reason (unknown-sender, malformed)")
+                .labelNames("reason")
+                .callback(callback -> {
+                    WireStats stats = wire.get();
+                    if (stats != null) {
+                        stats.droppedMessages().forEach((reason, count) -> callback.call(count, reason));
+                    }
+                })
+                .register(registry);
         serverGauge("baton_server_active_connections", "Connections (http: requests) in progress to a real server",
                 Backend::activeConnections);
         serverCounter("baton_server_connections", "Connections (http: requests) sent to a real server",

@@ -138,44 +138,48 @@ public final class ClusterKeys {
     }
 
     /**
-     * Writes a new key file (mode 0600), or with {@code add} appends a new key to an existing one
-     * (the first step of a rotation). Refuses to overwrite an existing file otherwise.
+     * Writes a new key file (mode 0600) with one new key; refuses to overwrite an existing file.
      *
      * @return the id of the new key
      */
-    public static String generate(Path file, boolean add) throws IOException, ClusterException {
-        byte[] secret = random();
-        Key key = key(secret);
-        String line = LINE_TAG + " " + Base64.getEncoder().encodeToString(secret) + "\n";
-        String content;
-        if (add) {
-            ClusterKeys existing = read(file);
-            if (existing.keys.size() >= MAX_KEYS) {
-                throw new ClusterException(file + " holds " + existing.keys.size() + " keys already; drop the old"
-                        + " ones first (baton keygen --drop-old " + file + ")");
-            }
-            String before = Files.readString(file, StandardCharsets.UTF_8);
-            content = before + (before.endsWith("\n") ? "" : "\n") + "# added " + Instant.now() + "\n" + line;
-        } else {
-            if (Files.exists(file)) {
-                throw new FileAlreadyExistsException(file + " exists; to rotate keys use --add, to replace it remove"
-                        + " it first");
-            }
-            content = "# Baton cluster key, made by `baton keygen` on " + Instant.now() + ".\n"
-                    + "# The same file goes on every node of the cluster (mode 0600). During a key rotation it holds\n"
-                    + "# two keys: every key listed here is accepted.\n" + line;
+    public static String generate(Path file) throws IOException {
+        if (Files.exists(file)) {
+            throw new FileAlreadyExistsException(file + " exists; to rotate keys use --add, to replace it remove"
+                    + " it first");
         }
-        write(file, content);
+        Key key = key(random());
+        write(file, "# Baton cluster key, made by `baton keygen` on " + Instant.now() + ".\n"
+                + "# The same file goes on every node of the cluster (mode 0600). During a key rotation it holds\n"
+                + "# two keys: every key listed here is accepted.\n" + line(key));
         return key.id();
+    }
+
+    /**
+     * Adds a new key to an existing key file: the first step of a rotation.
+     *
+     * @return the id of the new key
+     */
+    public static String add(Path file) throws IOException, ClusterException {
+        ClusterKeys existing = read(file);
+        if (existing.keys.size() >= MAX_KEYS) {
+            throw new ClusterException(file + " holds " + existing.keys.size() + " keys already; drop the old"
+                    + " ones first (baton keygen --drop-old " + file + ")");
+        }
+        Key key = key(random());
+        String before = Files.readString(file, StandardCharsets.UTF_8);
+        write(file, before + (before.endsWith("\n") ? "" : "\n") + "# added " + Instant.now() + "\n" + line(key));
+        return key.id();
+    }
+
+    private static String line(Key key) {
+        return LINE_TAG + " " + Base64.getEncoder().encodeToString(key.secret()) + "\n";
     }
 
     /** Keeps only the newest (last) key: the last step of a rotation. */
     public static String dropOld(Path file) throws IOException, ClusterException {
         ClusterKeys existing = read(file);
         Key newest = existing.keys.get(existing.keys.size() - 1);
-        String content = "# Baton cluster key; older keys dropped on " + Instant.now() + ".\n"
-                + LINE_TAG + " " + Base64.getEncoder().encodeToString(newest.secret()) + "\n";
-        write(file, content);
+        write(file, "# Baton cluster key; older keys dropped on " + Instant.now() + ".\n" + line(newest));
         return newest.id();
     }
 

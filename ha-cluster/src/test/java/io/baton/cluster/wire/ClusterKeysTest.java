@@ -22,21 +22,21 @@ class ClusterKeysTest {
     void keygenWritesAnOwnerOnlyFileWithOneKeyThatReadsBack() throws Exception {
         Path file = dir.resolve("cluster.key");
 
-        String id = ClusterKeys.generate(file, false);
+        String id = ClusterKeys.generate(file);
 
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
         assertThat(ClusterKeys.read(file).ids()).containsExactly(id);
         assertThat(ClusterKeys.read(file).keys().get(0).secret()).hasSize(32);
-        assertThatThrownBy(() -> ClusterKeys.generate(file, false)).isInstanceOf(FileAlreadyExistsException.class)
+        assertThatThrownBy(() -> ClusterKeys.generate(file)).isInstanceOf(FileAlreadyExistsException.class)
                 .hasMessageContaining("--add");
     }
 
     @Test
     void aRotationAddsTheNewKeyThenDropsTheOld() throws Exception {
         Path file = dir.resolve("cluster.key");
-        String old = ClusterKeys.generate(file, false);
+        String old = ClusterKeys.generate(file);
 
-        String added = ClusterKeys.generate(file, true);
+        String added = ClusterKeys.add(file);
         assertThat(ClusterKeys.read(file).ids()).containsExactly(old, added);
 
         assertThat(ClusterKeys.dropOld(file)).isEqualTo(added);
@@ -65,7 +65,7 @@ class ClusterKeysTest {
     @Test
     void aKeyFileOthersCanReadIsRefused() throws Exception {
         Path file = dir.resolve("cluster.key");
-        ClusterKeys.generate(file, false);
+        ClusterKeys.generate(file);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
 
         assertThatThrownBy(() -> ClusterKeys.read(file)).isInstanceOf(ClusterException.class)
@@ -77,11 +77,11 @@ class ClusterKeysTest {
     @Test
     void theKeyFileIsReadAgainWhenItChanges() throws Exception {
         Path file = dir.resolve("cluster.key");
-        String old = ClusterKeys.generate(file, false);
+        String old = ClusterKeys.generate(file);
         KeyFile keys = new KeyFile(file);
         assertThat(keys.get().ids()).containsExactly(old);
 
-        String added = ClusterKeys.generate(file, true);
+        String added = ClusterKeys.add(file);
 
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
                 .until(() -> keys.get().ids().equals(java.util.List.of(old, added)));

@@ -66,9 +66,9 @@ class NodeCertificateTest {
     @Test
     void duringARotationNodesWithTheOldKeyOnlyAndWithTheNewKeyOnlyBothTrustANodeWithBoth() throws Exception {
         Path file = dir.resolve("cluster.key");
-        ClusterKeys.generate(file, false);
+        ClusterKeys.generate(file);
         ClusterKeys oldOnly = ClusterKeys.read(file);
-        ClusterKeys.generate(file, true);
+        ClusterKeys.add(file);
         ClusterKeys both = ClusterKeys.read(file);
         ClusterKeys.dropOld(file);
         ClusterKeys newOnly = ClusterKeys.read(file);

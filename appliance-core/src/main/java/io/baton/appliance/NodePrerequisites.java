@@ -1,0 +1,83 @@
+package io.baton.appliance;
+
+import io.baton.cluster.ClusterException;
+import io.baton.cluster.host.AddressManager;
+import io.baton.cluster.wire.ClusterKeys;
+import io.baton.config.BatonConfig;
+import io.baton.config.CheckType;
+import io.baton.config.ConfigError;
+import io.baton.config.NodeConfig;
+import io.baton.config.VirtualService;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.Logger;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What this node needs from its own host to run a config: to be listed in it, the cluster key
+ * file it names, the VIP interfaces, the external check programs. Checked before a config is
+ * stored (at first start, on apply, on replication), so that a config this node cannot run is
+ * refused with the field to fix instead of being stored and failing afterwards.
+ */
+final class NodePrerequisites {
+
+    private static final Logger LOG = LogManager.getLogger(NodePrerequisites.class);
+
+    private NodePrerequisites() {
+    }
+
+    static List<ConfigError> check(BatonConfig config, String nodeId, AddressManager addresses) {
+        List<ConfigError> errors = new ArrayList<>();
+        if (config.cluster().node(nodeId).isEmpty()) {
+            errors.add(new ConfigError("cluster.nodes", "this node \"" + nodeId + "\" is not listed (listed: "
+                    + String.join(", ", config.cluster().nodes().stream().map(NodeConfig::id).toList())
+                    + "); it would not know its own role"));
+        }
+        String keyFile = config.cluster().keyFile();
+        if (keyFile != null) {
+            try {
+                ClusterKeys.read(Path.of(keyFile));
+            } catch (ClusterException e) {
+                errors.add(new ConfigError("cluster.key-file", e.getMessage() + " (on node " + nodeId + ")"));
+            }
+        }
+        errors.addAll(missingInterfaces(config, nodeId, addresses));
+        for (int i = 0; i < config.services().size(); i++) {
+            VirtualService service = config.services().get(i);
+            if (service.check() != null && service.check().type() == CheckType.EXTERNAL
+                    && service.check().script() != null) {
+                Path script = Path.of(service.check().script());
+                if (!Files.isRegularFile(script) || !Files.isExecutable(script)) {
+                    errors.add(new ConfigError("services[" + i + "].check.script", "\"" + script + "\" is "
+                            + (Files.exists(script) ? "not an executable file" : "not there") + " on node "
+                            + nodeId));
+                }
+            }
+        }
+        return errors;
+    }
+
+    /** Every VIP interface must exist on this node: a VIP (or a kernel service) on a missing one cannot run. */
+    private static List<ConfigError> missingInterfaces(BatonConfig config, String nodeId, AddressManager addresses) {
+        List<String> present;
+        try {
+            present = addresses.interfaces();
+        } catch (IOException e) {
+            LOG.warn("cannot list this node's interfaces to check the VIPs against: {}", e.getMessage());
+            return List.of();
+        }
+        List<ConfigError> errors = new ArrayList<>();
+        for (int i = 0; i < config.vips().size(); i++) {
+            String iface = config.vips().get(i).iface();
+            if (!present.contains(iface)) {
+                errors.add(new ConfigError("vips[" + i + "].interface", "no interface \"" + iface + "\" on node "
+                        + nodeId + " (it has: " + String.join(", ", present) + ")"));
+            }
+        }
+        return errors;
+    }
+}
