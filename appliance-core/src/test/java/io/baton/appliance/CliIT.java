@@ -136,6 +136,51 @@ class CliIT {
         }
     }
 
+    @Test
+    void keygenMakesTheKeyAPairStartsWithAndWithoutItANodeStoresNothing() throws Exception {
+        example = LoopbackExample.write(work);
+        Path key = work.resolve("cluster.key");
+        Files.delete(key); // made below as an operator would
+        Path keyless = work.resolve("keyless.yaml");
+        Files.writeString(keyless, Files.readString(example).replaceAll("(?m)^  key-file: .*\n", ""));
+
+        BatonProcess.Result check = BatonProcess.run(work, "config", "check", keyless.toString());
+        assertThat(check.exitCode()).isEqualTo(1);
+        assertThat(check.output()).contains("cluster.key-file: a cluster of 2 nodes must have a shared key");
+
+        Path state1 = work.resolve("state1");
+        HostPort admin1 = new HostPort("127.0.0.1", TestHttp.freePort());
+        try (BatonProcess refused = BatonProcess.start(work, "node", "--config", example.toString(), "--node", "lb1",
+                "--state-dir", state1.toString(), "--admin", admin1.toString())) {
+            assertThat(refused.waitForExit()).isEqualTo(1);
+            assertThat(refused.output()).contains("cluster.key-file: the cluster key file " + key + " does not exist")
+                    .contains("baton keygen").contains("nothing was stored");
+        }
+        try (var stored = Files.list(state1)) {
+            assertThat(stored.map(path -> path.getFileName().toString()))
+                    .as("a node that cannot start stores no revision").noneMatch(name -> name.startsWith("revision-"));
+        }
+
+        BatonProcess.Result keygen = BatonProcess.run(work, "keygen", key.toString());
+        assertThat(keygen.exitCode()).as(keygen.output()).isZero();
+        assertThat(keygen.output()).contains("wrote cluster key").contains("Copy it to every node");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-------");
+        assertThat(BatonProcess.run(work, "keygen", key.toString()).exitCode()).as("never overwrites a key").isEqualTo(1);
+        BatonProcess.Result valid = BatonProcess.run(work, "config", "check", example.toString());
+        assertThat(valid.exitCode()).as(valid.output()).isZero();
+
+        HostPort admin2 = new HostPort("127.0.0.1", TestHttp.freePort());
+        try (BatonProcess lb1 = startNode(state1, admin1);
+             BatonProcess lb2 = BatonProcess.start(work, "node", "--config", example.toString(), "--node", "lb2",
+                     "--state-dir", work.resolve("state2").toString(), "--admin", admin2.toString())) {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() ->
+                    assertThat(BatonProcess.run(work, "status", "--admin", admin1.toString()).output())
+                            .containsPattern("lb1 \\*\\s+ACTIVE").containsPattern("lb2\\s+PASSIVE"));
+            assertThat(lb2.output()).contains("over mutual TLS");
+        }
+    }
+
     private BatonProcess startNode(Path state, HostPort admin) throws Exception {
         BatonProcess node = BatonProcess.start(work, "node", "--config", example.toString(), "--node", "lb1",
                 "--state-dir", state.toString(), "--admin", admin.toString());
