@@ -92,6 +92,7 @@ public final class ClusterNode implements AutoCloseable {
     private final ClusterPeers peers;
     private final GuardedSocketFactory sockets;
     private final WireStats wire;
+    private final Supplier<ClusterKeys> keys;
     private final Map<String, MemberInfo> infos = new HashMap<>();
     /** A copy of {@link #infos} for readers on other threads (the map itself is the event thread's). */
     private volatile Map<String, MemberInfo> infosSnapshot = Map.of();
@@ -112,7 +113,7 @@ public final class ClusterNode implements AutoCloseable {
     private volatile boolean abandoned;
 
     private ClusterNode(ClusterConfig config, String self, MemberInfo selfInfo, Listener listener, JChannel channel,
-                        ClusterPeers peers, GuardedSocketFactory sockets, WireStats wire) {
+                        ClusterPeers peers, GuardedSocketFactory sockets, WireStats wire, Supplier<ClusterKeys> keys) {
         this.config = config;
         this.self = self;
         this.selfInfo = selfInfo;
@@ -121,6 +122,7 @@ public final class ClusterNode implements AutoCloseable {
         this.peers = peers;
         this.sockets = sockets;
         this.wire = wire;
+        this.keys = keys;
         this.events = Executors.newSingleThreadExecutor(new DaemonThreads("baton-cluster"));
     }
 
@@ -167,7 +169,8 @@ public final class ClusterNode implements AutoCloseable {
         }
         channel.setName(self);
         channel.setDiscardOwnMessages(true);
-        ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel, peers, sockets, wire);
+        ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel, peers, sockets, wire,
+                keys);
         cluster.localConfig = new LocalConfig(selfInfo.configRevision(), runningConfigJson);
         channel.setReceiver(cluster.receiver());
         ExecutorService joiner = Executors.newSingleThreadExecutor();
@@ -332,6 +335,11 @@ public final class ClusterNode implements AutoCloseable {
             highest = Math.max(highest, info.configRevision());
         }
         return highest;
+    }
+
+    /** The ids of the cluster keys this node holds now (two during a rotation). */
+    public List<String> keyIds() {
+        return keys.get().ids();
     }
 
     /** What the wire refused: connections and messages, by reason (for /metrics). */

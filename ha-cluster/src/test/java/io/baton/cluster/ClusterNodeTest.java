@@ -12,6 +12,7 @@ import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -87,6 +88,45 @@ class ClusterNodeTest {
         assertThatThrownBy(() -> join(cluster, "lb1", 200, null))
                 .isInstanceOf(ClusterException.class)
                 .hasMessageContaining("cluster.key-file is not set");
+    }
+
+    @Test
+    void aKeyRotationNeverSplitsThePairAndAfterItTheOldKeyIsRefused() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path lb1Key = key("lb1");
+        Path lb2Key = dir.resolve("lb2.key");
+        Path oldKey = dir.resolve("old.key");
+        Files.copy(lb1Key, lb2Key, StandardCopyOption.COPY_ATTRIBUTES);
+        Files.copy(lb1Key, oldKey, StandardCopyOption.COPY_ATTRIBUTES);
+        ClusterNode lb1 = join(cluster, "lb1", 200, lb1Key);
+        ClusterNode lb2 = join(cluster, "lb2", 100, lb2Key);
+        await().atMost(Duration.ofSeconds(10)).until(() -> lb1.members().size() == 2 && lb2.members().size() == 2);
+
+        // step 1 reached lb1: it holds both keys, and its connection to lb2 (old key only) carries on
+        ClusterKeys.add(lb1Key);
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb1.keyIds().size() == 2);
+        // lb2 restarts having got step 2's file already (the new key only): a node with both trusts it
+        lb2.close();
+        nodes.remove(lb2);
+        Files.copy(lb1Key, lb2Key, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
+        ClusterKeys.dropOld(lb2Key);
+        ClusterNode rejoined = join(cluster, "lb2", 100, lb2Key);
+        await().atMost(Duration.ofSeconds(10)).until(() -> lb1.members().size() == 2 && rejoined.members().size() == 2);
+        assertThat(rejoined.keyIds()).hasSize(1).isSubsetOf(lb1.keyIds());
+
+        // step 2 reaches lb1: nothing moves
+        ClusterKeys.dropOld(lb1Key);
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb1.keyIds().equals(rejoined.keyIds()));
+        await().during(Duration.ofSeconds(1)).until(() -> lb1.members().size() == 2 && "lb1".equals(active("lb1")));
+
+        // and a node that still has only the old key is no member any more
+        rejoined.close();
+        nodes.remove(rejoined);
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb1.members().size() == 1);
+        assertThatThrownBy(() -> join(cluster, "lb2", 100, oldKey))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("is cluster.key-file the same on every node?");
+        assertThat(lb1.members()).containsExactly("lb1");
     }
 
     private ClusterNode join(ClusterConfig cluster, String id, int priority, Path key) throws ClusterException {

@@ -119,6 +119,7 @@ class L7EngineTcpTest {
         Map<String, Integer> seen = new HashMap<>();
         for (int i = 0; i < connections; i++) {
             try (Socket socket = new Socket("127.0.0.1", port)) {
+                socket.setSoTimeout(10_000); // a lost greeting fails the test instead of hanging the build
                 BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(),
                         StandardCharsets.UTF_8));
                 seen.merge(in.readLine(), 1, Integer::sum);

@@ -98,16 +98,24 @@ final class TestServers {
         final String name;
         final ServerSocket socket;
         private final ExecutorService executor = Executors.newCachedThreadPool();
+        private final java.util.Set<Socket> connections = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
         Tcp(String name) throws IOException {
             this.name = name;
             socket = new ServerSocket(0, 128, java.net.InetAddress.getLoopbackAddress());
             executor.submit(() -> {
                 while (!socket.isClosed()) {
+                    Socket connection;
                     try {
-                        Socket connection = socket.accept();
-                        executor.submit(() -> serve(connection));
+                        connection = socket.accept();
                     } catch (IOException e) {
+                        return;
+                    }
+                    connections.add(connection);
+                    try {
+                        executor.submit(() -> serve(connection));
+                    } catch (java.util.concurrent.RejectedExecutionException closing) {
+                        closeQuietly(connection);
                         return;
                     }
                 }
@@ -130,6 +138,8 @@ final class TestServers {
                 out.flush();
             } catch (IOException ignored) {
                 // the client went away
+            } finally {
+                connections.remove(connection);
             }
         }
 
@@ -137,10 +147,32 @@ final class TestServers {
             return socket.getLocalPort();
         }
 
+        /**
+         * Closes the listener and every connection, and returns only once the accept thread has
+         * gone: a listener closed while a thread is blocked in accept() is closed for real only when
+         * that thread leaves, and until then it can still accept a connection that nobody serves
+         * (a proxy's connect to a "closed" server then hangs instead of being refused).
+         */
         @Override
         public void close() throws IOException {
             socket.close();
             executor.shutdownNow();
+            connections.forEach(Tcp::closeQuietly);
+            try {
+                if (!executor.awaitTermination(5, java.util.concurrent.TimeUnit.SECONDS)) {
+                    throw new IOException("test server " + name + " did not stop within 5 s");
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private static void closeQuietly(Socket connection) {
+            try {
+                connection.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
         }
     }
 

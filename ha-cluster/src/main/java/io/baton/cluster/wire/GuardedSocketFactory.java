@@ -128,6 +128,12 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
         }
     }
 
+    /** A peer closed this node's outbound connection with a TLS alert before sending anything: it refused us. */
+    void refusedByPeer(String peer, String why) {
+        outboundFailure = peer + " refused this node: " + why;
+        stats.refusedConnection("refused-by-peer", "by " + peer + ": " + why);
+    }
+
     /** Why the last handshake with a peer that this node started failed, if it did. */
     public java.util.Optional<String> outboundFailure() {
         return java.util.Optional.ofNullable(outboundFailure);

@@ -27,6 +27,8 @@ final class TlsSocket extends Socket {
     private volatile SSLSocket ssl;
     private volatile String node;
     private volatile boolean closed;
+    /** Where an outbound socket connected to ("ip:port"); null for an inbound one. */
+    private volatile String outbound;
 
     /** An outbound socket, not yet connected. */
     TlsSocket(GuardedSocketFactory factory) {
@@ -73,6 +75,7 @@ final class TlsSocket extends Socket {
                     + GuardedSocketFactory.CONNECTIONS_PER_NODE + " connections already");
         }
         node = peer;
+        outbound = target.getAddress().getHostAddress() + ":" + target.getPort();
         ssl = layered;
     }
 
@@ -81,9 +84,50 @@ final class TlsSocket extends Socket {
         raw.bind(local);
     }
 
+    /**
+     * The TLS stream. In TLS 1.3 a server judges the client's certificate after the client's side
+     * of the handshake is done, so a node that refuses this node's outbound connection says so in
+     * an alert on the first read: that refusal is recorded like a failed handshake.
+     */
     @Override
     public InputStream getInputStream() throws IOException {
-        return established().getInputStream();
+        InputStream tls = established().getInputStream();
+        if (outbound == null) {
+            return tls;
+        }
+        return new java.io.FilterInputStream(tls) {
+            private boolean heard;
+
+            @Override
+            public int read() throws IOException {
+                try {
+                    int value = super.read();
+                    heard = true;
+                    return value;
+                } catch (javax.net.ssl.SSLException e) {
+                    refused(e);
+                    throw e;
+                }
+            }
+
+            @Override
+            public int read(byte[] bytes, int offset, int length) throws IOException {
+                try {
+                    int count = super.read(bytes, offset, length);
+                    heard = true;
+                    return count;
+                } catch (javax.net.ssl.SSLException e) {
+                    refused(e);
+                    throw e;
+                }
+            }
+
+            private void refused(javax.net.ssl.SSLException e) {
+                if (!heard) {
+                    factory.refusedByPeer(outbound, e.getMessage());
+                }
+            }
+        };
     }
 
     @Override
