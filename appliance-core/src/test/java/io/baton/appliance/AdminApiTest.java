@@ -245,6 +245,26 @@ class AdminApiTest {
     }
 
     @Test
+    void clusterConnectionsFromStrangersAreRefusedAndCountedInMetrics() throws Exception {
+        HostPort cluster = node.applied().config().cluster().node("lb1").orElseThrow().clusterAddress();
+        try (java.net.Socket stranger = new java.net.Socket()) {
+            stranger.bind(new java.net.InetSocketAddress("127.0.0.3", 0));
+            stranger.connect(new java.net.InetSocketAddress(cluster.host(), cluster.port()), 2000);
+            stranger.setSoTimeout(5000);
+            try {
+                assertThat(stranger.getInputStream().read()).as("closed at once").isEqualTo(-1);
+            } catch (java.io.IOException reset) {
+                // closed at once, with a reset
+            }
+        }
+
+        await().atMost(java.time.Duration.ofSeconds(5)).untilAsserted(() ->
+                assertThat(TestHttp.get(admin, "/metrics").body())
+                        .contains("# TYPE baton_cluster_connections_refused_total counter")
+                        .contains("baton_cluster_connections_refused_total{reason=\"not-a-node-address\"} 1.0"));
+    }
+
+    @Test
     void aServerStateChangeIsANewRevisionThatSurvivesARestart() throws Exception {
         HttpResponse<String> drained = TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/viewer1/state",
                 "application/json", "{\"state\": \"drain\"}");

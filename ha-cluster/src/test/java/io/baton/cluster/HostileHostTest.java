@@ -170,6 +170,34 @@ class HostileHostTest {
         assertThat(peak - before).as("threads added by 1 500 idle connections (%d before)", before)
                 .isLessThanOrEqualTo(2 * 4 + 4);
         assertThat(lb1.wireStats().refusedConnections()).containsKeys("not-a-node-address", "too-many-handshakes");
+        // the handshakes that were let in never complete: their deadline closes them
+        await().atMost(Duration.ofSeconds(10)).until(() ->
+                lb1.wireStats().refusedConnections().containsKey("handshake-timeout"));
+    }
+
+    @Test
+    void aHandshakeSentByteByByteIsClosedAtItsDeadline() throws Exception {
+        ByteArrayOutputStream genuine = new ByteArrayOutputStream();
+        TlsTestClient.session(cluster, "lb2", ClusterKeys.read(Path.of(cluster.keyFile())), LB2, address(lb1),
+                new byte[0], genuine);
+        byte[] clientHello = genuine.toByteArray();
+        try (Socket slow = new Socket()) {
+            slow.bind(new InetSocketAddress(LB2, 0));
+            slow.connect(new InetSocketAddress(address(lb1).host(), address(lb1).port()), 2000);
+            OutputStream out = slow.getOutputStream();
+            // a real ClientHello, one byte every 200 ms: each read is quick, the whole never ends
+            await().atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(200)).until(() -> {
+                try {
+                    out.write(clientHello[0]);
+                    out.flush();
+                    return false;
+                } catch (IOException closedByNode) {
+                    return true;
+                }
+            });
+        }
+        assertThat(lb1.wireStats().refusedConnections()).containsKey("handshake-timeout");
+        assertPairUnmoved(Duration.ofMillis(500));
     }
 
     @Test

@@ -23,15 +23,24 @@ public final class WireStats {
     private final Map<String, AtomicLong> lastLogged = new ConcurrentHashMap<>();
     private final Map<String, LongAdder> unlogged = new ConcurrentHashMap<>();
     private final Logger log;
+    private final java.util.function.Consumer<String> warn;
+    private final java.util.function.LongSupplier clock;
 
     public WireStats(Logger log) {
+        this(log, log::warn, System::nanoTime);
+    }
+
+    /** With where the bounded warnings go and the clock that bounds them (for tests). */
+    WireStats(Logger log, java.util.function.Consumer<String> warn, java.util.function.LongSupplier clock) {
         this.log = log;
+        this.warn = warn;
+        this.clock = clock;
     }
 
     /** A connection refused or closed before it carried anything. */
     public void refusedConnection(String reason, String detail) {
         connections.computeIfAbsent(reason, key -> new LongAdder()).increment();
-        logBounded("connection:" + reason, "cluster connection refused ({}): {}", reason, detail);
+        logBounded("connection:" + reason, "cluster connection refused (" + reason + "): " + detail);
     }
 
     /** A connection closed before it said anything (a port probe): counted, logged only at debug level. */
@@ -43,7 +52,7 @@ public final class WireStats {
     /** A message dropped before it was parsed or acted on. */
     public void droppedMessage(String reason, String detail) {
         messages.computeIfAbsent(reason, key -> new LongAdder()).increment();
-        logBounded("message:" + reason, "cluster message dropped ({}): {}", reason, detail);
+        logBounded("message:" + reason, "cluster message dropped (" + reason + "): " + detail);
     }
 
     /** Refused connections so far, by reason. */
@@ -56,15 +65,14 @@ public final class WireStats {
         return snapshot(messages);
     }
 
-    private void logBounded(String key, String format, String reason, String detail) {
-        long now = System.nanoTime();
+    private void logBounded(String key, String line) {
+        long now = clock.getAsLong();
         AtomicLong last = lastLogged.computeIfAbsent(key, k -> new AtomicLong(now - LOG_EVERY_NANOS - 1));
         long previous = last.get();
         if (now - previous > LOG_EVERY_NANOS && last.compareAndSet(previous, now)) {
-            LongAdder skipped = unlogged.computeIfAbsent(key, k -> new LongAdder());
-            long count = skipped.sumThenReset();
-            log.warn(format + (count > 0 ? " (and " + count + " more not logged in the last "
-                    + LOG_EVERY_NANOS / 1_000_000_000L + " s)" : ""), reason, detail);
+            long count = unlogged.computeIfAbsent(key, k -> new LongAdder()).sumThenReset();
+            warn.accept(line + (count > 0 ? " (and " + count + " more not logged in the last "
+                    + LOG_EVERY_NANOS / 1_000_000_000L + " s)" : ""));
         } else {
             unlogged.computeIfAbsent(key, k -> new LongAdder()).increment();
         }
