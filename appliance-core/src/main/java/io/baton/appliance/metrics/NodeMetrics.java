@@ -32,29 +32,11 @@ public final class NodeMetrics {
     /** @param wire what the cluster wire refused (null until the node has joined) */
     public NodeMetrics(L7Engine engine, Supplier<WireStats> wire) {
         this.engine = engine;
-        CounterWithCallback.builder()
-                .name("baton_cluster_connections_refused")
-                .help("Cluster connections refused or closed before they carried a message, by reason"
-                        + " (not-a-node-address, not-authenticated, handshake-failed, handshake-timeout, ...)")
-                .labelNames("reason")
-                .callback(callback -> {
-                    WireStats stats = wire.get();
-                    if (stats != null) {
-                        stats.refusedConnections().forEach((reason, count) -> callback.call(count, reason));
-                    }
-                })
-                .register(registry);
-        CounterWithCallback.builder()
-                .name("baton_cluster_messages_dropped")
-                .help("Cluster messages dropped before they were acted on, by reason (unknown-sender, malformed)")
-                .labelNames("reason")
-                .callback(callback -> {
-                    WireStats stats = wire.get();
-                    if (stats != null) {
-                        stats.droppedMessages().forEach((reason, count) -> callback.call(count, reason));
-                    }
-                })
-                .register(registry);
+        wireCounter(wire, "baton_cluster_connections_refused", "Cluster connections refused or closed before they"
+                + " carried a message, by reason (not-a-node-address, not-authenticated, handshake-failed,"
+                + " handshake-timeout, ...)", WireStats::refusedConnections);
+        wireCounter(wire, "baton_cluster_messages_dropped", "Cluster messages dropped before they were acted on, by"
+                + " reason (unknown-sender, malformed)", WireStats::droppedMessages);
         serverGauge("baton_server_active_connections", "Connections (http: requests) in progress to a real server",
                 Backend::activeConnections);
         serverCounter("baton_server_connections", "Connections (http: requests) sent to a real server",
@@ -94,6 +76,21 @@ public final class NodeMetrics {
             throw new UncheckedIOException(e);
         }
         return out.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private void wireCounter(Supplier<WireStats> wire, String name, String help,
+                             java.util.function.Function<WireStats, java.util.Map<String, Long>> counts) {
+        CounterWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("reason")
+                .callback(callback -> {
+                    WireStats stats = wire.get();
+                    if (stats != null) {
+                        counts.apply(stats).forEach((reason, count) -> callback.call(count, reason));
+                    }
+                })
+                .register(registry);
     }
 
     private void serverGauge(String name, String help, ToDoubleFunction<Backend> value) {
