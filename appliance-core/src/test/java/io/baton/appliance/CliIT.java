@@ -50,6 +50,17 @@ class CliIT {
     }
 
     @Test
+    void revisionsOfADirectoryThatHoldsNoStoreSaySoExit1AndCreateNothing() throws Exception {
+        Path typo = work.resolve("var-lib-baton-lb1-typo");
+
+        BatonProcess.Result result = BatonProcess.run(work, "config", "revisions", "--store", typo.toString());
+
+        assertThat(result.exitCode()).isEqualTo(1);
+        assertThat(result.output()).contains("no config store at " + typo + ": it does not exist");
+        assertThat(Files.exists(typo)).isFalse();
+    }
+
+    @Test
     void aClientCommandExits2WhenTheNodeIsUnreachable() throws Exception {
         int closedPort = TestHttp.freePort();
 

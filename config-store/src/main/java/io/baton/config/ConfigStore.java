@@ -72,8 +72,20 @@ public final class ConfigStore implements AutoCloseable {
         }
     }
 
-    /** Opens the store to repair it: a damaged newest revision is listed, not fatal. */
+    /**
+     * Opens an existing store to list or repair it: a damaged newest revision is listed, not
+     * fatal. A directory that holds no store is refused, and nothing is created in it.
+     */
     public static ConfigStore openForRecovery(Path directory) throws StoreException {
+        if (!Files.isDirectory(directory)) {
+            throw new StoreException("no config store at " + directory + ": "
+                    + (Files.exists(directory) ? "it is not a directory" : "it does not exist")
+                    + " (give the stopped node's --state-dir)");
+        }
+        if (!Files.exists(directory.resolve(LOCK_FILE)) && !holdsRevisions(directory)) {
+            throw new StoreException("no config store in " + directory + ": it holds no revision files and no "
+                    + LOCK_FILE + " (give the stopped node's --state-dir)");
+        }
         ConfigStore store = lock(directory);
         try {
             store.load(true);
@@ -163,6 +175,14 @@ public final class ConfigStore implements AutoCloseable {
             lockChannel.close();
         } catch (IOException e) {
             LOG.warn("could not release the lock on config store {}: {}", directory, e.getMessage());
+        }
+    }
+
+    private static boolean holdsRevisions(Path directory) throws StoreException {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory, "revision-*")) {
+            return files.iterator().hasNext();
+        } catch (IOException e) {
+            throw new StoreException("cannot read " + directory + ": " + reason(e), e);
         }
     }
 

@@ -19,6 +19,21 @@ class ConfigStoreTest {
     private final BatonConfig example = load();
 
     @Test
+    void recoveryOnADirectoryThatHoldsNoStoreIsRefusedAndCreatesNothing() throws Exception {
+        Path absent = dir.resolve("no-such-dir");
+        Path empty = java.nio.file.Files.createDirectory(dir.resolve("empty"));
+
+        assertThatThrownBy(() -> ConfigStore.openForRecovery(absent)).isInstanceOf(StoreException.class)
+                .hasMessageContaining("no config store at " + absent + ": it does not exist");
+        assertThatThrownBy(() -> ConfigStore.openForRecovery(empty)).isInstanceOf(StoreException.class)
+                .hasMessageContaining("holds no revision files");
+        assertThat(java.nio.file.Files.exists(absent)).isFalse();
+        try (var left = java.nio.file.Files.list(empty)) {
+            assertThat(left).isEmpty();
+        }
+    }
+
+    @Test
     void revisionsGoUpAndSurviveReopening() throws Exception {
         try (ConfigStore store = ConfigStore.open(dir)) {
             assertThat(store.current()).isEmpty();

@@ -1,5 +1,7 @@
 package io.baton.forwarding;
 
+import io.netty.util.concurrent.DefaultThreadFactory;
+
 import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.time.Clock;
@@ -8,14 +10,34 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 /**
  * Source-IP persistence: which real server a client (masked by the service's netmask) was sent
  * to, until a timeout after its last connection. Other modules read and write it through
  * {@link #snapshot()} and {@link #merge(Entry)}, so that the cluster can replicate it and a new
  * active node starts warm.
+ *
+ * <p>The table is bounded: it never holds more than {@code maxEntries} clients, however many
+ * distinct addresses arrive. The request path stays O(1): a new client that finds the table full is
+ * simply not pinned (counted in {@link #refusedWhenFull()}) and a sweep is asked for; sweeps run
+ * off the request path, remove expired entries and, if the table is still nearly full, the
+ * entries closest to expiring. Expired entries are also swept every {@link #SWEEP_EVERY} while
+ * clients keep coming.
  */
 public final class PersistenceTable {
+
+    /** Far more pinned clients than a hospital has; at about 200 bytes an entry, some 20 MB of heap. */
+    public static final int DEFAULT_MAX_ENTRIES = 100_000;
+    static final Duration SWEEP_EVERY = Duration.ofSeconds(10);
+    /** A sweep of a full table leaves it at this share of its bound, so that sweeps stay rare. */
+    static final double SWEEP_TO = 0.9;
+    private static final Executor SWEEPER = Executors.newSingleThreadExecutor(
+            new DefaultThreadFactory("baton-persistence-sweep", true));
 
     /**
      * One remembered client.
@@ -30,16 +52,35 @@ public final class PersistenceTable {
     }
 
     private final Map<Key, Entry> entries = new ConcurrentHashMap<>();
+    private final AtomicInteger count = new AtomicInteger();
+    private final LongAdder refused = new LongAdder();
+    private final AtomicBoolean sweepQueued = new AtomicBoolean();
+    private volatile long nextSweepAt;
     private final Clock clock;
+    private final int maxEntries;
+    private final Executor sweeper;
 
     public PersistenceTable(Clock clock) {
+        this(clock, DEFAULT_MAX_ENTRIES, SWEEPER);
+    }
+
+    /** @param sweeper where sweeps run (off the request path; tests pass {@code Runnable::run}) */
+    public PersistenceTable(Clock clock, int maxEntries, Executor sweeper) {
         this.clock = clock;
+        this.maxEntries = maxEntries;
+        this.sweeper = sweeper;
+        this.nextSweepAt = clock.millis() + SWEEP_EVERY.toMillis();
     }
 
     /** The server {@code client} is kept on for {@code service}, if an entry holds. */
     public Optional<String> lookup(String service, InetAddress client, int netmask) {
-        Entry entry = entries.get(new Key(service, mask(client, netmask)));
-        if (entry == null || entry.expiresAt() <= clock.millis()) {
+        Key key = new Key(service, mask(client, netmask));
+        Entry entry = entries.get(key);
+        if (entry == null) {
+            return Optional.empty();
+        }
+        if (entry.expiresAt() <= clock.millis()) {
+            remove(key, entry);
             return Optional.empty();
         }
         return Optional.of(entry.server());
@@ -48,13 +89,69 @@ public final class PersistenceTable {
     /** Remembers (or refreshes) that {@code client} goes to {@code server}. */
     public void record(String service, InetAddress client, int netmask, String server, Duration timeout) {
         String masked = mask(client, netmask);
-        entries.put(new Key(service, masked), new Entry(service, masked, server, clock.millis() + timeout.toMillis()));
+        long now = clock.millis();
+        put(new Key(service, masked), new Entry(service, masked, server, now + timeout.toMillis()), now);
     }
 
     /** Takes an entry from a peer; the later expiry wins. */
     public void merge(Entry entry) {
-        entries.merge(new Key(entry.service(), entry.client()), entry,
-                (mine, theirs) -> theirs.expiresAt() > mine.expiresAt() ? theirs : mine);
+        long now = clock.millis();
+        if (entry.expiresAt() <= now) {
+            return;
+        }
+        Key key = new Key(entry.service(), entry.client());
+        Entry mine = entries.get(key);
+        if (mine == null || entry.expiresAt() > mine.expiresAt()) {
+            put(key, entry, now);
+        }
+    }
+
+    private void put(Key key, Entry entry, long now) {
+        if (entries.replace(key, entry) == null) {
+            if (count.incrementAndGet() > maxEntries) {
+                count.decrementAndGet();
+                refused.increment();
+                sweepSoon();
+                return;
+            }
+            if (entries.putIfAbsent(key, entry) != null) {
+                count.decrementAndGet(); // another thread added it meanwhile
+                entries.put(key, entry);
+            }
+        }
+        if (now >= nextSweepAt) {
+            nextSweepAt = now + SWEEP_EVERY.toMillis();
+            sweepSoon();
+        }
+    }
+
+    private void sweepSoon() {
+        if (sweepQueued.compareAndSet(false, true)) {
+            try {
+                sweeper.execute(() -> {
+                    sweepQueued.set(false);
+                    sweep();
+                });
+            } catch (RuntimeException rejected) {
+                sweepQueued.set(false);
+            }
+        }
+    }
+
+    /** Drops expired entries and, when the table is nearly full, those closest to expiring. */
+    void sweep() {
+        expire();
+        int target = (int) (maxEntries * SWEEP_TO);
+        if (count.get() > target) {
+            List<Map.Entry<Key, Entry>> byExpiry = new java.util.ArrayList<>(entries.entrySet());
+            byExpiry.sort(java.util.Comparator.comparingLong(item -> item.getValue().expiresAt()));
+            for (Map.Entry<Key, Entry> item : byExpiry) {
+                if (count.get() <= target) {
+                    break;
+                }
+                remove(item.getKey(), item.getValue());
+            }
+        }
     }
 
     /** Every entry that still holds. */
@@ -66,18 +163,39 @@ public final class PersistenceTable {
     /** Drops expired entries; returns how many. */
     public int expire() {
         long now = clock.millis();
-        int before = entries.size();
-        entries.values().removeIf(entry -> entry.expiresAt() <= now);
-        return before - entries.size();
+        int removed = 0;
+        for (Map.Entry<Key, Entry> item : entries.entrySet()) {
+            if (item.getValue().expiresAt() <= now && remove(item.getKey(), item.getValue())) {
+                removed++;
+            }
+        }
+        return removed;
     }
 
     /** Forgets every client of a service (it was removed, or its persistence changed). */
     public void forgetService(String service) {
-        entries.keySet().removeIf(key -> key.service().equals(service));
+        for (Map.Entry<Key, Entry> item : entries.entrySet()) {
+            if (item.getKey().service().equals(service)) {
+                remove(item.getKey(), item.getValue());
+            }
+        }
+    }
+
+    private boolean remove(Key key, Entry entry) {
+        if (entries.remove(key, entry)) {
+            count.decrementAndGet();
+            return true;
+        }
+        return false;
+    }
+
+    /** New clients that were not pinned because the table was full. */
+    public long refusedWhenFull() {
+        return refused.sum();
     }
 
     public int size() {
-        return entries.size();
+        return count.get();
     }
 
     static String mask(InetAddress client, int netmask) {

@@ -185,18 +185,21 @@ class HostileHostTest {
             slow.bind(new InetSocketAddress(LB2, 0));
             slow.connect(new InetSocketAddress(address(lb1).host(), address(lb1).port()), 2000);
             OutputStream out = slow.getOutputStream();
-            // a real ClientHello, one byte every 200 ms: each read is quick, the whole never ends
+            java.util.concurrent.atomic.AtomicInteger sent = new java.util.concurrent.atomic.AtomicInteger();
+            // a real ClientHello, one byte every 200 ms: each read is quick, the whole would take minutes
             await().atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(200)).until(() -> {
                 try {
-                    out.write(clientHello[0]);
+                    out.write(clientHello[sent.getAndIncrement() % clientHello.length]);
                     out.flush();
                     return false;
                 } catch (IOException closedByNode) {
                     return true;
                 }
             });
+            assertThat(sent.get()).as("bytes sent before the node closed it").isLessThan(clientHello.length);
         }
-        assertThat(lb1.wireStats().refusedConnections()).containsKey("handshake-timeout");
+        await().atMost(Duration.ofSeconds(5)).until(() ->
+                lb1.wireStats().refusedConnections().containsKey("handshake-timeout"));
         assertPairUnmoved(Duration.ofMillis(500));
     }
 
@@ -206,8 +209,11 @@ class HostileHostTest {
         // the right key, but claiming lb1's identity from lb2's address; and no key at all
         assertThat(tlsHandshake(LB2, "lb1", rightKeys)).isFalse();
         assertThat(tlsHandshake(LB2, "lb2", ClusterKeys.ephemeral())).isFalse();
-        // the control: the right key as lb2 from lb2's address is let in
+        // the control: the right key as lb2 from lb2's address is let in; the message it then sends
+        // names a sender that is no configured node, and is dropped before it is decoded
         assertThat(tlsHandshake(LB2, "lb2", rightKeys)).isTrue();
+        await().atMost(Duration.ofSeconds(5)).until(() ->
+                lb1.wireStats().droppedMessages().containsKey("unknown-sender"));
 
         assertThat(lb1.wireStats().refusedConnections()).containsKey("not-authenticated");
         assertPairUnmoved(Duration.ofMillis(500));

@@ -51,6 +51,8 @@ public final class TlsTestClient {
                 return true; // the node took the connection and waits for more
             } catch (SSLException e) {
                 return false;
+            } catch (java.net.SocketException closedOnUs) {
+                return false; // the node closed the connection (after its alert) before our write went out
             }
         }
     }
