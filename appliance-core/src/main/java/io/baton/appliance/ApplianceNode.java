@@ -4,6 +4,7 @@ import io.baton.appliance.admin.AdminServer;
 import io.baton.appliance.admin.StatusReport;
 import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
+import io.baton.appliance.replication.PersistenceReplication;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
@@ -55,6 +56,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final L7Engine l7;
     private final HealthMonitor health;
     private final HaController ha;
+    private final PersistenceReplication replication;
     private final IpCommand addresses;
     private final RawSocketArp arp;
     private final KernelDataPlane kernel;
@@ -95,9 +97,11 @@ public final class ApplianceNode implements AutoCloseable {
             l7.close();
             throw new NodeStartException(e.getMessage(), e);
         }
+        this.replication = new PersistenceReplication(persistence, ha.cluster(), ha::holding, Clock.systemUTC());
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
+            replication.close();
             ha.close();
             kernel.close();
             arp.close();
@@ -327,6 +331,11 @@ public final class ApplianceNode implements AutoCloseable {
         return ha.failover(java.time.Duration.ofSeconds(5));
     }
 
+    /** The source-IP persistence table (replicated from the active node). */
+    public PersistenceTable persistence() {
+        return persistence;
+    }
+
     public HealthMonitor health() {
         return health;
     }
@@ -357,6 +366,7 @@ public final class ApplianceNode implements AutoCloseable {
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
+        replication.close();
         ha.close();
         kernel.close();
         arp.close();

@@ -52,6 +52,8 @@ public final class PersistenceTable {
     }
 
     private final Map<Key, Entry> entries = new ConcurrentHashMap<>();
+    /** Clients recorded here since the last {@link #drainChanges}: what the peers do not know yet. */
+    private final java.util.Set<Key> changed = ConcurrentHashMap.newKeySet();
     private final AtomicInteger count = new AtomicInteger();
     private final LongAdder refused = new LongAdder();
     private final AtomicBoolean sweepQueued = new AtomicBoolean();
@@ -90,7 +92,39 @@ public final class PersistenceTable {
     public void record(String service, InetAddress client, int netmask, String server, Duration timeout) {
         String masked = mask(client, netmask);
         long now = clock.millis();
-        put(new Key(service, masked), new Entry(service, masked, server, now + timeout.toMillis()), now);
+        Key key = new Key(service, masked);
+        Entry previous = entries.get(key);
+        put(key, new Entry(service, masked, server, now + timeout.toMillis()), now);
+        // a refresh of a known client on the same server need not travel at once: peers learn it at
+        // the next change or full resend, and the timeout is minutes, the resend seconds
+        if (previous == null || !previous.server().equals(server)
+                || previous.expiresAt() - now < timeout.toMillis() / 2) {
+            changed.add(key);
+        }
+    }
+
+    /**
+     * Up to {@code max} entries recorded here since the last call (each once, as it is now), for
+     * replication to the peers. Entries that expired or went meanwhile are skipped.
+     */
+    public List<Entry> drainChanges(int max) {
+        long now = clock.millis();
+        List<Entry> batch = new java.util.ArrayList<>(Math.min(max, 256));
+        java.util.Iterator<Key> keys = changed.iterator();
+        while (keys.hasNext() && batch.size() < max) {
+            Key key = keys.next();
+            keys.remove();
+            Entry entry = entries.get(key);
+            if (entry != null && entry.expiresAt() > now) {
+                batch.add(entry);
+            }
+        }
+        return batch;
+    }
+
+    /** Every entry is to be sent again (a member joined and knows none of them). */
+    public void markAllChanged() {
+        changed.addAll(entries.keySet());
     }
 
     /** Takes an entry from a peer; the later expiry wins. */
@@ -183,6 +217,7 @@ public final class PersistenceTable {
 
     private boolean remove(Key key, Entry entry) {
         if (entries.remove(key, entry)) {
+            changed.remove(key);
             count.decrementAndGet();
             return true;
         }

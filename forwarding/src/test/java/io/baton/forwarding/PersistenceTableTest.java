@@ -73,6 +73,26 @@ class PersistenceTableTest {
         assertThat(table.size()).as("an expired entry from a peer is not taken").isEqualTo(1);
     }
 
+    @Test
+    void newAndMovedClientsAreDrainedOnceForThePeersAndAllAgainWhenAMemberJoins() throws Exception {
+        PersistenceTable table = new PersistenceTable(clock, 100, Runnable::run);
+        table.record("web", client(1), 32, "viewer1", Duration.ofMinutes(30));
+        table.record("web", client(2), 32, "viewer2", Duration.ofMinutes(30));
+        table.merge(new PersistenceTable.Entry("web", "10.0.0.9", "viewer1", clock.millis() + 60_000));
+
+        assertThat(table.drainChanges(10)).extracting(PersistenceTable.Entry::client)
+                .as("what this node recorded, not what a peer told it").containsExactlyInAnyOrder("10.0.0.1", "10.0.0.2");
+        assertThat(table.drainChanges(10)).isEmpty();
+
+        table.record("web", client(1), 32, "viewer1", Duration.ofMinutes(30)); // a refresh: nothing to tell yet
+        table.record("web", client(2), 32, "viewer1", Duration.ofMinutes(30)); // moved: tell at once
+        assertThat(table.drainChanges(10)).extracting(PersistenceTable.Entry::server).containsExactly("viewer1");
+
+        table.markAllChanged();
+        assertThat(table.drainChanges(2)).hasSize(2);
+        assertThat(table.drainChanges(10)).hasSize(1);
+    }
+
     private static InetAddress client(int i) throws Exception {
         return InetAddress.getByAddress(new byte[] {10, (byte) (i >>> 16), (byte) (i >>> 8), (byte) i});
     }

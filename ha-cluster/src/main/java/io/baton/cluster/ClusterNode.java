@@ -337,6 +337,21 @@ public final class ClusterNode implements AutoCloseable {
         return highest;
     }
 
+    /** Who takes the pinned clients that peers send (set once by the replication component). */
+    private volatile java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> pinsHandler;
+
+    /** Hands pinned clients from peers to {@code handler}, on the cluster's event thread (keep it quick). */
+    public void onPins(java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> handler) {
+        pinsHandler = handler;
+    }
+
+    /** Sends pinned clients to every peer (at most {@link ClusterCodec#MAX_PINS} per call). */
+    public void publishPins(List<ClusterMessage.Pin> pins) {
+        if (!pins.isEmpty()) {
+            send(new ClusterMessage.Pins(pins));
+        }
+    }
+
     /** The ids of the cluster keys this node holds now (two during a rotation). */
     public List<String> keyIds() {
         return keys.get().ids();
@@ -483,6 +498,15 @@ public final class ClusterNode implements AutoCloseable {
             LocalConfig current = localConfig;
             if (current.json() != null) {
                 sendTo(source, configMessage(current));
+            }
+        } else if (message instanceof ClusterMessage.Pins batch) {
+            java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> handler = pinsHandler;
+            if (handler != null && !abandoned) {
+                try {
+                    handler.accept(batch.pins(), sender);
+                } catch (RuntimeException e) {
+                    LOG.warn("pinned clients from {} not taken: {}", sender, e.toString());
+                }
             }
         } else if (message instanceof ClusterMessage.Config received) {
             long revision = received.revision();

@@ -448,6 +448,11 @@ public final class HaController implements AutoCloseable {
         return verdict;
     }
 
+    /** This node's membership of the cluster, for the components that replicate state over it. */
+    public synchronized ClusterNode cluster() {
+        return cluster;
+    }
+
     /** What the cluster wire refused (null before the node has joined). */
     public WireStats wireStats() {
         ClusterNode node = cluster;

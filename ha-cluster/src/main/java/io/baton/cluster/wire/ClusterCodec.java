@@ -20,6 +20,11 @@ public final class ClusterCodec {
     static final int DECISION = 2;
     static final int CONFIG_REQUEST = 3;
     static final int CONFIG = 4;
+    static final int PINS = 5;
+    /** Pins per message: a few tens of kilobytes, well inside one frame. */
+    public static final int MAX_PINS = 500;
+    /** No persistence timeout is longer than a year. */
+    static final long MAX_TTL_MILLIS = 366L * 24 * 3600 * 1000;
 
     /** Node ids and short reasons. */
     static final int MAX_NAME = 256;
@@ -55,6 +60,19 @@ public final class ClusterCodec {
             out.u8(CONFIG);
             out.i64(config.revision());
             out.string(config.json(), MAX_CONFIG);
+        } else if (message instanceof ClusterMessage.Pins batch) {
+            if (batch.pins().size() > MAX_PINS) {
+                throw new IllegalArgumentException(batch.pins().size() + " pins, at most " + MAX_PINS);
+            }
+            out.u8(PINS);
+            out.u8(batch.pins().size() >>> 8);
+            out.u8(batch.pins().size());
+            for (ClusterMessage.Pin pin : batch.pins()) {
+                out.string(pin.service(), MAX_NAME);
+                out.string(pin.client(), MAX_NAME);
+                out.string(pin.server(), MAX_NAME);
+                out.i64(pin.ttlMillis());
+            }
         } else {
             throw new IllegalArgumentException("no encoding for " + message);
         }
@@ -80,10 +98,25 @@ public final class ClusterCodec {
             case CONFIG_REQUEST -> new ClusterMessage.ConfigRequest();
             case CONFIG -> new ClusterMessage.Config(in.range("revision", in.nonNegative("revision"), 1, Long.MAX_VALUE),
                     in.string("config", MAX_CONFIG));
+            case PINS -> pins(in);
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();
         return message;
+    }
+
+    private static ClusterMessage.Pins pins(Reader in) throws MalformedMessageException {
+        int count = (in.u8("count") << 8) | in.u8("count");
+        if (count > MAX_PINS) {
+            throw new MalformedMessageException("field count is " + count + ", at most " + MAX_PINS);
+        }
+        java.util.List<ClusterMessage.Pin> pins = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            pins.add(new ClusterMessage.Pin(in.string("pins[" + i + "].service", MAX_NAME),
+                    in.string("pins[" + i + "].client", MAX_NAME), in.string("pins[" + i + "].server", MAX_NAME),
+                    in.range("pins[" + i + "].ttl", in.i64("pins[" + i + "].ttl"), 1, MAX_TTL_MILLIS)));
+        }
+        return new ClusterMessage.Pins(pins);
     }
 
     private static final class Writer {

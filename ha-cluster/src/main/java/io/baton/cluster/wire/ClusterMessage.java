@@ -21,6 +21,20 @@ public sealed interface ClusterMessage {
     record ConfigRequest() implements ClusterMessage {
     }
 
+    /**
+     * Source-IP persistence entries the active node recorded: which server each client is pinned
+     * to, and for how much longer (a duration, not a time: the nodes' clocks need not agree).
+     */
+    record Pins(java.util.List<Pin> pins) implements ClusterMessage {
+        public Pins {
+            pins = java.util.List.copyOf(pins);
+        }
+    }
+
+    /** One pinned client of a service. */
+    record Pin(String service, String client, String server, long ttlMillis) {
+    }
+
     /** A config revision, as canonical JSON. */
     record Config(long revision, String json) implements ClusterMessage {
     }

@@ -20,7 +20,10 @@ class ClusterCodecTest {
             new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
             new ClusterMessage.Decided(null, 0, "", true),
             new ClusterMessage.ConfigRequest(),
-            new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"));
+            new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"),
+            new ClusterMessage.Pins(List.of(new ClusterMessage.Pin("hl7", "10.1.2.0/24", "engine1", 1_800_000),
+                    new ClusterMessage.Pin("dicom", "10.1.3.7", "pacs2", 1))),
+            new ClusterMessage.Pins(List.of()));
 
     @Test
     void everyMessageRoundTrips() throws Exception {
@@ -88,6 +91,20 @@ class ClusterCodecTest {
         ByteBuffer longReason = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.DECISION)
                 .put((byte) 0).putLong(1).putInt(ClusterCodec.MAX_REASON + 1);
         assertRefused(longReason.array(), "field reason declares 2049 bytes, at most 2048");
+    }
+
+    @Test
+    void pinsBeyondTheirCountOrWithANonsenseLifetimeAreRefused() {
+        ByteBuffer tooMany = ByteBuffer.allocate(4).put((byte) 1).put((byte) ClusterCodec.PINS)
+                .putShort((short) (ClusterCodec.MAX_PINS + 1));
+        assertRefused(tooMany.array(), "field count is 501, at most 500");
+        byte[] pins = ClusterCodec.encode(new ClusterMessage.Pins(List.of(new ClusterMessage.Pin("s", "c", "r", 5))));
+        byte[] zero = pins.clone();
+        zero[zero.length - 1] = 0;
+        assertRefused(zero, "field pins[0].ttl is 0");
+        byte[] forever = pins.clone();
+        forever[forever.length - 8] = 0x7f;
+        assertRefused(forever, "field pins[0].ttl is");
     }
 
     @Test
