@@ -53,6 +53,11 @@ public final class ClusterTls {
         return peers;
     }
 
+    /** The keys held now (reading a changed key file again, which logs the change). */
+    ClusterKeys keysNow() {
+        return keys.get();
+    }
+
     /** Layers TLS over a connected socket, as the side that connected ({@code client}) or accepted. */
     SSLSocket layer(Socket raw, boolean client) throws java.io.IOException {
         SSLSocket ssl = (SSLSocket) context.getSocketFactory().createSocket(raw,

@@ -60,10 +60,15 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
     /** Why the last handshake this node started failed; null once one succeeds. */
     private volatile String outboundFailure;
 
+    /** How often the key file is looked at without a handshake, so that a rotation is seen (and logged) soon. */
+    static final Duration KEY_LOOK = Duration.ofSeconds(2);
+
     public GuardedSocketFactory(ClusterTls tls, WireStats stats) {
         this.tls = tls;
         this.stats = stats;
         handshakes.allowCoreThreadTimeOut(true);
+        deadlines.scheduleWithFixedDelay(tls::keysNow, KEY_LOOK.toMillis(), KEY_LOOK.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     ClusterTls tls() {

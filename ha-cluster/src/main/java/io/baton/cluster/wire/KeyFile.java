@@ -13,7 +13,8 @@ import java.util.function.Supplier;
 
 /**
  * The keys of a key file as they are now: the file is looked at again (at most once a second)
- * whenever a handshake needs the keys, so a rotation takes effect without a restart. A file that
+ * whenever a handshake needs the keys, and every few seconds anyway (GuardedSocketFactory), so a
+ * rotation takes effect, and is logged, without a restart. A file that
  * becomes unreadable or invalid keeps the last good keys in force, and says so once.
  */
 public final class KeyFile implements Supplier<ClusterKeys> {
