@@ -108,6 +108,9 @@ class ClusterNodeTest {
         // lb2 restarts having got step 2's file already (the new key only): a node with both trusts it
         lb2.close();
         nodes.remove(lb2);
+        // a restarted process takes seconds to come back: by then lb1 has seen it leave (rejoining on the
+        // same address within milliseconds, before that, races lb1's old connection and waits for a merge)
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb1.members().size() == 1);
         Files.copy(lb1Key, lb2Key, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.COPY_ATTRIBUTES);
         ClusterKeys.dropOld(lb2Key);
         ClusterNode rejoined = join(cluster, "lb2", 100, lb2Key);
