@@ -93,8 +93,7 @@ public final class PersistenceTable {
         String masked = mask(client, netmask);
         long now = clock.millis();
         Key key = new Key(service, masked);
-        Entry previous = entries.get(key);
-        put(key, new Entry(service, masked, server, now + timeout.toMillis()), now);
+        Entry previous = put(key, new Entry(service, masked, server, now + timeout.toMillis()), now);
         // a refresh of a known client on the same server need not travel at once: peers learn it at
         // the next change or full resend, and the timeout is minutes, the resend seconds
         if (previous == null || !previous.server().equals(server)
@@ -140,13 +139,15 @@ public final class PersistenceTable {
         }
     }
 
-    private void put(Key key, Entry entry, long now) {
-        if (entries.replace(key, entry) == null) {
+    /** Adds or replaces an entry within the bound; returns the entry it replaced, or null. */
+    private Entry put(Key key, Entry entry, long now) {
+        Entry previous = entries.replace(key, entry);
+        if (previous == null) {
             if (count.incrementAndGet() > maxEntries) {
                 count.decrementAndGet();
                 refused.increment();
                 sweepSoon();
-                return;
+                return null;
             }
             if (entries.putIfAbsent(key, entry) != null) {
                 count.decrementAndGet(); // another thread added it meanwhile
@@ -157,6 +158,7 @@ public final class PersistenceTable {
             nextSweepAt = now + SWEEP_EVERY.toMillis();
             sweepSoon();
         }
+        return previous;
     }
 
     private void sweepSoon() {

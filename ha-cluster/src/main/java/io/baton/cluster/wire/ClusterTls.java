@@ -84,7 +84,7 @@ public final class ClusterTls {
         } catch (SSLPeerUnverifiedException e) {
             throw new CertificateException("the peer showed no certificate");
         }
-        return check((X509Certificate[]) Arrays.copyOf(chain, chain.length, X509Certificate[].class), ssl, client);
+        return check(Arrays.copyOf(chain, chain.length, X509Certificate[].class), ssl, client);
     }
 
     private String check(X509Certificate[] chain, Socket socket, boolean peerIsServer) throws CertificateException {

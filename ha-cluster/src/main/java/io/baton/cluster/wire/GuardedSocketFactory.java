@@ -165,13 +165,6 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
         }
     }
 
-    /** Authenticated connections open now, by node. */
-    public synchronized Map<String, Integer> openConnections() {
-        Map<String, Integer> counts = new HashMap<>();
-        connections.forEach((node, open) -> counts.put(node, open.size()));
-        return counts;
-    }
-
     Future<?> closeAt(Socket socket, Duration after) {
         return deadlines.schedule(() -> closeQuietly(socket), after.toMillis(), TimeUnit.MILLISECONDS);
     }

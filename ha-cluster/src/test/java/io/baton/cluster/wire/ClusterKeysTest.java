@@ -86,7 +86,6 @@ class ClusterKeysTest {
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
                 .until(() -> keys.get().ids().equals(java.util.List.of(old, added)));
         Files.writeString(file, "garbage");
-        Thread.onSpinWait();
         org.awaitility.Awaitility.await().during(java.time.Duration.ofMillis(1500)).atMost(java.time.Duration.ofSeconds(3))
                 .until(() -> keys.get().ids().equals(java.util.List.of(old, added)));
     }
