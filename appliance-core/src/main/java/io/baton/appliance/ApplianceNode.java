@@ -6,6 +6,7 @@ import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.appliance.replication.PersistenceReplication;
 import io.baton.cluster.ClusterException;
+import io.baton.cluster.history.ConfigHistory;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
 import io.baton.cluster.host.VipGuard;
@@ -57,6 +58,7 @@ public final class ApplianceNode implements AutoCloseable {
     private final HealthMonitor health;
     private final HaController ha;
     private final PersistenceReplication replication;
+    private volatile ConfigHistory history;
     private final IpCommand addresses;
     private final RawSocketArp arp;
     private final KernelDataPlane kernel;
@@ -89,7 +91,7 @@ public final class ApplianceNode implements AutoCloseable {
             VipManager vips = new VipManager(addresses, arp, null);
             vips.guardWith(VipGuard.start(store.directory().resolve("held-vips")));
             this.ha = HaController.start(nodeId, applied.config(), applied.revision(), dataPlanes, vips, addresses, arp,
-                    this::applyReplicated);
+                    this::historyUnready);
         } catch (ClusterException | IOException e) {
             kernel.close();
             arp.close();
@@ -97,11 +99,28 @@ public final class ApplianceNode implements AutoCloseable {
             l7.close();
             throw new NodeStartException(e.getMessage(), e);
         }
+        this.history = ConfigHistory.start(ha.cluster(), store, new ConfigHistory.Host() {
+            @Override
+            public List<ConfigError> check(BatonConfig config) {
+                return NodePrerequisites.check(config, nodeId, addresses);
+            }
+
+            @Override
+            public void run(StoredConfig revision) {
+                ApplianceNode.this.run(revision);
+            }
+
+            @Override
+            public void stateChanged() {
+                ha.historyChanged();
+            }
+        });
         this.replication = new PersistenceReplication(persistence, ha.cluster(), ha::holding, Clock.systemUTC());
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
             replication.close();
+            history.close();
             ha.close();
             kernel.close();
             arp.close();
@@ -205,69 +224,54 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     /**
-     * Validates {@code config} for this node and makes it the applied config. Nothing changes when
-     * it is rejected.
+     * Validates {@code config} for this node and has the cluster apply it as its next revision
+     * (numbered by the sequencer, stored by every member). Nothing changes when it is rejected.
+     *
+     * @throws InvalidConfigException naming the fields, when this node or the sequencer cannot run it
+     * @throws ConfigHistory.Failed   when the change was not made, or its fate is unknown (the message says)
      */
-    public synchronized StoredConfig apply(BatonConfig config, String source) throws InvalidConfigException,
-            StoreException {
+    public ConfigHistory.Outcome apply(BatonConfig config, String source) throws InvalidConfigException,
+            ConfigHistory.Failed, InterruptedException {
         List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses);
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }
-        StoredConfig previous = applied;
-        if (ConfigWriter.checksum(config).equals(previous.checksum())) {
-            return previous;
+        NodeConfig before = applied.config().cluster().node(nodeId).orElseThrow();
+        ConfigHistory.Outcome outcome;
+        try {
+            outcome = history.apply(config, source);
+        } catch (ConfigHistory.Refused e) {
+            throw new InvalidConfigException(e.errors());
         }
-        // numbered after every revision in the cluster, so that all nodes agree on it
-        long next = Math.max(store.highestRevision(), ha == null ? 0 : ha.highestRevisionSeen()) + 1;
-        StoredConfig result = store.applyReplicated(config, next, source);
-        applied = result;
-        run(result);
-        NodeConfig before = previous.config().cluster().node(nodeId).orElseThrow();
         NodeConfig after = config.cluster().node(nodeId).orElseThrow();
-        if (!before.adminAddress().equals(after.adminAddress())) {
+        if (outcome.changed() && !before.adminAddress().equals(after.adminAddress())) {
             LOG.warn("the admin address of node {} changed to {}; it takes effect when the node restarts",
                     nodeId, after.adminAddress());
         }
-        if (ha != null) {
-            ha.publish(result.revision(), config);
-        }
-        return result;
-    }
-
-    /** A revision a peer applied: stored under the same number and run, unless this node has it already. */
-    private synchronized void applyReplicated(long revision, String configJson, String from) {
-        if (revision <= applied.revision()) {
-            return;
-        }
-        try {
-            BatonConfig config = ConfigParser.parse(configJson, ConfigParser.Format.JSON);
-            List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses);
-            if (!problems.isEmpty()) {
-                LOG.error("config revision {} from {} cannot run on this node; not applied: {}", revision, from,
-                        describe(problems));
-                return;
-            }
-            StoredConfig result = store.applyReplicated(config, revision, "replicated from " + from);
-            applied = result;
-            run(result);
-            LOG.info("config revision {} replicated from {}", revision, from);
-        } catch (MalformedConfigException | InvalidConfigException | StoreException e) {
-            LOG.error("config revision {} from {} not applied: {}", revision, from, e.getMessage());
-        }
+        return outcome;
     }
 
     /**
-     * Applies a kept revision again, as a new revision numbered and replicated like any other
-     * apply (a kept revision equal to the applied config changes nothing).
+     * Has the cluster apply a revision the sequencer keeps again, as its next revision (a kept
+     * revision equal to the applied config changes nothing).
      */
-    public synchronized StoredConfig rollback(long revision) throws StoreException, InvalidConfigException {
-        StoredConfig target = store.revision(revision);
-        if (target.config().cluster().node(nodeId).isEmpty()) {
-            throw new InvalidConfigException(List.of(new ConfigError("cluster.nodes", "revision " + revision
-                    + " does not list this node \"" + nodeId + "\"; it cannot run here")));
+    public ConfigHistory.Outcome rollback(long revision) throws InvalidConfigException, ConfigHistory.Failed,
+            InterruptedException {
+        try {
+            return history.rollback(revision, "rollback to " + revision);
+        } catch (ConfigHistory.Refused e) {
+            throw new InvalidConfigException(e.errors());
         }
-        return apply(target.config(), "rollback to " + revision);
+    }
+
+    /** This node's place in the cluster's config history, and every member's. */
+    public ConfigHistory history() {
+        return history;
+    }
+
+    private String historyUnready() {
+        ConfigHistory current = history;
+        return current == null ? "has not yet compared its config history with the cluster's" : current.unready();
     }
 
     /**
@@ -276,8 +280,8 @@ public final class ApplianceNode implements AutoCloseable {
      *
      * @throws IllegalArgumentException naming the unknown service or server
      */
-    public synchronized StoredConfig setServerState(String service, String server, ServerState state, String source)
-            throws InvalidConfigException, StoreException {
+    public ConfigHistory.Outcome setServerState(String service, String server, ServerState state, String source)
+            throws InvalidConfigException, ConfigHistory.Failed, InterruptedException {
         BatonConfig config = applied.config();
         VirtualService target = config.service(service).orElseThrow(() ->
                 new IllegalArgumentException("no service \"" + service + "\""));
@@ -286,7 +290,7 @@ public final class ApplianceNode implements AutoCloseable {
         List<VirtualService> services = config.services().stream()
                 .map(candidate -> !candidate.name().equals(service) ? candidate : withServerState(candidate, server, state))
                 .toList();
-        StoredConfig result = apply(new BatonConfig(config.cluster(), config.vips(), services), source);
+        ConfigHistory.Outcome result = apply(new BatonConfig(config.cluster(), config.vips(), services), source);
         LOG.info("{}/{} set to {} ({}), config revision {}", service, server, state.configName(), source,
                 result.revision());
         return result;
@@ -301,7 +305,8 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     /** Hands a config revision to the data plane, the health checks and the cluster. */
-    private void run(StoredConfig revision) {
+    private synchronized void run(StoredConfig revision) {
+        applied = revision;
         BatonConfig config = revision.config();
         l7.apply(config);
         kernel.apply(config);
@@ -360,13 +365,14 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history);
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
         replication.close();
+        history.close();
         ha.close();
         kernel.close();
         arp.close();

@@ -3,6 +3,7 @@ package io.baton.config;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -43,6 +44,8 @@ public final class ConfigStore implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(ConfigStore.class);
     private static final Pattern REVISION_FILE = Pattern.compile("revision-(\\d{10})\\.json(\\.corrupt)?");
     private static final String LOCK_FILE = "store.lock";
+    /** One JSON line per revision ever stored here and per revision set aside: never pruned. */
+    public static final String HISTORY_FILE = "history.log";
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final Path directory;
@@ -159,6 +162,42 @@ public final class ConfigStore implements AutoCloseable {
             }
         }
         return write(restored.config(), restored.checksum(), "rollback to " + revision);
+    }
+
+    /**
+     * Moves the revision files whose numbers {@code aside} selects out of the store, into a new
+     * directory {@code diverged-<time>} beside them (nothing is deleted), and makes the newest
+     * remaining revision the applied one. For a node whose history diverged from its cluster's.
+     *
+     * @return the directory the files went to, or empty when none was selected
+     */
+    public synchronized Optional<Path> setAside(java.util.function.LongPredicate aside, String why)
+            throws StoreException {
+        List<RevisionInfo> selected = scan().stream().filter(info -> aside.test(info.revision())).toList();
+        if (selected.isEmpty()) {
+            return Optional.empty();
+        }
+        Path target = directory.resolve("diverged-" + Instant.now().toString().replace(':', '-'));
+        try {
+            Files.createDirectories(target);
+            for (RevisionInfo info : selected) {
+                Files.move(info.file(), target.resolve(info.file().getFileName()), StandardCopyOption.ATOMIC_MOVE);
+            }
+            syncDirectory();
+        } catch (IOException e) {
+            throw new StoreException("cannot move revisions aside to " + target + ": " + reason(e), e);
+        }
+        ObjectNode line = MAPPER.createObjectNode().put("at", Instant.now().toString()).put("why", why)
+                .put("to", target.toString());
+        ArrayNode numbers = line.putArray("set-aside");
+        selected.forEach(info -> numbers.add(info.revision()));
+        appendHistory(line);
+        current = null;
+        load(true);
+        LOG.warn("config store {}: revision(s) {} set aside to {} ({}); the applied revision is now {}", directory,
+                selected.stream().map(RevisionInfo::revision).toList(), target, why,
+                current == null ? "none" : current.revision());
+        return Optional.of(target);
     }
 
     /** Every revision file in the store, oldest first, with the reason it is unusable if it is. */
@@ -292,9 +331,26 @@ public final class ConfigStore implements AutoCloseable {
         }
         highestRevision = revision;
         current = new StoredConfig(revision, checksum, appliedAt, source, config);
+        appendHistory(MAPPER.createObjectNode().put("revision", revision).put("checksum", checksum)
+                .put("at", appliedAt.toString()).put("source", source));
         LOG.info("config revision {} applied ({}, {})", revision, source, checksum);
         prune();
         return current;
+    }
+
+    private void appendHistory(ObjectNode line) {
+        try (FileChannel channel = FileChannel.open(directory.resolve(HISTORY_FILE), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND, StandardOpenOption.WRITE)) {
+            ByteBuffer buffer = ByteBuffer.wrap((MAPPER.writeValueAsString(line) + "\n")
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            while (buffer.hasRemaining()) {
+                channel.write(buffer);
+            }
+            channel.force(false);
+        } catch (IOException e) {
+            // the revision itself is stored: the log is for people reading what happened
+            LOG.warn("could not append to {} in {}: {}", HISTORY_FILE, directory, e.getMessage());
+        }
     }
 
     private void prune() {

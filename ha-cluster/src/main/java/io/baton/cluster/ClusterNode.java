@@ -62,17 +62,24 @@ public final class ClusterNode implements AutoCloseable {
         default void viewChanged(List<String> members) {
         }
 
-        /** A peer applied a newer config revision (canonical JSON); store and run it. */
-        default void configReceived(long revision, String configJson, String from) {
-        }
-
         /** A member's info changed (readiness, revision, whether it holds the VIPs). */
         default void infosChanged() {
         }
     }
 
-    /** The config this node runs, as peers that fall behind ask for it. */
-    private record LocalConfig(long revision, String json) {
+    /**
+     * A component that replicates state over the cluster (the config history, pinned clients):
+     * told of the messages that are not membership's own, of views and of decisions, on the
+     * cluster's event thread, in the order they happened. Keep each call quick: hand work off.
+     */
+    public interface Subscriber {
+        void received(String from, ClusterMessage message);
+
+        default void viewChanged(List<String> members, boolean merge) {
+        }
+
+        default void decided(Decision decision) {
+        }
     }
 
     /** When the active role last moved, from where to where and why. */
@@ -100,8 +107,9 @@ public final class ClusterNode implements AutoCloseable {
     private volatile Map<String, MemberInfo> departed = Map.of();
     private final Map<String, Long> epochsSeen = new HashMap<>();
     private volatile MemberInfo selfInfo;
-    private volatile LocalConfig localConfig = new LocalConfig(0, null);
-    private final java.util.Set<Long> requested = new java.util.HashSet<>();
+    private final List<Subscriber> subscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The address of each member of the current view, by node id. */
+    private volatile Map<String, Address> addresses = Map.of();
     private volatile Decision decision = Decision.NONE;
     private volatile List<String> members = List.of();
     private volatile Failover lastFailover;
@@ -133,15 +141,6 @@ public final class ClusterNode implements AutoCloseable {
      */
     public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, Path keyFile,
                                    Listener listener) throws ClusterException {
-        return join(config, self, selfInfo, null, keyFile, listener);
-    }
-
-    /**
-     * Joins the cluster running {@code runningConfigJson} (canonical JSON of revision
-     * {@code selfInfo.configRevision()}), which peers that fall behind are sent.
-     */
-    public static ClusterNode join(ClusterConfig config, String self, MemberInfo selfInfo, String runningConfigJson,
-                                   Path keyFile, Listener listener) throws ClusterException {
         NodeConfig node = config.node(self).orElseThrow(() ->
                 new ClusterException("node " + self + " is not in cluster.nodes"));
         Supplier<ClusterKeys> keys;
@@ -171,7 +170,6 @@ public final class ClusterNode implements AutoCloseable {
         channel.setDiscardOwnMessages(true);
         ClusterNode cluster = new ClusterNode(config, self, selfInfo, listener, channel, peers, sockets, wire,
                 keys);
-        cluster.localConfig = new LocalConfig(selfInfo.configRevision(), runningConfigJson);
         channel.setReceiver(cluster.receiver());
         ExecutorService joiner = Executors.newSingleThreadExecutor();
         java.util.concurrent.Future<?> joining = joiner.submit(() -> {
@@ -316,40 +314,31 @@ public final class ClusterNode implements AutoCloseable {
         });
     }
 
-    /** The config this node runs now (without telling anyone): what it answers peers that ask. */
-    public void runningConfig(long revision, String json) {
-        localConfig = new LocalConfig(revision, json);
+    /**
+     * Tells {@code subscriber} of every message that is not membership's own (anything but
+     * {@link ClusterMessage.Info} and {@link ClusterMessage.Decided}), of views and of decisions.
+     */
+    public void subscribe(Subscriber subscriber) {
+        subscribers.add(subscriber);
     }
 
-    /** A config this node applied: every peer stores and runs it under the same revision. */
-    public void publishConfig(long revision, String json) {
-        LocalConfig config = new LocalConfig(revision, json);
-        localConfig = config;
-        events.execute(() -> send(configMessage(config)));
+    /** Sends {@code message} to every other member. */
+    public void broadcast(ClusterMessage message) {
+        send(message);
     }
 
-    /** The highest config revision any member runs (for numbering the next one). */
-    public long highestRevisionSeen() {
-        long highest = localConfig.revision();
-        for (MemberInfo info : infos().values()) {
-            highest = Math.max(highest, info.configRevision());
+    /**
+     * Sends {@code message} to one member.
+     *
+     * @return false when {@code node} is not in the current view
+     */
+    public boolean sendTo(String node, ClusterMessage message) {
+        Address address = addresses.get(node);
+        if (address == null) {
+            return false;
         }
-        return highest;
-    }
-
-    /** Who takes the pinned clients that peers send (set once by the replication component). */
-    private volatile java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> pinsHandler;
-
-    /** Hands pinned clients from peers to {@code handler}, on the cluster's event thread (keep it quick). */
-    public void onPins(java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> handler) {
-        pinsHandler = handler;
-    }
-
-    /** Sends pinned clients to every peer (at most {@link ClusterCodec#MAX_PINS} per call). */
-    public void publishPins(List<ClusterMessage.Pin> pins) {
-        if (!pins.isEmpty()) {
-            send(new ClusterMessage.Pins(pins));
-        }
+        sendTo(address, message);
+        return true;
     }
 
     /** The ids of the cluster keys this node holds now (two during a rotation). */
@@ -381,6 +370,9 @@ public final class ClusterNode implements AutoCloseable {
             public void viewAccepted(View view) {
                 boolean merge = view instanceof MergeView;
                 List<String> names = view.getMembers().stream().map(ClusterNode::name).toList();
+                Map<String, Address> byName = new HashMap<>();
+                view.getMembers().forEach(member -> byName.put(name(member), member));
+                addresses = Map.copyOf(byName);
                 events.execute(() -> onView(names, merge));
             }
 
@@ -449,6 +441,9 @@ public final class ClusterNode implements AutoCloseable {
         settled = false;
         if (!abandoned) {
             listener.viewChanged(view);
+            for (Subscriber subscriber : subscribers) {
+                subscriber.viewChanged(view, merge);
+            }
         }
         broadcastInfo();
         electIfCoordinator(merge);
@@ -474,11 +469,6 @@ public final class ClusterNode implements AutoCloseable {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
                     said.unready());
             epochsSeen.merge(sender, said.epoch(), Math::max);
-            if (info.configRevision() > localConfig.revision() && requested.add(info.configRevision())) {
-                LOG.info("{} runs config revision {}, this node {}: asking for it", sender, info.configRevision(),
-                        localConfig.revision());
-                sendTo(source, new ClusterMessage.ConfigRequest());
-            }
             if (!info.equals(infos.get(sender))) {
                 infos.put(sender, info);
                 infosSnapshot = Map.copyOf(infos);
@@ -494,30 +484,13 @@ public final class ClusterNode implements AutoCloseable {
                 decidedInView = true;
                 updateSettled();
             }
-        } else if (message instanceof ClusterMessage.ConfigRequest) {
-            LocalConfig current = localConfig;
-            if (current.json() != null) {
-                sendTo(source, configMessage(current));
-            }
-        } else if (message instanceof ClusterMessage.Pins batch) {
-            java.util.function.BiConsumer<List<ClusterMessage.Pin>, String> handler = pinsHandler;
-            if (handler != null && !abandoned) {
+        } else if (!abandoned) {
+            for (Subscriber subscriber : subscribers) {
                 try {
-                    handler.accept(batch.pins(), sender);
+                    subscriber.received(sender, message);
                 } catch (RuntimeException e) {
-                    LOG.warn("pinned clients from {} not taken: {}", sender, e.toString());
+                    LOG.warn("{} from {} not taken: {}", message.getClass().getSimpleName(), sender, e.toString());
                 }
-            }
-        } else if (message instanceof ClusterMessage.Config received) {
-            long revision = received.revision();
-            if (revision > localConfig.revision()) {
-                if (!abandoned) {
-                    listener.configReceived(revision, received.json(), sender);
-                }
-            } else if (revision == localConfig.revision() && localConfig.json() != null
-                    && !localConfig.json().equals(received.json())) {
-                LOG.error("config conflict: {} sent a different config as revision {}; apply the right one again"
-                        + " on one node", sender, revision);
             }
         }
     }
@@ -580,6 +553,9 @@ public final class ClusterNode implements AutoCloseable {
         }
         if (!abandoned) {
             listener.decided(next, merged);
+            for (Subscriber subscriber : subscribers) {
+                subscriber.decided(next);
+            }
         }
         broadcastInfo();
     }
@@ -596,10 +572,6 @@ public final class ClusterNode implements AutoCloseable {
         } catch (Exception e) {
             LOG.warn("cannot send to the cluster: {}", e.getMessage());
         }
-    }
-
-    private static ClusterMessage configMessage(LocalConfig config) {
-        return new ClusterMessage.Config(config.revision(), config.json());
     }
 
     private void sendTo(Address member, ClusterMessage message) {

@@ -9,7 +9,10 @@ import java.util.Optional;
  * inputs give the same decision on every node, and it is tested without a network.
  *
  * <ul>
- *   <li>Only eligible members count: ready, and running the newest config revision among them.</li>
+ *   <li>Only eligible members count: ready members. A member's config revision does not count: a
+ *       config change never moves the active role, and an active node a moment behind on
+ *       replication stays active. A member whose config history diverged from the cluster's says
+ *       it is not ready (see {@code ConfigHistory}).</li>
  *   <li>The current active node stays active while it is eligible, unless {@code preempt} and an
  *       eligible member has a higher priority (no needless second failover when a node returns).</li>
  *   <li>Otherwise the highest priority wins; ties go to the lowest node id.</li>
@@ -26,10 +29,8 @@ public final class Election {
     }
 
     public static Decision decide(Decision previous, List<MemberInfo> members, boolean preempt) {
-        long newest = members.stream().filter(MemberInfo::ready).mapToLong(MemberInfo::configRevision).max()
-                .orElse(-1);
         List<MemberInfo> eligible = members.stream()
-                .filter(member -> member.ready() && member.configRevision() == newest)
+                .filter(MemberInfo::ready)
                 .sorted(BEST)
                 .toList();
         if (eligible.isEmpty()) {
@@ -54,9 +55,7 @@ public final class Election {
         } else if (members.stream().anyMatch(member -> member.nodeId().equals(previous.active()))) {
             MemberInfo was = members.stream().filter(member -> member.nodeId().equals(previous.active()))
                     .findFirst().orElseThrow();
-            why = previous.active() + " " + (was.ready()
-                    ? "runs config revision " + was.configRevision() + ", not the newest (" + newest + ")"
-                    : was.unready());
+            why = previous.active() + " " + was.unready();
         } else {
             why = previous.active() + " left the cluster";
         }

@@ -259,17 +259,15 @@ class HostileHostTest {
     }
 
     private ClusterNode join(String id, int priority, Path key) throws ClusterException {
-        return ClusterNode.join(cluster, id, new MemberInfo(id, priority, 1, true), "{}", key,
-                new ClusterNode.Listener() {
-                    @Override
-                    public void decided(Decision decision, boolean merged) {
-                    }
-
-                    @Override
-                    public void configReceived(long revision, String configJson, String from) {
-                        configsReceived.add(id + " got revision " + revision + " from " + from);
-                    }
+        ClusterNode node = ClusterNode.join(cluster, id, new MemberInfo(id, priority, 1, true), key,
+                (decision, merged) -> {
                 });
+        node.subscribe((from, message) -> {
+            if (!(message instanceof ClusterMessage.Head)) {
+                configsReceived.add(id + " got " + message.getClass().getSimpleName() + " from " + from);
+            }
+        });
+        return node;
     }
 
     private HostPort address(ClusterNode node) {

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.baton.appliance.ApplianceNode;
 import io.baton.appliance.metrics.NodeMetrics;
+import io.baton.cluster.history.ConfigHistory;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
 import io.baton.config.ConfigName;
@@ -39,6 +40,7 @@ public final class AdminApi {
     public static final String CONFIG = "/api/v1/config";
     public static final String CONFIG_REVISIONS = "/api/v1/config/revisions";
     public static final String CONFIG_ROLLBACK = "/api/v1/config/rollback";
+    public static final String CONFIG_RESOLVE = "/api/v1/config/resolve";
     public static final String STATUS = "/api/v1/status";
     public static final String HEALTHZ = "/healthz";
     public static final String METRICS = "/metrics";
@@ -80,6 +82,7 @@ public final class AdminApi {
             };
             case CONFIG_REVISIONS -> method.equals("GET") ? revisions() : notAllowed(method, path, "GET");
             case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body) : notAllowed(method, path, "POST");
+            case CONFIG_RESOLVE -> method.equals("POST") ? resolve(body) : notAllowed(method, path, "POST");
             case METRICS -> method.equals("GET") ? metrics() : notAllowed(method, path, "GET");
             case FAILOVER -> method.equals("POST") ? failover() : notAllowed(method, path, "POST");
             default -> {
@@ -130,20 +133,71 @@ public final class AdminApi {
             return invalid(e.errors());
         }
         try {
-            long before = node.applied().revision();
-            StoredConfig applied = node.apply(config, "admin-api");
-            ObjectNode answer = MAPPER.createObjectNode()
-                    .put("revision", applied.revision())
-                    .put("checksum", applied.checksum())
-                    .put("changed", applied.revision() != before);
-            ArrayNode warnings = answer.putArray("warnings");
-            node.listenerProblems().forEach(warnings::add);
-            return json(200, answer);
+            ConfigHistory.Outcome outcome = node.apply(config, "admin-api");
+            return json(200, outcomeBody(outcome));
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
-        } catch (StoreException e) {
-            LOG.error("could not store an accepted config: {}", e.getMessage());
-            return error(500, "the config is valid but could not be stored: " + e.getMessage());
+        } catch (ConfigHistory.Failed e) {
+            return error(503, "the config is valid but was not applied: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted while applying; see `baton status` whether it was applied");
+        }
+    }
+
+    /**
+     * The answer to an apply, a rollback or a server state: the revision, and which members store it
+     * (every member stores it; one that refused it says why, and retries).
+     */
+    private ObjectNode outcomeBody(ConfigHistory.Outcome outcome) {
+        ObjectNode answer = MAPPER.createObjectNode()
+                .put("revision", outcome.revision())
+                .put("checksum", outcome.checksum())
+                .put("changed", outcome.changed())
+                .put("sequencer", outcome.sequencer());
+        ObjectNode members = answer.putObject("members");
+        ArrayNode stored = members.putArray("stored");
+        outcome.stored().forEach(stored::add);
+        ArrayNode refused = members.putArray("refused");
+        outcome.refused().forEach((member, reason) -> refused.addObject().put("node", member).put("reason", reason));
+        ArrayNode pending = members.putArray("pending");
+        outcome.pending().forEach(pending::add);
+        ArrayNode warnings = answer.putArray("warnings");
+        outcome.refused().forEach((member, reason) -> warnings.add(member + " does not store revision "
+                + outcome.revision() + ": " + reason));
+        outcome.pending().forEach(member -> warnings.add(member + " had not stored revision " + outcome.revision()
+                + " when this answer was sent; `baton status` shows when it has"));
+        node.listenerProblems().forEach(warnings::add);
+        return answer;
+    }
+
+    private ApiResponse resolve(byte[] body) {
+        JsonNode request;
+        try {
+            request = MAPPER.readTree(body);
+        } catch (java.io.IOException e) {
+            return error(400, "malformed JSON: send {\"take\": \"cluster\"} or {\"take\": \"local\"}");
+        }
+        String take = request == null ? null : request.path("take").asText(null);
+        try {
+            if ("cluster".equals(take)) {
+                return json(200, MAPPER.createObjectNode().put("resolved", node.history().takeCluster()));
+            }
+            if ("local".equals(take)) {
+                ObjectNode answer = outcomeBody(node.history().pushLocal());
+                answer.put("resolved", "this node's config is now the cluster's revision " + answer.get("revision")
+                        + ", and this node takes the cluster's history");
+                return json(200, answer);
+            }
+            return error(400, "send {\"take\": \"cluster\"} (drop this node's diverged revisions) or"
+                    + " {\"take\": \"local\"} (apply this node's config as the cluster's next revision)");
+        } catch (ConfigHistory.Refused e) {
+            return invalid(e.errors());
+        } catch (ConfigHistory.Failed e) {
+            return error(409, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted");
         }
     }
 
@@ -178,19 +232,21 @@ public final class AdminApi {
             return error(400, "send {\"state\": \"" + ConfigName.choices(ServerState.class) + "\"}");
         }
         try {
-            StoredConfig applied = node.setServerState(service, server, state, "admin-api: " + state.configName()
-                    + " " + service + "/" + server);
-            return json(200, MAPPER.createObjectNode()
+            ConfigHistory.Outcome outcome = node.setServerState(service, server, state, "admin-api: "
+                    + state.configName() + " " + service + "/" + server);
+            return json(200, outcomeBody(outcome)
                     .put("service", service)
                     .put("server", server)
-                    .put("state", state.configName())
-                    .put("revision", applied.revision()));
+                    .put("state", state.configName()));
         } catch (IllegalArgumentException e) {
             return error(404, e.getMessage());
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
-        } catch (StoreException e) {
-            return error(500, "the state is valid but could not be stored: " + e.getMessage());
+        } catch (ConfigHistory.Failed e) {
+            return error(503, "the state was not set: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted");
         }
     }
 
@@ -230,15 +286,14 @@ public final class AdminApi {
         }
         long revision = request.get("revision").asLong();
         try {
-            StoredConfig applied = node.rollback(revision);
-            return json(200, MAPPER.createObjectNode()
-                    .put("revision", applied.revision())
-                    .put("checksum", applied.checksum())
-                    .put("restored", revision));
+            return json(200, outcomeBody(node.rollback(revision)).put("restored", revision));
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
-        } catch (StoreException e) {
+        } catch (ConfigHistory.Failed e) {
             return error(e.getMessage().contains("is not kept") ? 404 : 409, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return error(503, "interrupted");
         }
     }
 

@@ -3,6 +3,7 @@ package io.baton.appliance.admin;
 import io.baton.appliance.ha.HaController;
 import io.baton.cluster.Decision;
 import io.baton.cluster.MemberInfo;
+import io.baton.cluster.history.ConfigHistory;
 import io.baton.config.BatonConfig;
 import io.baton.config.ForwardingMode;
 import io.baton.config.HostPort;
@@ -62,9 +63,15 @@ public record StatusReport(
     public record ConfigSummary(long revision, String checksum, String appliedAt, String source) {
     }
 
-    /** @param revision the config revision the node runs; null when unknown */
-    public record NodeStatus(String id, String role, int priority, Long revision, String clusterAddress,
-                             String adminAddress, boolean self) {
+    /**
+     * @param revision the config revision the node runs; null when unknown
+     * @param checksum that revision's checksum; null when unknown
+     * @param history  how its config history compares with the cluster's ({@code in sync},
+     *                 {@code behind}, {@code ahead}, {@code diverged}, {@code not compared yet}); null when unknown
+     * @param historyReason why it is behind or diverged; null otherwise
+     */
+    public record NodeStatus(String id, String role, int priority, Long revision, String checksum, String history,
+                             String historyReason, String clusterAddress, String adminAddress, boolean self) {
     }
 
     /** @param holder the node holding the VIP; null when no node holds it */
@@ -119,7 +126,8 @@ public record StatusReport(
      * command-line override may have moved it from the configured one).
      */
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
-                                  HealthMonitor monitor, HaController ha, KernelDataPlane kernel) {
+                                  HealthMonitor monitor, HaController ha, KernelDataPlane kernel,
+                                  ConfigHistory history) {
         BatonConfig config = applied.config();
         Decision decision = ha.decision();
         List<String> view = ha.members();
@@ -139,13 +147,28 @@ public record StatusReport(
             } else {
                 role = ROLE_PASSIVE;
             }
-            Long revision = isSelf ? Long.valueOf(applied.revision()) : info == null ? null : info.configRevision();
-            if (revision != null && revision != applied.revision()) {
-                warnings.add("config revision mismatch: " + node.id() + " runs revision " + revision + ", this node "
-                        + applied.revision());
+            ConfigHistory.Member member = history == null ? null : history.members().get(node.id());
+            if (!view.contains(node.id())) {
+                member = null;
             }
-            nodes.add(new NodeStatus(node.id(), role, node.priority(), revision, node.clusterAddress().toString(),
-                    (isSelf ? adminAddress : node.adminAddress()).toString(), isSelf));
+            Long revision = isSelf ? Long.valueOf(applied.revision()) : member != null ? Long.valueOf(member.revision())
+                    : info == null ? null : info.configRevision();
+            String checksum = isSelf ? applied.checksum() : member == null ? null : member.checksum();
+            if (member != null && member.state() == ConfigHistory.State.DIVERGED) {
+                warnings.add("DIVERGED: the config history of " + node.id() + " differs from the cluster's ("
+                        + member.reason() + "); it stores no revision and takes no part in elections until resolved."
+                        + " On " + node.id() + " run `baton config resolve --take-cluster` to drop its revisions"
+                        + " (they are moved aside, not deleted), or `baton config resolve --push-local` to make its"
+                        + " config the cluster's next revision");
+            } else if (member != null && member.state() == ConfigHistory.State.BEHIND) {
+                warnings.add(node.id() + " is behind on config revisions: " + member.reason());
+            } else if (member != null && member.state() == ConfigHistory.State.UNCHECKED) {
+                warnings.add(node.id() + " has not yet compared its config history with the cluster's");
+            }
+            nodes.add(new NodeStatus(node.id(), role, node.priority(), revision, checksum,
+                    member == null ? null : member.state().text(), member == null ? null : member.reason(),
+                    node.clusterAddress().toString(), (isSelf ? adminAddress : node.adminAddress()).toString(),
+                    isSelf));
         }
         if (ha.linkDown() != null) {
             warnings.add("FAULT: link down on " + ha.linkDown() + "; this node holds no VIPs");

@@ -27,7 +27,7 @@ import java.util.concurrent.Callable;
 @Command(name = "config", mixinStandardHelpOptions = true,
         description = "Check, apply, show and roll back the appliance configuration.",
         subcommands = {ConfigCommand.Check.class, ConfigCommand.Apply.class, ConfigCommand.Show.class,
-                ConfigCommand.Revisions.class, ConfigCommand.Rollback.class})
+                ConfigCommand.Revisions.class, ConfigCommand.Rollback.class, ConfigCommand.Resolve.class})
 final class ConfigCommand {
 
     @Command(name = "check", mixinStandardHelpOptions = true,
@@ -79,8 +79,10 @@ final class ConfigCommand {
 
     @Command(name = "apply", mixinStandardHelpOptions = true,
             header = "Apply a config file on a running node.",
-            description = "Send a config file to a running node, which validates it and applies it as a new revision."
-                    + " A rejected file changes nothing; every error is printed.",
+            description = "Send a config file to a running node, which validates it and has the cluster apply it as"
+                    + " its next revision: the node that numbers revisions (the active node) stores it first, then"
+                    + " every member. The answer names the members that store it and any that refused it, with"
+                    + " their reasons. A rejected file changes nothing; every error is printed.",
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {"0:applied (or already applied)", "1:rejected (all errors are printed)",
                     "2:the node could not be reached"})
@@ -114,6 +116,7 @@ final class ConfigCommand {
                     System.out.println("unchanged: config revision " + body.path("revision").asLong()
                             + " already is " + file);
                 }
+                printMembers(body);
                 return ExitCodes.OK;
             }
             System.err.println(file + ": rejected by the node: " + response.error());
@@ -215,6 +218,10 @@ final class ConfigCommand {
                     StoredConfig restored = store.rollback(revision);
                     System.out.println("restored revision " + revision + " as config revision " + restored.revision()
                             + " in " + storeDir);
+                    System.out.println("note: this revision is this node's own, not the cluster's. When the node"
+                            + " starts and rejoins a running cluster, the cluster keeps its config and shows this node"
+                            + " as diverged until you run, on it, `baton config resolve --take-cluster` or"
+                            + " `--push-local` (to make this config the cluster's).");
                     return ExitCodes.OK;
                 } catch (StoreException e) {
                     System.err.println("baton config rollback: " + e.getMessage());
@@ -230,7 +237,67 @@ final class ConfigCommand {
             }
             System.out.println("restored revision " + revision + " as config revision "
                     + response.json().path("revision").asLong());
+            printMembers(response.json());
             return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "resolve", mixinStandardHelpOptions = true,
+            header = "Settle a node whose config history diverged from the cluster's.",
+            description = {"Run on the node that `baton status` shows as diverged: its history holds a revision"
+                    + " the cluster's does not (applies made on both sides of a cut cluster link, or `config"
+                    + " rollback --store` on a stopped node). Until it is resolved the node stores no revision and"
+                    + " takes no part in elections.",
+                    "--take-cluster: keep the cluster's config; this node's diverged revisions are moved to a"
+                            + " diverged-* directory in its state directory (not deleted).",
+                    "--push-local: keep this node's config: it is applied as the cluster's next revision, then"
+                            + " this node takes the cluster's history."},
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:resolved", "1:not diverged, or the change was refused", "2:the node could not be reached"})
+    static final class Resolve implements Callable<Integer> {
+
+        @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+        Choice choice;
+
+        static final class Choice {
+            @Option(names = "--take-cluster", required = true, description = "Take the cluster's history.")
+            boolean cluster;
+
+            @Option(names = "--push-local", required = true,
+                    description = "Apply this node's config as the cluster's next revision.")
+            boolean local;
+        }
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            AdminClient.Response response = admin.client().post(AdminApi.CONFIG_RESOLVE,
+                    "{\"take\": \"" + (choice.cluster ? "cluster" : "local") + "\"}");
+            if (response.status() != 200) {
+                System.err.println("baton config resolve: " + response.error());
+                printErrors(response.json());
+                return ExitCodes.FAILED;
+            }
+            System.out.println(response.json().path("resolved").asText());
+            if (choice.local) {
+                printMembers(response.json());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    /** Which members store the revision an answer names, and the warnings that came with it. */
+    static void printMembers(JsonNode body) {
+        JsonNode members = body.path("members");
+        if (members.isObject()) {
+            java.util.List<String> stored = new java.util.ArrayList<>();
+            members.path("stored").forEach(node -> stored.add(node.asText()));
+            System.out.println("  stored by: " + String.join(", ", stored));
+        }
+        for (JsonNode warning : body.path("warnings")) {
+            System.out.println("  warning: " + warning.asText());
         }
     }
 

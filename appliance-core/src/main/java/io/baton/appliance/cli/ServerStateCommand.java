@@ -35,6 +35,7 @@ abstract class ServerStateCommand implements Callable<Integer> {
         }
         System.out.println(service + "/" + server + " is now " + state().configName() + " (config revision "
                 + response.json().path("revision").asLong() + ")");
+        ConfigCommand.printMembers(response.json());
         return ExitCodes.OK;
     }
 

@@ -23,10 +23,14 @@ public final class StatusTable {
                 .append("  applied ").append(config.appliedAt()).append(" from ").append(config.source())
                 .append("\n\n");
 
-        Table nodes = new Table("NODE", "ROLE", "PRIORITY", "REVISION", "CLUSTER ADDRESS", "ADMIN");
+        Table nodes = new Table("NODE", "ROLE", "PRIORITY", "REVISION", "CHECKSUM", "HISTORY", "CLUSTER ADDRESS",
+                "ADMIN");
         for (StatusReport.NodeStatus node : report.nodes()) {
+            String history = node.history() == null ? "-" : node.history().equals("diverged") ? "DIVERGED"
+                    : node.history();
             nodes.row(node.id() + (node.self() ? " *" : ""), node.role(), String.valueOf(node.priority()),
-                    node.revision() == null ? "-" : String.valueOf(node.revision()), node.clusterAddress(),
+                    node.revision() == null ? "-" : String.valueOf(node.revision()),
+                    node.checksum() == null ? "-" : shortChecksum(node.checksum()), history, node.clusterAddress(),
                     node.adminAddress());
         }
         out.append(nodes);

@@ -11,7 +11,6 @@ import io.baton.cluster.host.VipManager;
 import io.baton.cluster.host.Witness;
 import io.baton.cluster.wire.WireStats;
 import io.baton.config.BatonConfig;
-import io.baton.config.ConfigWriter;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
@@ -61,11 +60,6 @@ public final class HaController implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(HaController.class);
 
-    /** Takes config revisions that peers applied. */
-    public interface ConfigReceiver {
-        void received(long revision, String configJson, String from);
-    }
-
     private final String self;
     /** The L7 proxy and the kernel data plane: they forward only while this node holds the VIPs. */
     private final DataPlane l7;
@@ -86,7 +80,8 @@ public final class HaController implements AutoCloseable {
     private volatile boolean stopping;
     private volatile List<String> vipProblems = List.of();
     private ClusterNode cluster;
-    private ConfigReceiver receiver;
+    /** Why this node's config history keeps it out of elections (diverged, not compared yet); null when it does not. */
+    private final java.util.function.Supplier<String> historyUnready;
     private boolean closed;
 
     /**
@@ -101,7 +96,8 @@ public final class HaController implements AutoCloseable {
     private final ArpProbe probe;
 
     private HaController(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
-                         AddressManager addresses, ArpProbe probe) {
+                         AddressManager addresses, ArpProbe probe, java.util.function.Supplier<String> historyUnready) {
+        this.historyUnready = historyUnready;
         this.addresses = addresses;
         this.probe = probe;
         this.self = self;
@@ -112,12 +108,17 @@ public final class HaController implements AutoCloseable {
         this.witness = witnessOf(config);
     }
 
-    /** Removes left-over VIPs, joins the cluster and starts following its decisions. */
+    /**
+     * Removes left-over VIPs, joins the cluster and starts following its decisions.
+     *
+     * @param historyUnready why this node's config history keeps it out of elections, null when it
+     *                       does not; call {@link #historyChanged()} when that changes
+     */
     public static HaController start(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
-                                     AddressManager addresses, ArpProbe probe, ConfigReceiver receiver)
-            throws ClusterException {
-        HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe);
-        controller.receiver = receiver;
+                                     AddressManager addresses, ArpProbe probe,
+                                     java.util.function.Supplier<String> historyUnready) throws ClusterException {
+        HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe,
+                historyUnready);
         controller.witnessPoller.scheduleWithFixedDelay(controller::pollWitness, 0, WITNESS_POLL.toMillis(),
                 TimeUnit.MILLISECONDS);
         l7.setActive(false);
@@ -125,8 +126,7 @@ public final class HaController implements AutoCloseable {
         controller.lookForHolders();
         NodeConfig node = config.cluster().node(self).orElseThrow();
         String keyFile = config.cluster().keyFile();
-        ClusterNode cluster = ClusterNode.join(config.cluster(), self,
-                new MemberInfo(self, node.priority(), revision, true, false), ConfigWriter.toJson(config),
+        ClusterNode cluster = ClusterNode.join(config.cluster(), self, controller.info(),
                 keyFile == null ? null : Path.of(keyFile), controller.listener());
         synchronized (controller) {
             controller.cluster = cluster;
@@ -142,28 +142,48 @@ public final class HaController implements AutoCloseable {
         return controller;
     }
 
+    /**
+     * The cluster's events re-examine the role on this controller's own thread: claiming VIPs
+     * (ip, gratuitous ARP) and reprogramming the data planes never hold up the thread that delivers
+     * the cluster's views and messages.
+     */
     private ClusterNode.Listener listener() {
         return new ClusterNode.Listener() {
             @Override
             public void decided(Decision decision, boolean merged) {
-                reconcile(merged);
+                reconcileSoon(merged);
             }
 
             @Override
             public void viewChanged(List<String> members) {
-                reconcile(false);
-            }
-
-            @Override
-            public void configReceived(long revision, String configJson, String from) {
-                receiver.received(revision, configJson, from);
+                reconcileSoon(false);
             }
 
             @Override
             public void infosChanged() {
-                reconcile(false);
+                reconcileSoon(false);
             }
         };
+    }
+
+    private void reconcileSoon(boolean reannounce) {
+        try {
+            timer.execute(() -> reconcile(reannounce));
+        } catch (RejectedExecutionException stopping) {
+            // closing: nothing left to reconcile
+        }
+    }
+
+    /** The config history's verdict on this node changed: tell the cluster whether it may be elected. */
+    public void historyChanged() {
+        ClusterNode node;
+        synchronized (this) {
+            node = cluster;
+        }
+        if (node != null) {
+            node.update(info());
+        }
+        reconcileSoon(false);
     }
 
     /** A new config revision is running on this node. */
@@ -177,9 +197,7 @@ public final class HaController implements AutoCloseable {
             witness = newWitness;
             witnessPoller.execute(this::pollWitness);
         }
-        NodeConfig node = newConfig.cluster().node(self).orElseThrow();
         if (cluster != null) {
-            cluster.runningConfig(newRevision, ConfigWriter.toJson(newConfig));
             cluster.update(info());
         }
         if (holding && !before.equals(managed(newConfig.vips()))) {
@@ -280,10 +298,11 @@ public final class HaController implements AutoCloseable {
     /** What this node tells the cluster about itself now. */
     private MemberInfo info() {
         NodeConfig me = config.cluster().node(self).orElseThrow();
+        String history = historyUnready.get();
         String unready = linkDown != null ? "has no link on " + linkDown
                 : stopping ? "is stopping"
                 : handingOver ? "handed the active role over on request"
-                : null;
+                : history;
         return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready);
     }
 
@@ -389,20 +408,6 @@ public final class HaController implements AutoCloseable {
             node.update(info());
             reconcile(false);
         }
-    }
-
-    /** Sends a config revision applied on this node to every peer. */
-    public void publish(long publishedRevision, BatonConfig published) {
-        ClusterNode node = cluster;
-        if (node != null) {
-            node.publishConfig(publishedRevision, ConfigWriter.toJson(published));
-        }
-    }
-
-    /** The highest config revision any member runs. */
-    public long highestRevisionSeen() {
-        ClusterNode node = cluster;
-        return node == null ? revision : node.highestRevisionSeen();
     }
 
     /**

@@ -47,7 +47,11 @@ public final class PersistenceReplication implements AutoCloseable {
         this.cluster = cluster;
         this.active = active;
         this.clock = clock;
-        cluster.onPins(this::received);
+        cluster.subscribe((from, message) -> {
+            if (message instanceof ClusterMessage.Pins batch) {
+                received(batch.pins(), from);
+            }
+        });
         timer.scheduleWithFixedDelay(this::sendChanges, INTERVAL.toMillis(), INTERVAL.toMillis(),
                 TimeUnit.MILLISECONDS);
     }
@@ -71,10 +75,10 @@ public final class PersistenceReplication implements AutoCloseable {
                 if (changes.isEmpty()) {
                     return;
                 }
-                cluster.publishPins(changes.stream()
+                cluster.broadcast(new ClusterMessage.Pins(changes.stream()
                         .map(entry -> new ClusterMessage.Pin(entry.service(), entry.client(), entry.server(),
                                 Math.max(1, entry.expiresAt() - now)))
-                        .toList());
+                        .toList()));
             }
         } catch (RuntimeException e) {
             LOG.warn("cannot send pinned clients to the peers: {}", e.toString());

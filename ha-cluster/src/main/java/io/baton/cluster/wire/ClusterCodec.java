@@ -21,6 +21,16 @@ public final class ClusterCodec {
     static final int CONFIG_REQUEST = 3;
     static final int CONFIG = 4;
     static final int PINS = 5;
+    static final int HEAD = 6;
+    static final int PROPOSE = 7;
+    static final int ANSWER = 8;
+    /** Revisions a member lists in its {@link ClusterMessage.Head}: more than a store keeps. */
+    public static final int MAX_KEPT = 64;
+    /** Members named in an answer, and config errors listed in it. */
+    static final int MAX_NODES = 64;
+    static final int MAX_ERRORS = 512;
+    /** The highest history state number. */
+    static final int MAX_STATE = 15;
     /** Pins per message: a few tens of kilobytes, well inside one frame. */
     public static final int MAX_PINS = 500;
     /** No persistence timeout is longer than a year. */
@@ -32,7 +42,7 @@ public final class ClusterCodec {
     /** A config of hundreds of services is well under a megabyte as JSON. */
     public static final int MAX_CONFIG = 4 * 1024 * 1024;
     /** The largest message this codec reads or writes. */
-    public static final int MAX_MESSAGE = MAX_CONFIG + 64;
+    public static final int MAX_MESSAGE = MAX_CONFIG + 8192;
 
     private ClusterCodec() {
     }
@@ -59,7 +69,45 @@ public final class ClusterCodec {
         } else if (message instanceof ClusterMessage.Config config) {
             out.u8(CONFIG);
             out.i64(config.revision());
+            out.string(config.checksum(), MAX_NAME);
+            out.string(config.source(), MAX_REASON);
             out.string(config.json(), MAX_CONFIG);
+        } else if (message instanceof ClusterMessage.Head head) {
+            out.u8(HEAD);
+            out.i64(head.revision());
+            out.string(head.checksum(), MAX_NAME);
+            out.count(head.kept().size(), MAX_KEPT);
+            for (ClusterMessage.Revision revision : head.kept()) {
+                out.i64(revision.number());
+                out.string(revision.checksum(), MAX_NAME);
+            }
+            out.u8(head.state());
+            out.optionalString(head.reason(), MAX_REASON);
+            out.i64(head.failedRevision());
+        } else if (message instanceof ClusterMessage.Propose propose) {
+            out.u8(PROPOSE);
+            out.i64(propose.id());
+            out.i64(propose.rollbackTo());
+            out.string(propose.json(), MAX_CONFIG);
+            out.string(propose.source(), MAX_REASON);
+        } else if (message instanceof ClusterMessage.Answer answer) {
+            out.u8(ANSWER);
+            out.i64(answer.id());
+            out.u8(answer.outcome());
+            out.i64(answer.revision());
+            out.string(answer.checksum(), MAX_NAME);
+            out.bool(answer.changed());
+            out.string(answer.message(), MAX_REASON);
+            out.notes(answer.errors(), MAX_ERRORS);
+            out.count(answer.stored().size(), MAX_NODES);
+            for (String node : answer.stored()) {
+                out.string(node, MAX_NAME);
+            }
+            out.notes(answer.refused(), MAX_NODES);
+            out.count(answer.pending().size(), MAX_NODES);
+            for (String node : answer.pending()) {
+                out.string(node, MAX_NAME);
+            }
         } else if (message instanceof ClusterMessage.Pins batch) {
             if (batch.pins().size() > MAX_PINS) {
                 throw new IllegalArgumentException(batch.pins().size() + " pins, at most " + MAX_PINS);
@@ -97,8 +145,12 @@ public final class ClusterCodec {
                     in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"));
             case CONFIG_REQUEST -> new ClusterMessage.ConfigRequest();
             case CONFIG -> new ClusterMessage.Config(in.range("revision", in.nonNegative("revision"), 1, Long.MAX_VALUE),
-                    in.string("config", MAX_CONFIG));
+                    in.string("checksum", MAX_NAME), in.string("source", MAX_REASON), in.string("config", MAX_CONFIG));
             case PINS -> pins(in);
+            case HEAD -> head(in);
+            case PROPOSE -> new ClusterMessage.Propose(in.nonNegative("id"), in.nonNegative("rollback-to"),
+                    in.string("config", MAX_CONFIG), in.string("source", MAX_REASON));
+            case ANSWER -> answer(in);
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();
@@ -117,6 +169,34 @@ public final class ClusterCodec {
                     in.range("pins[" + i + "].ttl", in.i64("pins[" + i + "].ttl"), 1, MAX_TTL_MILLIS)));
         }
         return new ClusterMessage.Pins(pins);
+    }
+
+    private static ClusterMessage.Head head(Reader in) throws MalformedMessageException {
+        long revision = in.nonNegative("revision");
+        String checksum = in.string("checksum", MAX_NAME);
+        int count = in.count("kept", MAX_KEPT);
+        java.util.List<ClusterMessage.Revision> kept = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            kept.add(new ClusterMessage.Revision(in.nonNegative("kept[" + i + "].number"),
+                    in.string("kept[" + i + "].checksum", MAX_NAME)));
+        }
+        return new ClusterMessage.Head(revision, checksum, kept, in.range("state", in.u8("state"), 0, MAX_STATE),
+                in.optionalString("reason", MAX_REASON), in.nonNegative("failed-revision"));
+    }
+
+    private static ClusterMessage.Answer answer(Reader in) throws MalformedMessageException {
+        long id = in.nonNegative("id");
+        int outcome = in.range("outcome", in.u8("outcome"), 0, ClusterMessage.Answer.FAILED);
+        long revision = in.nonNegative("revision");
+        String checksum = in.string("checksum", MAX_NAME);
+        boolean changed = in.bool("changed");
+        String message = in.string("message", MAX_REASON);
+        java.util.List<ClusterMessage.Note> errors = in.notes("errors", MAX_ERRORS);
+        java.util.List<String> stored = in.names("stored");
+        java.util.List<ClusterMessage.Note> refused = in.notes("refused", MAX_NODES);
+        java.util.List<String> pending = in.names("pending");
+        return new ClusterMessage.Answer(id, outcome, revision, checksum, changed, message, errors, stored, refused,
+                pending);
     }
 
     private static final class Writer {
@@ -145,6 +225,22 @@ public final class ClusterCodec {
                 out.write(utf8.length >>> shift);
             }
             out.writeBytes(utf8);
+        }
+
+        void count(int count, int max) {
+            if (count > max) {
+                throw new IllegalArgumentException(count + " items, at most " + max);
+            }
+            u8(count >>> 8);
+            u8(count);
+        }
+
+        void notes(java.util.List<ClusterMessage.Note> notes, int max) {
+            count(notes.size(), max);
+            for (ClusterMessage.Note note : notes) {
+                string(note.subject(), MAX_NAME);
+                string(note.text(), MAX_REASON);
+            }
         }
 
         void optionalString(String value, int max) {
@@ -233,6 +329,33 @@ public final class ClusterCodec {
             } catch (CharacterCodingException e) {
                 throw new MalformedMessageException("field " + field + " is not valid UTF-8");
             }
+        }
+
+        int count(String field, int max) throws MalformedMessageException {
+            int count = (u8(field) << 8) | u8(field);
+            if (count > max) {
+                throw new MalformedMessageException("field " + field + " counts " + count + ", at most " + max);
+            }
+            return count;
+        }
+
+        java.util.List<ClusterMessage.Note> notes(String field, int max) throws MalformedMessageException {
+            int count = count(field, max);
+            java.util.List<ClusterMessage.Note> notes = new java.util.ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                notes.add(new ClusterMessage.Note(string(field + "[" + i + "].subject", MAX_NAME),
+                        string(field + "[" + i + "].text", MAX_REASON)));
+            }
+            return notes;
+        }
+
+        java.util.List<String> names(String field) throws MalformedMessageException {
+            int count = count(field, MAX_NODES);
+            java.util.List<String> names = new java.util.ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                names.add(string(field + "[" + i + "]", MAX_NAME));
+            }
+            return names;
         }
 
         String optionalString(String field, int max) throws MalformedMessageException {

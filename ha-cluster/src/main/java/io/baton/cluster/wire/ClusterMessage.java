@@ -35,7 +35,68 @@ public sealed interface ClusterMessage {
     record Pin(String service, String client, String server, long ttlMillis) {
     }
 
-    /** A config revision, as canonical JSON. */
-    record Config(long revision, String json) implements ClusterMessage {
+    /**
+     * A config revision of the cluster's history, as canonical JSON: sent by the node that numbered it
+     * to every member, and to a member that asks ({@link ConfigRequest}).
+     *
+     * @param source what applied it first ({@code admin-api on n1}, {@code rollback to 7})
+     */
+    record Config(long revision, String checksum, String source, String json) implements ClusterMessage {
+        /** A revision without checksum or source (only hostile tests send one). */
+        public Config(long revision, String json) {
+            this(revision, "", "", json);
+        }
+    }
+
+    /** One revision of a history: its number and the checksum of its content. */
+    record Revision(long number, String checksum) {
+    }
+
+    /**
+     * Where a member's config history stands: its newest revision, the revisions it keeps (oldest
+     * first), how it compares with the cluster's history ({@code state}, see
+     * {@code ConfigHistory.State}) and why, and the last revision it could not store (0: none).
+     */
+    record Head(long revision, String checksum, java.util.List<Revision> kept, int state, String reason,
+                long failedRevision) implements ClusterMessage {
+        public Head {
+            kept = java.util.List.copyOf(kept);
+        }
+    }
+
+    /**
+     * Asks the node that numbers revisions to make a config the next revision: {@code json} (a
+     * canonical config), or, when {@code rollbackTo} is above 0, a revision it keeps. {@code id}
+     * names the request in the {@link Answer}.
+     */
+    record Propose(long id, long rollbackTo, String json, String source) implements ClusterMessage {
+    }
+
+    /** A subject and what is said of it: a config field and its error, or a node and its reason. */
+    record Note(String subject, String text) {
+    }
+
+    /**
+     * What became of a {@link Propose}.
+     *
+     * @param outcome {@link #APPLIED}, {@link #INVALID} (errors name the fields), {@link #NOT_SEQUENCER}
+     *                (ask {@code message}, the node named there) or {@link #FAILED} (message says why)
+     * @param stored  the members that store the revision now; {@code refused}: members that could not,
+     *                with their reasons; {@code pending}: members that had not answered in time
+     */
+    record Answer(long id, int outcome, long revision, String checksum, boolean changed, String message,
+                  java.util.List<Note> errors, java.util.List<String> stored, java.util.List<Note> refused,
+                  java.util.List<String> pending) implements ClusterMessage {
+        public static final int APPLIED = 0;
+        public static final int INVALID = 1;
+        public static final int NOT_SEQUENCER = 2;
+        public static final int FAILED = 3;
+
+        public Answer {
+            errors = java.util.List.copyOf(errors);
+            stored = java.util.List.copyOf(stored);
+            refused = java.util.List.copyOf(refused);
+            pending = java.util.List.copyOf(pending);
+        }
     }
 }

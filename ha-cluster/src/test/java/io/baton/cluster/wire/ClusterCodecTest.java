@@ -21,6 +21,18 @@ class ClusterCodecTest {
             new ClusterMessage.Decided(null, 0, "", true),
             new ClusterMessage.ConfigRequest(),
             new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"),
+            new ClusterMessage.Config(13, "sha256:ab", "admin-api on n1", "{}"),
+            new ClusterMessage.Head(13, "sha256:ab", List.of(new ClusterMessage.Revision(12, "sha256:aa"),
+                    new ClusterMessage.Revision(13, "sha256:ab")), 3, "revision 13 is sha256:ab here", 14),
+            new ClusterMessage.Head(0, "", List.of(), 0, null, 0),
+            new ClusterMessage.Propose(7, 0, "{\"cluster\":{}}", "admin-api on n2"),
+            new ClusterMessage.Propose(8, 5, "", "rollback to 5"),
+            new ClusterMessage.Answer(7, ClusterMessage.Answer.APPLIED, 14, "sha256:ac", true, "",
+                    List.of(), List.of("n1", "n2"), List.of(new ClusterMessage.Note("n3", "has no interface eth9")),
+                    List.of("n4")),
+            new ClusterMessage.Answer(8, ClusterMessage.Answer.INVALID, 0, "", false, "2 errors",
+                    List.of(new ClusterMessage.Note("services[0].ports", "must not be empty")), List.of(), List.of(),
+                    List.of()),
             new ClusterMessage.Pins(List.of(new ClusterMessage.Pin("hl7", "10.1.2.0/24", "engine1", 1_800_000),
                     new ClusterMessage.Pin("dicom", "10.1.3.7", "pacs2", 1))),
             new ClusterMessage.Pins(List.of()));
@@ -79,15 +91,18 @@ class ClusterCodecTest {
     @Test
     void aDeclaredLengthBeyondTheBoundOrTheBytesIsRefusedBeforeAnythingIsAllocated() {
         // a config that declares 2 GiB, in a 20-byte message: refused on the number, not on a failed allocation
-        ByteBuffer huge = ByteBuffer.allocate(14).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
-                .putInt(Integer.MAX_VALUE);
+        ByteBuffer huge = ByteBuffer.allocate(22).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+                .putLong(0).putInt(Integer.MAX_VALUE);
         assertRefused(huge.array(), "field config declares 2147483647 bytes, at most " + ClusterCodec.MAX_CONFIG);
-        ByteBuffer negative = ByteBuffer.allocate(14).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
-                .putInt(-1);
+        ByteBuffer negative = ByteBuffer.allocate(22).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+                .putLong(0).putInt(-1);
         assertRefused(negative.array(), "field config declares 4294967295 bytes");
-        ByteBuffer beyond = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.CONFIG).putLong(5)
-                .putInt(100).put(new byte[6]);
+        ByteBuffer beyond = ByteBuffer.allocate(28).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+                .putLong(0).putInt(100).put(new byte[6]);
         assertRefused(beyond.array(), "ends inside field config");
+        ByteBuffer manyKept = ByteBuffer.allocate(24).put((byte) 1).put((byte) ClusterCodec.HEAD).putLong(5)
+                .putInt(0).putShort((short) 65_535);
+        assertRefused(manyKept.array(), "field kept counts 65535, at most " + ClusterCodec.MAX_KEPT);
         ByteBuffer longReason = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.DECISION)
                 .put((byte) 0).putLong(1).putInt(ClusterCodec.MAX_REASON + 1);
         assertRefused(longReason.array(), "field reason declares 2049 bytes, at most 2048");
