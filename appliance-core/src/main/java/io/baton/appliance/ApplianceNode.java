@@ -99,7 +99,7 @@ public final class ApplianceNode implements AutoCloseable {
             l7.close();
             throw new NodeStartException(e.getMessage(), e);
         }
-        this.history = ConfigHistory.start(ha.cluster(), store, new ConfigHistory.Host() {
+        this.history = ConfigHistory.create(ha.cluster(), store, new ConfigHistory.Host() {
             @Override
             public List<ConfigError> check(BatonConfig config) {
                 return NodePrerequisites.check(config, nodeId, addresses);
@@ -115,6 +115,7 @@ public final class ApplianceNode implements AutoCloseable {
                 ha.historyChanged();
             }
         });
+        history.start();
         this.replication = new PersistenceReplication(persistence, ha.cluster(), ha::holding, Clock.systemUTC());
         try {
             this.admin = AdminServer.start(adminAddress, this);

@@ -191,18 +191,22 @@ public final class ConfigHistory implements AutoCloseable {
         this.self = cluster.self();
     }
 
-    /** Starts following the cluster's history with this node's store. */
-    public static ConfigHistory start(ClusterNode cluster, ConfigStore store, Host host) {
-        ConfigHistory history = new ConfigHistory(cluster, store, host);
-        cluster.subscribe(history.subscriber());
-        history.execute(() -> {
-            history.refreshKept();
-            history.assess();
-            history.broadcastHead();
+    /** This node's history over {@code store}; it follows the cluster once {@link #start()}ed. */
+    public static ConfigHistory create(ClusterNode cluster, ConfigStore store, Host host) {
+        return new ConfigHistory(cluster, store, host);
+    }
+
+    /** Starts following the cluster's history (the host may be called from now on). */
+    public ConfigHistory start() {
+        cluster.subscribe(subscriber());
+        execute(() -> {
+            refreshKept();
+            assess();
+            broadcastHead();
         });
-        history.thread.scheduleWithFixedDelay(() -> history.guarded("tick", history::tick), TICK.toMillis(),
-                TICK.toMillis(), TimeUnit.MILLISECONDS);
-        return history;
+        thread.scheduleWithFixedDelay(() -> guarded("tick", this::tick), TICK.toMillis(), TICK.toMillis(),
+                TimeUnit.MILLISECONDS);
+        return this;
     }
 
     /** How this node's history compares with the cluster's. */
@@ -306,11 +310,15 @@ public final class ConfigHistory implements AutoCloseable {
         Outcome outcome = propose(0, ConfigWriter.toJson(mine.config()), "config of diverged node " + self
                 + " (its revision " + mine.revision() + "), pushed on request");
         // the sequencer's head is now this config: wait until this node has heard so, then take it
+        // (when the sequencer numbered it as this node's own newest revision, the histories already agree)
         long deadline = System.nanoTime() + ANSWER_WAIT.toNanos();
-        while (!sequencerHas(outcome.revision(), outcome.checksum()) && System.nanoTime() < deadline) {
+        while (state == State.DIVERGED && !sequencerHas(outcome.revision(), outcome.checksum())
+                && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        takeCluster();
+        if (state == State.DIVERGED) {
+            takeCluster();
+        }
         return outcome;
     }
 
@@ -442,10 +450,12 @@ public final class ConfigHistory implements AutoCloseable {
             reply(proposer, invalid(propose.id(), problems, " (on " + self + ", the node that numbers revisions)"));
             return;
         }
+        // after anything a vetted member has that this node lacks (a former sequencer's last revision):
+        // a number never names two contents among the members in step
         long number = store.highestRevision();
         for (String member : cluster.members()) {
             ClusterMessage.Head head = heads.get(member);
-            if (head != null && State.of(head.state()) != State.DIVERGED) {
+            if (head != null && State.of(head.state()) == State.AHEAD) {
                 number = Math.max(number, head.revision());
             }
         }
@@ -699,6 +709,9 @@ public final class ConfigHistory implements AutoCloseable {
                 next = State.DIVERGED;
                 why = "this node has revision " + number + ", which " + reference + " (at revision "
                         + theirs.revision() + ") does not have";
+            }
+            if (next == State.IN_SYNC && failedRevision > number) {
+                next = State.BEHIND; // a newer revision came and could not be stored here
             }
             if (next == State.BEHIND) {
                 why = failedRevision > number ? failedReason + "; retrying"
