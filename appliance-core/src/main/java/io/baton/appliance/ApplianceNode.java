@@ -4,7 +4,8 @@ import io.baton.appliance.admin.AdminServer;
 import io.baton.appliance.admin.StatusReport;
 import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
-import io.baton.appliance.replication.PersistenceReplication;
+import io.baton.appliance.replication.StateReplication;
+import io.baton.cluster.wire.ClusterMessage;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.history.ConfigHistory;
 import io.baton.cluster.host.IpCommand;
@@ -57,7 +58,9 @@ public final class ApplianceNode implements AutoCloseable {
     private final L7Engine l7;
     private final HealthMonitor health;
     private final HaController ha;
-    private final PersistenceReplication replication;
+    private final StateReplication replication;
+    /** The active node's health verdicts, by "service/server": used until this node's own checks conclude. */
+    private final java.util.Map<String, PeerVerdict> peerVerdicts = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile ConfigHistory history;
     private final IpCommand addresses;
     private final RawSocketArp arp;
@@ -116,7 +119,8 @@ public final class ApplianceNode implements AutoCloseable {
             }
         });
         history.start();
-        this.replication = new PersistenceReplication(persistence, ha.cluster(), ha::holding, Clock.systemUTC());
+        this.replication = new StateReplication(persistence, ha.cluster(), ha::holding, this::verdicts,
+                this::takeVerdicts, Clock.systemUTC());
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {
@@ -320,8 +324,53 @@ public final class ApplianceNode implements AutoCloseable {
             if (known.state() != HealthState.UNKNOWN) {
                 l7.setHealth(known.service(), known.server(), engineHealth(known.state()));
                 kernel.setHealth(known.service(), known.server(), engineHealth(known.state()));
+            } else {
+                useVerdictIfUnjudged(known.service(), known.server());
             }
         }
+    }
+
+    /** A health verdict the active node sent. */
+    private record PeerVerdict(boolean up, String from) {
+    }
+
+    /** This node's own verdicts, for the peers (in a stable order, so that an unchanged set is not sent again). */
+    private List<ClusterMessage.Verdict> verdicts() {
+        return health.snapshot().stream()
+                .filter(known -> known.state() != HealthState.UNKNOWN)
+                .map(known -> new ClusterMessage.Verdict(known.service(), known.server(),
+                        known.state() == HealthState.UP))
+                .sorted(java.util.Comparator.comparing(ClusterMessage.Verdict::service)
+                        .thenComparing(ClusterMessage.Verdict::server))
+                .toList();
+    }
+
+    /** The active node's verdicts: they steer every server whose own checks have not concluded here. */
+    private void takeVerdicts(List<ClusterMessage.Verdict> verdicts, String from) {
+        for (ClusterMessage.Verdict verdict : verdicts) {
+            peerVerdicts.put(verdict.service() + "/" + verdict.server(), new PeerVerdict(verdict.up(), from));
+            useVerdictIfUnjudged(verdict.service(), verdict.server());
+        }
+    }
+
+    private void useVerdictIfUnjudged(String service, String server) {
+        PeerVerdict verdict = peerVerdicts.get(service + "/" + server);
+        if (verdict == null) {
+            return;
+        }
+        boolean unjudged = health.health(service, server).map(known -> known.state() == HealthState.UNKNOWN)
+                .orElse(false);
+        if (unjudged) {
+            Health engine = verdict.up() ? Health.UP : Health.DOWN;
+            l7.setHealth(service, server, engine);
+            kernel.setHealth(service, server, engine);
+        }
+    }
+
+    /** What the active node's checks said of a server this node has no verdict on yet; null when nothing. */
+    public StatusReport.PeerHealth peerVerdict(String service, String server) {
+        PeerVerdict verdict = peerVerdicts.get(service + "/" + server);
+        return verdict == null ? null : new StatusReport.PeerHealth(verdict.up() ? "up" : "down", verdict.from());
     }
 
     private static Health engineHealth(HealthState state) {
@@ -366,7 +415,7 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history, this::peerVerdict);
     }
 
     @Override

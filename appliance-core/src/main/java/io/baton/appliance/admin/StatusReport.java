@@ -55,6 +55,10 @@ public record StatusReport(
     /** Health of a server that no check has judged yet. */
     public static final String HEALTH_UNKNOWN = "unknown";
 
+    /** A health verdict another node's checks reached ({@code up} or {@code down}), and that node. */
+    public record PeerHealth(String health, String from) {
+    }
+
     /** When the active role last moved. */
     public record Failover(String at, String from, String to, String reason, long epoch) {
     }
@@ -127,7 +131,7 @@ public record StatusReport(
      */
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
                                   HealthMonitor monitor, HaController ha, KernelDataPlane kernel,
-                                  ConfigHistory history) {
+                                  ConfigHistory history, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict) {
         BatonConfig config = applied.config();
         Decision decision = ha.decision();
         List<String> view = ha.members();
@@ -189,7 +193,7 @@ public record StatusReport(
         Map<String, long[]> counters = config.services().stream().anyMatch(service -> service.mode().isKernel())
                 ? kernel.counters() : Map.of();
         List<ServiceStatus> services = config.services().stream()
-                .map(service -> serviceStatus(config, service, l7, kernel, counters, monitor))
+                .map(service -> serviceStatus(config, service, l7, kernel, counters, monitor, peerVerdict))
                 .toList();
         Failover failover = ha.lastFailover()
                 .map(last -> new Failover(last.at().truncatedTo(ChronoUnit.MILLIS).toString(), last.from(), last.to(),
@@ -203,7 +207,7 @@ public record StatusReport(
 
     private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,
                                                KernelDataPlane kernel, Map<String, long[]> counters,
-                                               HealthMonitor monitor) {
+                                               HealthMonitor monitor, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict) {
         String address = config.vip(service.vip()).map(VipConfig::address).orElse(null);
         String mode = service.mode().configName() + (service.l7Mode() == null ? "" : "/" + service.l7Mode().configName());
         String persistence = service.persistence().type() == PersistenceType.NONE ? "none"
@@ -237,6 +241,14 @@ public record StatusReport(
             String lastCheck = checked == null || checked.last() == null ? null
                     : (checked.last().up() ? "ok: " : "failed: ") + checked.last().reason() + " at "
                     + checked.last().at().truncatedTo(ChronoUnit.SECONDS) + " (" + checked.streak() + ")";
+            PeerHealth fromPeer = checked != null && checked.state() == io.baton.health.HealthState.UNKNOWN
+                    ? peerVerdict.apply(service.name(), server.name()) : null;
+            if (fromPeer != null) {
+                // steered by the active node's verdict until this node's own checks conclude
+                health = fromPeer.health();
+                lastCheck = "no check has concluded on this node yet: " + health + " is the verdict of "
+                        + fromPeer.from() + (lastCheck == null ? "" : "; " + lastCheck);
+            }
             KernelEntry entry = null;
             if (plan != null) {
                 KernelRuleset.TableServer inTable = plan.servers().stream()

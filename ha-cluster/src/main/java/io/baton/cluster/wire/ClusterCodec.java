@@ -24,6 +24,7 @@ public final class ClusterCodec {
     static final int HEAD = 6;
     static final int PROPOSE = 7;
     static final int ANSWER = 8;
+    static final int VERDICTS = 9;
     /** Revisions a member lists in its {@link ClusterMessage.Head}: more than a store keeps. */
     public static final int MAX_KEPT = 64;
     /** Members named in an answer, and config errors listed in it. */
@@ -72,6 +73,14 @@ public final class ClusterCodec {
             out.string(config.checksum(), MAX_NAME);
             out.string(config.source(), MAX_REASON);
             out.string(config.json(), MAX_CONFIG);
+        } else if (message instanceof ClusterMessage.Verdicts batch) {
+            out.u8(VERDICTS);
+            out.count(batch.verdicts().size(), MAX_PINS);
+            for (ClusterMessage.Verdict verdict : batch.verdicts()) {
+                out.string(verdict.service(), MAX_NAME);
+                out.string(verdict.server(), MAX_NAME);
+                out.bool(verdict.up());
+            }
         } else if (message instanceof ClusterMessage.Head head) {
             out.u8(HEAD);
             out.i64(head.revision());
@@ -151,6 +160,7 @@ public final class ClusterCodec {
             case PROPOSE -> new ClusterMessage.Propose(in.nonNegative("id"), in.nonNegative("rollback-to"),
                     in.string("config", MAX_CONFIG), in.string("source", MAX_REASON));
             case ANSWER -> answer(in);
+            case VERDICTS -> verdicts(in);
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();
@@ -169,6 +179,16 @@ public final class ClusterCodec {
                     in.range("pins[" + i + "].ttl", in.i64("pins[" + i + "].ttl"), 1, MAX_TTL_MILLIS)));
         }
         return new ClusterMessage.Pins(pins);
+    }
+
+    private static ClusterMessage.Verdicts verdicts(Reader in) throws MalformedMessageException {
+        int count = in.count("count", MAX_PINS);
+        java.util.List<ClusterMessage.Verdict> verdicts = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            verdicts.add(new ClusterMessage.Verdict(in.string("verdicts[" + i + "].service", MAX_NAME),
+                    in.string("verdicts[" + i + "].server", MAX_NAME), in.bool("verdicts[" + i + "].up")));
+        }
+        return new ClusterMessage.Verdicts(verdicts);
     }
 
     private static ClusterMessage.Head head(Reader in) throws MalformedMessageException {

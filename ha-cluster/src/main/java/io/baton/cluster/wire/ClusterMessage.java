@@ -35,6 +35,17 @@ public sealed interface ClusterMessage {
     record Pin(String service, String client, String server, long ttlMillis) {
     }
 
+    /** The active node's health verdicts on real servers, so that a node taking over starts with them. */
+    record Verdicts(java.util.List<Verdict> verdicts) implements ClusterMessage {
+        public Verdicts {
+            verdicts = java.util.List.copyOf(verdicts);
+        }
+    }
+
+    /** One real server judged up or down by the checks of the node that sends it. */
+    record Verdict(String service, String server, boolean up) {
+    }
+
     /**
      * A config revision of the cluster's history, as canonical JSON: sent by the node that numbered it
      * to every member, and to a member that asks ({@link ConfigRequest}).

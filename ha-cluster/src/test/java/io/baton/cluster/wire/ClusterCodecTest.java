@@ -35,7 +35,9 @@ class ClusterCodecTest {
                     List.of()),
             new ClusterMessage.Pins(List.of(new ClusterMessage.Pin("hl7", "10.1.2.0/24", "engine1", 1_800_000),
                     new ClusterMessage.Pin("dicom", "10.1.3.7", "pacs2", 1))),
-            new ClusterMessage.Pins(List.of()));
+            new ClusterMessage.Pins(List.of()),
+            new ClusterMessage.Verdicts(List.of(new ClusterMessage.Verdict("pacs", "pacs2", false),
+                    new ClusterMessage.Verdict("hl7", "engine1", true))));
 
     @Test
     void everyMessageRoundTrips() throws Exception {
