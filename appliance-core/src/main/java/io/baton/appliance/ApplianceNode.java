@@ -8,6 +8,7 @@ import io.baton.appliance.replication.StateReplication;
 import io.baton.cluster.wire.ClusterMessage;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.history.ConfigHistory;
+import io.baton.cluster.history.ServerStates;
 import io.baton.cluster.host.IpCommand;
 import io.baton.cluster.host.RawSocketArp;
 import io.baton.cluster.host.VipGuard;
@@ -62,6 +63,8 @@ public final class ApplianceNode implements AutoCloseable {
     /** The active node's health verdicts, by "service/server": used until this node's own checks conclude. */
     private final java.util.Map<String, PeerVerdict> peerVerdicts = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile ConfigHistory history;
+    /** The operators' drain / halt / online states: runtime state, over every config revision. */
+    private final ServerStates serverStates;
     private final IpCommand addresses;
     private final RawSocketArp arp;
     private final KernelDataPlane kernel;
@@ -84,6 +87,21 @@ public final class ApplianceNode implements AutoCloseable {
             kernel.setHealth(service, server, engineHealth(state));
         });
         this.metrics = new NodeMetrics(l7, this::wireStats);
+        this.serverStates = ServerStates.load(nodeId, store.directory(), new ServerStates.Host() {
+            @Override
+            public String unknown(String service, String server) {
+                BatonConfig config = ApplianceNode.this.applied.config();
+                VirtualService target = config.service(service).orElse(null);
+                return target == null ? "no service \"" + service + "\""
+                        : target.server(server).isEmpty() ? "service \"" + service + "\" has no server \"" + server
+                        + "\"" : null;
+            }
+
+            @Override
+            public void run(java.util.Map<String, ServerStates.Entry> states) {
+                ApplianceNode.this.run(ApplianceNode.this.applied);
+            }
+        });
         run(applied);
         DataPlane dataPlanes = active -> {
             List<String> problems = new ArrayList<>(l7.setActive(active));
@@ -119,6 +137,7 @@ public final class ApplianceNode implements AutoCloseable {
             }
         });
         history.start();
+        serverStates.follow(ha.cluster(), history::sequencer);
         this.replication = new StateReplication(persistence, ha.cluster(), ha::holding, this::verdicts,
                 this::takeVerdicts, Clock.systemUTC());
         try {
@@ -280,39 +299,76 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     /**
-     * Sets an operator state ({@code online}, {@code drain}, {@code halt}) on one real server, as a
-     * new config revision, so that it is kept across restarts.
+     * Sets an operator state ({@code online}, {@code drain}, {@code halt}) on one real server, for
+     * the whole cluster: runtime state, kept across restarts and config applies, not a config revision.
      *
+     * @return the version of the cluster's server states that holds it
      * @throws IllegalArgumentException naming the unknown service or server
      */
-    public ConfigHistory.Outcome setServerState(String service, String server, ServerState state, String source)
-            throws InvalidConfigException, ConfigHistory.Failed, InterruptedException {
-        BatonConfig config = applied.config();
-        VirtualService target = config.service(service).orElseThrow(() ->
-                new IllegalArgumentException("no service \"" + service + "\""));
-        target.server(server).orElseThrow(() ->
-                new IllegalArgumentException("service \"" + service + "\" has no server \"" + server + "\""));
-        List<VirtualService> services = config.services().stream()
-                .map(candidate -> !candidate.name().equals(service) ? candidate : withServerState(candidate, server, state))
-                .toList();
-        ConfigHistory.Outcome result = apply(new BatonConfig(config.cluster(), config.vips(), services), source);
-        LOG.info("{}/{} set to {} ({}), config revision {}", service, server, state.configName(), source,
-                result.revision());
-        return result;
+    public long setServerState(String service, String server, ServerState state, String source)
+            throws ServerStates.Failed, InterruptedException {
+        String unknown = serverStateTarget(service, server);
+        if (unknown != null) {
+            throw new IllegalArgumentException(unknown);
+        }
+        return serverStates.set(service, server, state, source);
     }
 
-    private static VirtualService withServerState(VirtualService service, String server, ServerState state) {
-        List<RealServer> servers = service.servers().stream()
-                .map(real -> !real.name().equals(server) ? real
-                        : new RealServer(real.name(), real.address(), real.weight(), state))
-                .toList();
-        return service.withServers(servers);
+    private String serverStateTarget(String service, String server) {
+        VirtualService target = applied.config().service(service).orElse(null);
+        return target == null ? "no service \"" + service + "\""
+                : target.server(server).isEmpty() ? "service \"" + service + "\" has no server \"" + server + "\""
+                : null;
+    }
+
+    /** The operators' states of real servers, by "service/server". */
+    public java.util.Map<String, ServerStates.Entry> serverStates() {
+        return serverStates.states();
+    }
+
+    /**
+     * What applying {@code config} would leave of the operators' server states, one line each: a
+     * state that stays although the config says otherwise, and one that no longer applies.
+     */
+    public List<String> serverStateNotes(BatonConfig config) {
+        List<String> notes = new ArrayList<>();
+        for (ServerStates.Entry entry : serverStates.states().values()) {
+            RealServer server = config.service(entry.service()).flatMap(service -> service.server(entry.server()))
+                    .orElse(null);
+            if (server == null) {
+                notes.add(entry.service() + "/" + entry.server() + ": the " + entry.state().configName() + " set by "
+                        + entry.source() + " no longer applies: the server is not in this config");
+            } else if (server.state() != entry.state()) {
+                notes.add(entry.service() + "/" + entry.server() + " stays " + entry.state().configName()
+                        + " (set by " + entry.source() + " at " + entry.at() + "); this config says "
+                        + server.state().configName() + ": run `baton " + server.state().configName() + " "
+                        + entry.service() + " " + entry.server() + "` to change it");
+            }
+        }
+        return notes;
+    }
+
+    /** {@code config} with the operators' server states over the states it names. */
+    private BatonConfig withServerStates(BatonConfig config) {
+        java.util.Map<String, ServerStates.Entry> states = serverStates.states();
+        if (states.isEmpty()) {
+            return config;
+        }
+        List<VirtualService> services = config.services().stream().map(service -> {
+            List<RealServer> servers = service.servers().stream().map(real -> {
+                ServerStates.Entry entry = states.get(service.name() + "/" + real.name());
+                return entry == null || entry.state() == real.state() ? real
+                        : new RealServer(real.name(), real.address(), real.weight(), entry.state());
+            }).toList();
+            return service.withServers(servers);
+        }).toList();
+        return new BatonConfig(config.cluster(), config.vips(), services);
     }
 
     /** Hands a config revision to the data plane, the health checks and the cluster. */
     private synchronized void run(StoredConfig revision) {
         applied = revision;
-        BatonConfig config = revision.config();
+        BatonConfig config = withServerStates(revision.config());
         l7.apply(config);
         kernel.apply(config);
         health.apply(config);
@@ -415,13 +471,15 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     public StatusReport status() {
-        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history, this::peerVerdict);
+        return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history, this::peerVerdict,
+                serverStates.states());
     }
 
     @Override
     public void close() {
         LOG.info("node {} stopping", nodeId);
         replication.close();
+        serverStates.close();
         history.close();
         ha.close();
         kernel.close();

@@ -266,16 +266,27 @@ class AdminApiTest {
     }
 
     @Test
-    void aServerStateChangeIsANewRevisionThatSurvivesARestart() throws Exception {
+    void aServerStateIsRuntimeStateThatSurvivesARestartAndAConfigApplyThatSaysSo() throws Exception {
         HttpResponse<String> drained = TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/viewer1/state",
                 "application/json", "{\"state\": \"drain\"}");
 
         assertThat(drained.statusCode()).as(drained.body()).isEqualTo(200);
-        assertThat(JSON.readTree(drained.body()).get("revision").asLong()).isEqualTo(2);
+        assertThat(JSON.readTree(drained.body()).get("version").asLong()).isEqualTo(1);
+        assertThat(configRevision()).as("not a config revision").isEqualTo(1);
         node.close();
         node = start();
         admin = node.adminAddress();
         JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
+        assertThat(status.at("/services/0/servers/0/state").asText()).isEqualTo("drain");
+        assertThat(status.at("/services/0/servers/0/stateSetBy").asText()).startsWith("admin-api on lb1 at ");
+
+        // the config file says online (by default): applying a change to it keeps the drain, and says so
+        String changed = Files.readString(example).replace("priority: 200", "priority: 250");
+        HttpResponse<String> applied = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", changed);
+        assertThat(applied.statusCode()).as(applied.body()).isEqualTo(200);
+        assertThat(JSON.readTree(applied.body()).get("warnings").toString())
+                .contains("web-viewer/viewer1 stays drain").contains("baton online web-viewer viewer1");
+        status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
         assertThat(status.at("/services/0/servers/0/state").asText()).isEqualTo("drain");
 
         assertThat(TestHttp.send(admin, "PUT", "/api/v1/services/web-viewer/servers/nobody/state", "application/json",

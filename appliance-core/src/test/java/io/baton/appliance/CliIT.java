@@ -228,7 +228,14 @@ class CliIT {
 
                 BatonProcess.Result drain = BatonProcess.run(work, "drain", "web", "one", "--admin", admin.toString());
                 assertThat(drain.exitCode()).as(drain.output()).isZero();
-                assertThat(drain.output()).contains("web/one is now drain (config revision 2)");
+                assertThat(drain.output()).contains("web/one is now drain on every node (server states version 1;");
+                assertThat(answers(vip, 10)).containsOnly("two");
+
+                // re-applying the config file (which says nothing of states) does not undo the drain, and says so
+                BatonProcess.Result reapply = BatonProcess.run(work, "config", "apply", config.toString(), "--admin",
+                        admin.toString());
+                assertThat(reapply.exitCode()).as(reapply.output()).isZero();
+                assertThat(reapply.output()).contains("unchanged").contains("web/one stays drain");
                 assertThat(answers(vip, 10)).containsOnly("two");
 
                 BatonProcess.Result status = BatonProcess.run(work, "status", "--admin", admin.toString());

@@ -6,6 +6,7 @@ import io.baton.cluster.Decision;
 import io.baton.cluster.history.ConfigHistory;
 import io.baton.config.ConfigStore;
 import io.baton.config.InvalidConfigException;
+import io.baton.config.ServerState;
 import io.baton.config.StoredConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -190,6 +191,32 @@ class ConfigHistoryTest {
                     && cluster.node(1).applied().checksum().equals(offline.checksum()));
             assertThat(two.applied().revision()).isEqualTo(3);
         }
+    }
+
+    @Test
+    void aDrainSetOnAnyNodeIsRuntimeStateOfTheWholeClusterAndANodeThatRejoinsTakesTheClustersStates()
+            throws Exception {
+        try (LoopbackCluster cluster = LoopbackCluster.start(work, 2)) {
+            long version = cluster.node(2).setServerState("web", "rs1", ServerState.DRAIN, "test");
+
+            assertThat(version).isEqualTo(1);
+            await().atMost(Duration.ofSeconds(5)).until(() -> cluster.nodes().stream()
+                    .allMatch(node -> state(node).equals("drain")));
+            assertThat(cluster.nodes()).allMatch(node -> node.applied().revision() == 1);
+            assertThatThrownBy(() -> cluster.node(1).setServerState("web", "nobody", ServerState.HALT, "test"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has no server \"nobody\"");
+
+            cluster.stop(2);
+            cluster.node(1).setServerState("web", "rs1", ServerState.ONLINE, "test");
+            ApplianceNode two = cluster.restart(2);
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> state(two).equals("online"));
+            assertThat(two.serverStates().get("web/rs1").source()).contains("on n1");
+        }
+    }
+
+    private static String state(ApplianceNode node) {
+        return node.status().services().get(0).servers().get(0).state();
     }
 
     @Test

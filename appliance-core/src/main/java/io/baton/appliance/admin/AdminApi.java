@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.baton.appliance.ApplianceNode;
 import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.cluster.history.ConfigHistory;
+import io.baton.cluster.history.ServerStates;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
 import io.baton.config.ConfigName;
@@ -133,8 +134,12 @@ public final class AdminApi {
             return invalid(e.errors());
         }
         try {
+            List<String> stateNotes = node.serverStateNotes(config);
             ConfigHistory.Outcome outcome = node.apply(config, "admin-api");
-            return json(200, outcomeBody(outcome));
+            ObjectNode answer = outcomeBody(outcome);
+            ArrayNode warnings = (ArrayNode) answer.get("warnings");
+            stateNotes.forEach(warnings::add);
+            return json(200, answer);
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
         } catch (ConfigHistory.Failed e) {
@@ -232,18 +237,18 @@ public final class AdminApi {
             return error(400, "send {\"state\": \"" + ConfigName.choices(ServerState.class) + "\"}");
         }
         try {
-            ConfigHistory.Outcome outcome = node.setServerState(service, server, state, "admin-api: "
-                    + state.configName() + " " + service + "/" + server);
-            return json(200, outcomeBody(outcome)
+            long version = node.setServerState(service, server, state, "admin-api");
+            return json(200, MAPPER.createObjectNode()
                     .put("service", service)
                     .put("server", server)
-                    .put("state", state.configName()));
+                    .put("state", state.configName())
+                    .put("version", version)
+                    .put("note", "a runtime state for the whole cluster, kept across restarts and config applies;"
+                            + " the config revision is unchanged"));
         } catch (IllegalArgumentException e) {
             return error(404, e.getMessage());
-        } catch (InvalidConfigException e) {
-            return invalid(e.errors());
-        } catch (ConfigHistory.Failed e) {
-            return error(503, "the state was not set: " + e.getMessage());
+        } catch (ServerStates.Failed e) {
+            return error(e.unknownServer() ? 404 : 503, "the state was not set: " + e.getMessage());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return error(503, "interrupted");

@@ -4,6 +4,7 @@ import io.baton.appliance.ha.HaController;
 import io.baton.cluster.Decision;
 import io.baton.cluster.MemberInfo;
 import io.baton.cluster.history.ConfigHistory;
+import io.baton.cluster.history.ServerStates;
 import io.baton.config.BatonConfig;
 import io.baton.config.ForwardingMode;
 import io.baton.config.HostPort;
@@ -96,9 +97,11 @@ public record StatusReport(
      * @param health    {@code up}, {@code down} or {@code unknown} (no verdict yet, or no checks)
      * @param lastCheck the last check's result and time, e.g. {@code ok: HTTP 200 at ...}; null before the first
      * @param stats     null when no data plane runs the service
+     * @param state     the operator's state in force ({@code online}, {@code drain}, {@code halt})
+     * @param stateSetBy who set it at runtime, and when ({@code baton drain}); null when the config decides
      */
-    public record ServerStatus(String name, String address, int weight, String state, String health,
-                               String lastCheck, Stats stats, KernelEntry kernel) {
+    public record ServerStatus(String name, String address, int weight, String state, String stateSetBy,
+                               String health, String lastCheck, Stats stats, KernelEntry kernel) {
     }
 
     /**
@@ -131,7 +134,8 @@ public record StatusReport(
      */
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
                                   HealthMonitor monitor, HaController ha, KernelDataPlane kernel,
-                                  ConfigHistory history, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict) {
+                                  ConfigHistory history, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict,
+                                  Map<String, ServerStates.Entry> serverStates) {
         BatonConfig config = applied.config();
         Decision decision = ha.decision();
         List<String> view = ha.members();
@@ -193,7 +197,8 @@ public record StatusReport(
         Map<String, long[]> counters = config.services().stream().anyMatch(service -> service.mode().isKernel())
                 ? kernel.counters() : Map.of();
         List<ServiceStatus> services = config.services().stream()
-                .map(service -> serviceStatus(config, service, l7, kernel, counters, monitor, peerVerdict))
+                .map(service -> serviceStatus(config, service, l7, kernel, counters, monitor, peerVerdict,
+                        serverStates))
                 .toList();
         Failover failover = ha.lastFailover()
                 .map(last -> new Failover(last.at().truncatedTo(ChronoUnit.MILLIS).toString(), last.from(), last.to(),
@@ -207,7 +212,8 @@ public record StatusReport(
 
     private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,
                                                KernelDataPlane kernel, Map<String, long[]> counters,
-                                               HealthMonitor monitor, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict) {
+                                               HealthMonitor monitor, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict,
+                                               Map<String, ServerStates.Entry> serverStates) {
         String address = config.vip(service.vip()).map(VipConfig::address).orElse(null);
         String mode = service.mode().configName() + (service.l7Mode() == null ? "" : "/" + service.l7Mode().configName());
         String persistence = service.persistence().type() == PersistenceType.NONE ? "none"
@@ -257,15 +263,17 @@ public record StatusReport(
                 entry = new KernelEntry(inTable != null, inTable == null ? 0 : inTable.slots(), plan.tableSize(),
                         inTable == null ? null : inTable.mac(), counted[0], counted[1], plan.left().get(server.name()));
             }
+            ServerStates.Entry set = serverStates.get(service.name() + "/" + server.name());
             servers.add(new ServerStatus(server.name(), server.address().toString(), server.weight(),
-                    server.state().configName(), health, lastCheck, stats, entry));
+                    (set == null ? server.state() : set.state()).configName(),
+                    set == null ? null : set.source() + " at " + set.at(), health, lastCheck, stats, entry));
         }
         if (pool != null && pool.fallback().isPresent()) {
             Backend fallback = pool.fallback().get();
             Stats stats = Stats.of(fallback);
             total = total.plus(stats);
             servers.add(new ServerStatus(ServicePool.FALLBACK_NAME, fallback.config().address().toString(), 0, "online",
-                    HEALTH_UNKNOWN, null, stats, null));
+                    null, HEALTH_UNKNOWN, null, stats, null));
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
                 service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,

@@ -10,7 +10,8 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code baton drain|halt|online SERVICE SERVER}: maintenance of one real server, without touching
- * the server. The state is stored as a new config revision, so it survives restarts.
+ * the server. The state is runtime state of the whole cluster, not a config revision: it survives
+ * restarts and config applies (an apply whose file says otherwise tells so in its answer).
  */
 abstract class ServerStateCommand implements Callable<Integer> {
 
@@ -33,9 +34,9 @@ abstract class ServerStateCommand implements Callable<Integer> {
             System.err.println("baton " + state().configName() + ": " + response.error());
             return ExitCodes.FAILED;
         }
-        System.out.println(service + "/" + server + " is now " + state().configName() + " (config revision "
-                + response.json().path("revision").asLong() + ")");
-        ConfigCommand.printMembers(response.json());
+        System.out.println(service + "/" + server + " is now " + state().configName() + " on every node (server"
+                + " states version " + response.json().path("version").asLong() + "; kept across restarts and config"
+                + " applies)");
         return ExitCodes.OK;
     }
 

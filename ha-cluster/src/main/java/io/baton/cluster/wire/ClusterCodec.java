@@ -25,6 +25,8 @@ public final class ClusterCodec {
     static final int PROPOSE = 7;
     static final int ANSWER = 8;
     static final int VERDICTS = 9;
+    static final int STATE_CHANGE = 10;
+    static final int SERVER_STATES = 11;
     /** Revisions a member lists in its {@link ClusterMessage.Head}: more than a store keeps. */
     public static final int MAX_KEPT = 64;
     /** Members named in an answer, and config errors listed in it. */
@@ -80,6 +82,24 @@ public final class ClusterCodec {
                 out.string(verdict.service(), MAX_NAME);
                 out.string(verdict.server(), MAX_NAME);
                 out.bool(verdict.up());
+            }
+        } else if (message instanceof ClusterMessage.StateChange change) {
+            out.u8(STATE_CHANGE);
+            out.i64(change.id());
+            out.string(change.service(), MAX_NAME);
+            out.string(change.server(), MAX_NAME);
+            out.string(change.state(), MAX_NAME);
+            out.string(change.source(), MAX_REASON);
+        } else if (message instanceof ClusterMessage.ServerStates map) {
+            out.u8(SERVER_STATES);
+            out.i64(map.version());
+            out.count(map.states().size(), ClusterMessage.ServerStates.MAX);
+            for (ClusterMessage.StateEntry entry : map.states()) {
+                out.string(entry.service(), MAX_NAME);
+                out.string(entry.server(), MAX_NAME);
+                out.string(entry.state(), MAX_NAME);
+                out.string(entry.at(), MAX_NAME);
+                out.string(entry.source(), MAX_REASON);
             }
         } else if (message instanceof ClusterMessage.Head head) {
             out.u8(HEAD);
@@ -161,6 +181,9 @@ public final class ClusterCodec {
                     in.string("config", MAX_CONFIG), in.string("source", MAX_REASON));
             case ANSWER -> answer(in);
             case VERDICTS -> verdicts(in);
+            case STATE_CHANGE -> new ClusterMessage.StateChange(in.nonNegative("id"), in.string("service", MAX_NAME),
+                    in.string("server", MAX_NAME), in.string("state", MAX_NAME), in.string("source", MAX_REASON));
+            case SERVER_STATES -> serverStates(in);
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();
@@ -179,6 +202,19 @@ public final class ClusterCodec {
                     in.range("pins[" + i + "].ttl", in.i64("pins[" + i + "].ttl"), 1, MAX_TTL_MILLIS)));
         }
         return new ClusterMessage.Pins(pins);
+    }
+
+    private static ClusterMessage.ServerStates serverStates(Reader in) throws MalformedMessageException {
+        long version = in.nonNegative("version");
+        int count = in.count("count", ClusterMessage.ServerStates.MAX);
+        java.util.List<ClusterMessage.StateEntry> entries = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            String field = "states[" + i + "]";
+            entries.add(new ClusterMessage.StateEntry(in.string(field + ".service", MAX_NAME),
+                    in.string(field + ".server", MAX_NAME), in.string(field + ".state", MAX_NAME),
+                    in.string(field + ".at", MAX_NAME), in.string(field + ".source", MAX_REASON)));
+        }
+        return new ClusterMessage.ServerStates(version, entries);
     }
 
     private static ClusterMessage.Verdicts verdicts(Reader in) throws MalformedMessageException {

@@ -110,4 +110,22 @@ public sealed interface ClusterMessage {
             pending = java.util.List.copyOf(pending);
         }
     }
+
+    /** Asks the sequencer to set an operator state ({@code online}, {@code drain}, {@code halt}) on a real server. */
+    record StateChange(long id, String service, String server, String state, String source) implements ClusterMessage {
+    }
+
+    /** The cluster's operator states of real servers, as the sequencer numbered them. */
+    record ServerStates(long version, java.util.List<StateEntry> states) implements ClusterMessage {
+        /** States in one message: more real servers than any one cluster has. */
+        public static final int MAX = 2000;
+
+        public ServerStates {
+            states = java.util.List.copyOf(states);
+        }
+    }
+
+    /** One server's operator state, when and by what it was set. */
+    record StateEntry(String service, String server, String state, String at, String source) {
+    }
 }

@@ -37,7 +37,10 @@ class ClusterCodecTest {
                     new ClusterMessage.Pin("dicom", "10.1.3.7", "pacs2", 1))),
             new ClusterMessage.Pins(List.of()),
             new ClusterMessage.Verdicts(List.of(new ClusterMessage.Verdict("pacs", "pacs2", false),
-                    new ClusterMessage.Verdict("hl7", "engine1", true))));
+                    new ClusterMessage.Verdict("hl7", "engine1", true))),
+            new ClusterMessage.StateChange(1L << 60, "pacs", "pacs1", "drain", "admin-api on n1"),
+            new ClusterMessage.ServerStates(3, List.of(new ClusterMessage.StateEntry("pacs", "pacs1", "drain",
+                    "2026-12-01T10:00:00Z", "admin-api on n1"))));
 
     @Test
     void everyMessageRoundTrips() throws Exception {
