@@ -86,7 +86,7 @@ public final class ApplianceNode implements AutoCloseable {
             l7.setHealth(service, server, engineHealth(state));
             kernel.setHealth(service, server, engineHealth(state));
         });
-        this.metrics = new NodeMetrics(l7, this::wireStats);
+        this.metrics = new NodeMetrics(l7, this::wireStats, persistence);
         this.serverStates = ServerStates.load(nodeId, store.directory(), new ServerStates.Host() {
             @Override
             public String unknown(String service, String server) {

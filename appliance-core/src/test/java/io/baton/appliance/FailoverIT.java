@@ -149,6 +149,106 @@ class FailoverIT {
         await().atMost(Duration.ofSeconds(5)).until(() -> answers());
     }
 
+    /**
+     * The one-truth partition case: each side of a cut cluster link applies its own config; after the
+     * heal neither apply is lost or silently overwritten. The node that stays active keeps its
+     * history, the other is shown as diverged on both nodes (and is not eligible), and the documented
+     * command resolves it.
+     */
+    @Test
+    void appliesOnBothSidesOfACutAreShownAsADivergenceAfterTheHealAndTheDocumentedCommandResolvesIt()
+            throws Exception {
+        activePassivePair();
+        String base = Files.readString(work.resolve("baton.yaml"));
+        cut(lb1, network.subnet + "12");
+        cut(lb2, network.subnet + "11");
+        await().atMost(Duration.ofSeconds(10)).until(() -> status(lb2).contains("\"role\" : \"FAULT\"")
+                && status(lb1).contains("\"role\" : \"FAULT\""));
+
+        put(lb1, base.replace("interval: 500ms", "interval: 400ms"));
+        put(lb2, base.replace("interval: 500ms", "interval: 300ms"));
+        assertThat(revision(lb1)).isEqualTo(2);
+        assertThat(revision(lb2)).isEqualTo(2);
+        heal(lb1);
+        heal(lb2);
+
+        await().atMost(Duration.ofSeconds(20)).until(() -> status(lb1).contains("DIVERGED: the config history of lb2")
+                && status(lb2).contains("DIVERGED: the config history of lb2"));
+        assertThat(status(lb2)).contains("baton config resolve --take-cluster")
+                .contains("baton config resolve --push-local");
+        assertThat(config(lb1)).as("the active node keeps its own apply").contains("\"interval\" : \"400ms\"");
+        assertThat(config(lb2)).as("the diverged node keeps running its own").contains("\"interval\" : \"300ms\"");
+        assertThat(holds(lb1)).isTrue();
+        assertThat(holds(lb2)).isFalse();
+
+        String resolved = TestNetwork.run("ip", "netns", "exec", lb2, "java", "-jar", BatonProcess.jar().toString(),
+                "config", "resolve", "--push-local");
+
+        assertThat(resolved).contains("stored by: ");
+        await().atMost(Duration.ofSeconds(10)).until(() -> revision(lb1) == 3 && revision(lb2) == 3
+                && !status(lb1).contains("DIVERGED") && !status(lb2).contains("DIVERGED"));
+        assertThat(config(lb1)).contains("\"interval\" : \"300ms\"");
+        assertThat(Files.readString(work.resolve("lb1").resolve("history.log")))
+                .as("lb1's own apply stays in its record").contains("\"revision\":2,");
+        assertThat(holds(lb1)).as("the active role never moved").isTrue();
+        assertThat(status(lb1)).doesNotContain("\"to\" : \"lb2\"");
+    }
+
+    /** Source-ip clients pinned before a kill -9 of the active node reach the same real servers after it. */
+    @Test
+    void clientsPinnedBeforeAKillOfTheActiveReachTheSameServersAfterIt() throws Exception {
+        processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", server, "java", "-Xmx64m", "-cp",
+                BatonProcess.jar().toString(), "io.baton.appliance.demo.DemoBackend", "rs2", network.subnet + "21",
+                "8081"), work));
+        Path config = work.resolve("baton.yaml");
+        Files.writeString(config, Files.readString(config)
+                .replace("    servers: [{ name: rs1, address: " + network.subnet + "21:8080 }]",
+                        "    scheduler: rr\n    persistence: { type: source-ip, timeout: 30m }\n"
+                                + "    servers: [{ name: rs1, address: " + network.subnet + "21:8080 }, { name: rs2,"
+                                + " address: " + network.subnet + "21:8081 }]"));
+        assertThat(Files.readString(config)).contains("rs2");
+        BatonProcess first = activePassivePair();
+        List<String> clients = new ArrayList<>();
+        for (int i = 0; i < 12; i++) {
+            clients.add(network.subnet + (50 + i));
+            TestNetwork.run("ip", "-n", client, "addr", "add", clients.get(i) + "/24", "dev", "eth0");
+        }
+        java.util.Map<String, String> pinned = new java.util.HashMap<>();
+        for (String from : clients) {
+            pinned.put(from, from(from));
+        }
+        assertThat(pinned.values()).as("round robin spread the clients").contains("hello from rs1", "hello from rs2");
+        // the twelve, and the client's own address that the readiness probes used
+        await().atMost(Duration.ofSeconds(5)).until(() -> metrics(lb2).contains("baton_persistence_entries 13.0"));
+
+        first.kill();
+        awaitTakeover("kill -9");
+
+        for (String from : clients) {
+            assertThat(from(from)).as("client %s after the kill -9 of lb1", from).isEqualTo(pinned.get(from));
+        }
+    }
+
+    /** The body of one request through the VIP from the client's address {@code from}. */
+    private String from(String from) throws Exception {
+        return TestNetwork.run("ip", "netns", "exec", client, "curl", "-s", "-m", "2", "--interface", from,
+                "http://" + vip + "/").trim();
+    }
+
+    private String metrics(String namespace) {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
+                    "http://127.0.0.1:9090/metrics");
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private String config(String namespace) throws Exception {
+        return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
+                "http://127.0.0.1:9090/api/v1/config");
+    }
+
     /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes). */
     private static void cut(String namespace, String peer) throws Exception {
         TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add table inet btcut");

@@ -29,9 +29,23 @@ public final class NodeMetrics {
     private final PrometheusTextFormatWriter writer = PrometheusTextFormatWriter.create();
     private final L7Engine engine;
 
-    /** @param wire what the cluster wire refused (null until the node has joined) */
-    public NodeMetrics(L7Engine engine, Supplier<WireStats> wire) {
+    /**
+     * @param wire        what the cluster wire refused (null until the node has joined)
+     * @param persistence the source-ip persistence table (the active node's clients, replicated)
+     */
+    public NodeMetrics(L7Engine engine, Supplier<WireStats> wire, io.baton.forwarding.PersistenceTable persistence) {
         this.engine = engine;
+        GaugeWithCallback.builder()
+                .name("baton_persistence_entries")
+                .help("Clients pinned to a real server in the source-ip persistence table (replicated from the"
+                        + " active node)")
+                .callback(callback -> callback.call(persistence.size()))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("baton_persistence_refused")
+                .help("New clients not pinned because the persistence table was full")
+                .callback(callback -> callback.call(persistence.refusedWhenFull()))
+                .register(registry);
         wireCounter(wire, "baton_cluster_connections_refused", "Cluster connections refused or closed before they"
                 + " carried a message, by reason (not-a-node-address, not-authenticated, handshake-failed,"
                 + " handshake-timeout, ...)", WireStats::refusedConnections);
