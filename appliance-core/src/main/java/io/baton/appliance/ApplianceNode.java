@@ -472,7 +472,7 @@ public final class ApplianceNode implements AutoCloseable {
 
     public StatusReport status() {
         return StatusReport.of(nodeId, applied, admin.address(), l7, health, ha, kernel, history, this::peerVerdict,
-                serverStates.states());
+                serverStates.states(), serverStates.version());
     }
 
     @Override

@@ -64,8 +64,14 @@ public record StatusReport(
     public record Failover(String at, String from, String to, String reason, long epoch) {
     }
 
-    /** The applied config. */
-    public record ConfigSummary(long revision, String checksum, String appliedAt, String source) {
+    /**
+     * The applied config, and beside it the operators' runtime states of real servers.
+     *
+     * @param serverStates     the version of the cluster's server states (drain / halt / online)
+     * @param serverStatesSet  how many servers have one
+     */
+    public record ConfigSummary(long revision, String checksum, String appliedAt, String source, long serverStates,
+                                int serverStatesSet) {
     }
 
     /**
@@ -135,7 +141,7 @@ public record StatusReport(
     public static StatusReport of(String nodeId, StoredConfig applied, HostPort adminAddress, L7Engine l7,
                                   HealthMonitor monitor, HaController ha, KernelDataPlane kernel,
                                   ConfigHistory history, java.util.function.BiFunction<String, String, PeerHealth> peerVerdict,
-                                  Map<String, ServerStates.Entry> serverStates) {
+                                  Map<String, ServerStates.Entry> serverStates, long serverStatesVersion) {
         BatonConfig config = applied.config();
         Decision decision = ha.decision();
         List<String> view = ha.members();
@@ -206,7 +212,7 @@ public record StatusReport(
                 .orElse(null);
         return new StatusReport(config.cluster().name(), nodeId, true,
                 new ConfigSummary(applied.revision(), applied.checksum(), applied.appliedAt().toString(),
-                        applied.source()),
+                        applied.source(), serverStatesVersion, serverStates.size()),
                 nodes, vips, services, failover, warnings);
     }
 

@@ -21,6 +21,10 @@ public final class StatusTable {
         StatusReport.ConfigSummary config = report.config();
         out.append("Config revision ").append(config.revision()).append("  ").append(shortChecksum(config.checksum()))
                 .append("  applied ").append(config.appliedAt()).append(" from ").append(config.source())
+                .append('\n');
+        out.append("Server states version ").append(config.serverStates()).append(": ")
+                .append(config.serverStatesSet() == 0 ? "no server's state set by an operator"
+                        : config.serverStatesSet() + " server(s) with a state set by an operator (marked *)")
                 .append("\n\n");
 
         Table nodes = new Table("NODE", "ROLE", "PRIORITY", "REVISION", "CHECKSUM", "HISTORY", "CLUSTER ADDRESS",
@@ -67,7 +71,7 @@ public final class StatusTable {
             for (StatusReport.ServerStatus server : service.servers()) {
                 StatusReport.Stats s = server.stats();
                 servers.row(service.name(), server.name(), server.address(), String.valueOf(server.weight()),
-                        server.state(), server.health(), s == null ? "-" : String.valueOf(s.active()),
+                        server.state() + (server.stateSetBy() == null ? "" : "*"), server.health(), s == null ? "-" : String.valueOf(s.active()),
                         s == null ? "-" : String.valueOf(s.total()), s == null ? "-" : String.valueOf(s.bytesIn()),
                         s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()),
                         server.lastCheck() == null ? "-" : server.lastCheck());

@@ -514,7 +514,7 @@ public final class HaController implements AutoCloseable {
             lastWord = info();
         }
         if (node != null) {
-            // outside the lock: the cluster thread that sends this also runs reconcile(), which needs it
+            // outside the lock: reconcile() needs it, and the cluster thread that sends this may be waiting for it
             node.updateAndWait(lastWord, HANDOVER_WAIT);
         }
         if (wasActive && node.members().size() > 1) {

@@ -145,6 +145,8 @@ public final class ConfigHistory implements AutoCloseable {
     static final Duration TICK = Duration.ofSeconds(1);
     /** A member that is behind asks the sequencer again this often. */
     static final Duration RETRY = Duration.ofSeconds(2);
+    /** How long after a merge the comparison of histories waits for the merged cluster's decision. */
+    static final Duration MERGE_WAIT = Duration.ofSeconds(10);
     /** Heads are sent again this often even when nothing changed (a member that missed one learns it). */
     static final int TICKS_PER_HEAD = 5;
 
@@ -166,6 +168,8 @@ public final class ConfigHistory implements AutoCloseable {
     private List<ClusterMessage.Revision> kept = List.of();
     private boolean vetted;
     private long mergeEpoch = -1;
+    /** System.nanoTime() of the last merge: the comparison waits for the merged cluster's decision, not forever. */
+    private long mergedAt;
     private long failedRevision;
     private String failedReason;
     private long lastRequest;
@@ -560,6 +564,7 @@ public final class ConfigHistory implements AutoCloseable {
                         // a partition's history is compared with the merged cluster's active node only
                         vetted = false;
                         mergeEpoch = epoch;
+                        mergedAt = System.nanoTime();
                     }
                     assess();
                     broadcastHead();
@@ -773,6 +778,11 @@ public final class ConfigHistory implements AutoCloseable {
     private void tick() {
         ticks++;
         long now = System.nanoTime();
+        if (mergeEpoch >= 0 && now - mergedAt > MERGE_WAIT.toNanos()) {
+            LOG.warn("no decision followed the merge within {} s: comparing histories with {} now",
+                    MERGE_WAIT.toSeconds(), reference());
+            mergeEpoch = -1;
+        }
         for (Proposal proposal : proposals.values()) {
             if (now > proposal.deadline() + TimeUnit.SECONDS.toNanos(1)) {
                 proposal.answer().completeExceptionally(new Failed("no answer within " + ANSWER_WAIT.toSeconds()

@@ -88,6 +88,7 @@ public final class ServerStates implements AutoCloseable {
     /** Answers to state changes use ids far from the config history's. */
     private static final long FIRST_ID = 1L << 60;
     private static final java.time.Duration WAIT = java.time.Duration.ofSeconds(10);
+    private static final java.time.Duration RESEND = java.time.Duration.ofSeconds(5);
     private static final Logger LOG = LogManager.getLogger(ServerStates.class);
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -137,7 +138,13 @@ public final class ServerStates implements AutoCloseable {
         this.sequencer = sequencer;
         this.cluster = cluster;
         cluster.subscribe(subscriber());
-        execute(this::sendIfSequencer);
+        execute(() -> {
+            sendIfSequencer();
+            askSequencer();
+        });
+        // again now and then: a member that took another node for the sequencer when it was sent learns it
+        thread.scheduleWithFixedDelay(() -> execute(this::sendIfSequencer), RESEND.toMillis(), RESEND.toMillis(),
+                TimeUnit.MILLISECONDS);
     }
 
     /** Every state an operator set, by "service/server". */
@@ -240,6 +247,12 @@ public final class ServerStates implements AutoCloseable {
                     execute(() -> decide(from, change));
                 } else if (message instanceof ClusterMessage.ServerStates map) {
                     execute(() -> receive(from, map));
+                } else if (message instanceof ClusterMessage.StatesRequest) {
+                    execute(() -> {
+                        if (sequencer.get().equals(self)) {
+                            cluster.sendTo(from, message());
+                        }
+                    });
                 } else if (message instanceof ClusterMessage.Answer answer && answer.id() >= FIRST_ID) {
                     CompletableFuture<ClusterMessage.Answer> pending = waiting.get(answer.id());
                     if (pending != null) {
@@ -255,9 +268,20 @@ public final class ServerStates implements AutoCloseable {
 
             @Override
             public void decided(Decision decision) {
-                execute(ServerStates.this::sendIfSequencer);
+                execute(() -> {
+                    sendIfSequencer();
+                    askSequencer();
+                });
             }
         };
+    }
+
+    /** A member that knows who numbers the states asks for them (it may have missed the sequencer's). */
+    private void askSequencer() {
+        String to = sequencer.get();
+        if (!to.equals(self)) {
+            cluster.sendTo(to, new ClusterMessage.StatesRequest());
+        }
     }
 
     /** The sequencer tells every member its map when members or the sequencer change. */

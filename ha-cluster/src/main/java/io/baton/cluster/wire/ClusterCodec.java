@@ -27,6 +27,7 @@ public final class ClusterCodec {
     static final int VERDICTS = 9;
     static final int STATE_CHANGE = 10;
     static final int SERVER_STATES = 11;
+    static final int STATES_REQUEST = 12;
     /** Revisions a member lists in its {@link ClusterMessage.Head}: more than a store keeps. */
     public static final int MAX_KEPT = 64;
     /** Members named in an answer, and config errors listed in it. */
@@ -69,6 +70,8 @@ public final class ClusterCodec {
             out.bool(decided.merged());
         } else if (message instanceof ClusterMessage.ConfigRequest) {
             out.u8(CONFIG_REQUEST);
+        } else if (message instanceof ClusterMessage.StatesRequest) {
+            out.u8(STATES_REQUEST);
         } else if (message instanceof ClusterMessage.Config config) {
             out.u8(CONFIG);
             out.i64(config.revision());
@@ -184,6 +187,7 @@ public final class ClusterCodec {
             case STATE_CHANGE -> new ClusterMessage.StateChange(in.nonNegative("id"), in.string("service", MAX_NAME),
                     in.string("server", MAX_NAME), in.string("state", MAX_NAME), in.string("source", MAX_REASON));
             case SERVER_STATES -> serverStates(in);
+            case STATES_REQUEST -> new ClusterMessage.StatesRequest();
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();

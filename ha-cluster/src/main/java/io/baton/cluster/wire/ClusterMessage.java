@@ -128,4 +128,8 @@ public sealed interface ClusterMessage {
     /** One server's operator state, when and by what it was set. */
     record StateEntry(String service, String server, String state, String at, String source) {
     }
+
+    /** Asks the sequencer for the cluster's server states (a node that just joined, or learnt who numbers them). */
+    record StatesRequest() implements ClusterMessage {
+    }
 }

@@ -20,6 +20,7 @@ class ClusterCodecTest {
             new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
             new ClusterMessage.Decided(null, 0, "", true),
             new ClusterMessage.ConfigRequest(),
+            new ClusterMessage.StatesRequest(),
             new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"),
             new ClusterMessage.Config(13, "sha256:ab", "admin-api on n1", "{}"),
             new ClusterMessage.Head(13, "sha256:ab", List.of(new ClusterMessage.Revision(12, "sha256:aa"),
