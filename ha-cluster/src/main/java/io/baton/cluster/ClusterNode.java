@@ -515,6 +515,15 @@ public final class ClusterNode implements AutoCloseable {
             base = new Decision(holders.get(0), base.epoch(), holders.get(0) + " holds the VIPs");
         }
         List<MemberInfo> view = members.stream().map(infos::get).filter(info -> info != null).toList();
+        if (merged && holders.size() > 1 && view.stream().anyMatch(info -> info.ready()
+                && holders.contains(info.nodeId()))) {
+            // partitions that each had an active merged: the holder with the highest priority stays, as
+            // with keepalived, whichever node happens to coordinate the merged view
+            LOG.warn("{} all hold the VIPs after a merge: the eligible one with the highest priority stays active",
+                    holders);
+            base = new Decision(null, base.epoch(), "");
+            view = view.stream().filter(info -> holders.contains(info.nodeId())).toList();
+        }
         Decision next = Election.decide(base, view, config.preempt());
         if (merged) {
             // after a merge every partition may have its own active: a fresh epoch settles it
