@@ -174,7 +174,7 @@ class AdminApiTest {
         assertThat(status.get("cluster").asText()).isEqualTo("radiology-lb");
         assertThat(status.get("nodes").findValuesAsText("id")).containsExactly("lb1", "lb2");
         assertThat(status.at("/nodes/0/role").asText()).isEqualTo("ACTIVE");
-        assertThat(status.at("/nodes/1/role").asText()).isEqualTo("FAULT");
+        assertThat(status.at("/nodes/1/role").asText()).isEqualTo("LOST");
         assertThat(status.at("/vips/0/holder").asText()).isEqualTo("lb1");
         assertThat(status.get("warnings").toString()).contains("possible split brain: this node sees 1 of 2 nodes");
         assertThat(status.at("/nodes/0/adminAddress").asText()).isEqualTo(admin.toString());

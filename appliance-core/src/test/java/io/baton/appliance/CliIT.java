@@ -92,7 +92,7 @@ class CliIT {
                     .contains("Cluster radiology-lb")
                     .contains("Config revision 1")
                     .containsPattern("lb1 \\*\\s+ACTIVE\\s+200\\s+1")
-                    .containsPattern("lb2\\s+FAULT\\s+100\\s+-")
+                    .containsPattern("lb2\\s+LOST\\s+100\\s+-")
                     .contains("WARNING: possible split brain")
                     .containsPattern("pacs-dicom\\s+pacs-front 127.20.0.100\\s+104,11112\\s+l4-dr")
                     .containsPattern("hl7-mllp\\s+engine-standby\\s+127.20.2.32:2575\\s+100\\s+online");

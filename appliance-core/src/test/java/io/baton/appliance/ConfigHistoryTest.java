@@ -142,7 +142,8 @@ class ConfigHistoryTest {
             assertThat(two.status().warnings()).anyMatch(warning -> warning.contains("baton config resolve"));
             assertThat(two.status().nodes()).filteredOn(node -> node.id().equals("n2")).singleElement()
                     .satisfies(node -> {
-                        assertThat(node.role()).isEqualTo("STARTING");
+                        assertThat(node.role()).isEqualTo("FAULT");
+                        assertThat(node.reason()).startsWith("has a config history that diverged");
                         assertThat(node.history()).isEqualTo("diverged");
                         assertThat(node.revision()).isEqualTo(4);
                         assertThat(node.checksum()).isEqualTo(offline.checksum());

@@ -108,7 +108,7 @@ final class LoopbackCluster implements AutoCloseable {
         nodes[number - 1] = null;
         String id = "n" + number;
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes().stream().allMatch(node -> node.status().nodes()
-                .stream().filter(member -> member.id().equals(id)).allMatch(member -> member.role().equals("FAULT"))));
+                .stream().filter(member -> member.id().equals(id)).allMatch(member -> member.role().equals("LEFT"))));
     }
 
     ApplianceNode restart(int number) throws Exception {

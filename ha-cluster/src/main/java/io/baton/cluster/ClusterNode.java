@@ -88,6 +88,12 @@ public final class ClusterNode implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(ClusterNode.class);
     private static final String STACK = "/io/baton/cluster/jgroups.xml";
+    /**
+     * For this long after a cluster's first election, a member with a higher priority that joins
+     * takes the active role (as with keepalived, nodes started together elect by priority, not by
+     * which one formed the view first); later, the active node stays unless {@code preempt}.
+     */
+    static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(5);
     /** Joining takes about a second; a node whose joins go unanswered for this long gives up. */
     private static final int JOIN_TIMEOUT_SECONDS = 10;
 
@@ -105,6 +111,8 @@ public final class ClusterNode implements AutoCloseable {
     private volatile Map<String, MemberInfo> infosSnapshot = Map.of();
     /** The last word of each member that left the view: did it still hold the VIPs? */
     private volatile Map<String, MemberInfo> departed = Map.of();
+    /** When each member that left the view was last in it. */
+    private volatile Map<String, Instant> departedAt = Map.of();
     private final Map<String, Long> epochsSeen = new HashMap<>();
     private volatile MemberInfo selfInfo;
     private final List<Subscriber> subscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -114,6 +122,8 @@ public final class ClusterNode implements AutoCloseable {
     private volatile List<String> members = List.of();
     private volatile Failover lastFailover;
     private boolean mergePending;
+    /** System.nanoTime() of the first election this node made for a cluster it formed; 0 if it made none. */
+    private long firstElectionAt;
     /** The coordinator of the current view has decided, knowing every member's info. */
     private boolean decidedInView;
     private volatile boolean settled;
@@ -274,6 +284,11 @@ public final class ClusterNode implements AutoCloseable {
         return departed;
     }
 
+    /** When each configured member not in the view left it (absent if never seen). */
+    public Map<String, Instant> departedAt() {
+        return departedAt;
+    }
+
     public Optional<Failover> lastFailover() {
         return Optional.ofNullable(lastFailover);
     }
@@ -419,13 +434,18 @@ public final class ClusterNode implements AutoCloseable {
         List<String> before = members;
         members = view;
         Map<String, MemberInfo> gone = new HashMap<>(departed);
+        Map<String, Instant> goneAt = new HashMap<>(departedAt);
+        Instant now = Instant.now();
         infos.forEach((id, info) -> {
             if (!view.contains(id)) {
                 gone.put(id, info);
+                goneAt.put(id, now);
             }
         });
         view.forEach(gone::remove);
+        view.forEach(goneAt::remove);
         departed = Map.copyOf(gone);
+        departedAt = Map.copyOf(goneAt);
         infos.keySet().retainAll(view);
         infos.put(self, selfInfo);
         infosSnapshot = Map.copyOf(infos);
@@ -467,7 +487,7 @@ public final class ClusterNode implements AutoCloseable {
     private void onMessage(Address source, String sender, ClusterMessage message) {
         if (message instanceof ClusterMessage.Info said) {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
-                    said.unready());
+                    said.unready(), said.macs());
             epochsSeen.merge(sender, said.epoch(), Math::max);
             if (!info.equals(infos.get(sender))) {
                 infos.put(sender, info);
@@ -479,6 +499,11 @@ public final class ClusterNode implements AutoCloseable {
                 }
             }
         } else if (message instanceof ClusterMessage.Decided decided) {
+            if (decided.movedAt() > 0 && decision.epoch() == 0 && decided.epoch() > 0) {
+                // joining: the cluster's last failover, as its coordinator saw it, is this node's to report
+                lastFailover = new Failover(Instant.ofEpochMilli(decided.movedAt()), decided.movedFrom(),
+                        decided.active(), decided.reason(), decided.epoch());
+            }
             adopt(new Decision(decided.active(), decided.epoch(), decided.reason()), decided.merged());
             if (!members.isEmpty() && members.get(0).equals(sender)) {
                 decidedInView = true;
@@ -524,7 +549,13 @@ public final class ClusterNode implements AutoCloseable {
             base = new Decision(null, base.epoch(), "");
             view = view.stream().filter(info -> holders.contains(info.nodeId())).toList();
         }
-        Decision next = Election.decide(base, view, config.preempt());
+        boolean settling = firstElectionAt != 0 && System.nanoTime() - firstElectionAt < BOOT_SETTLE.toNanos();
+        Decision next = Election.decide(base, view, config.preempt() || settling);
+        if (decision.epoch() == 0 && next.active() != null) {
+            firstElectionAt = System.nanoTime();
+        } else if (settling && view.size() == config.nodes().size() && view.stream().allMatch(MemberInfo::ready)) {
+            firstElectionAt = 0; // every node is here and ready: the boot is settled (a later handover stays)
+        }
         if (merged) {
             // after a merge every partition may have its own active: a fresh epoch settles it
             next = new Decision(next.active(), highestEpoch + 1, "partitions merged; " + next.active() + " stays active");
@@ -545,7 +576,11 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void sendDecision(Decision next, boolean merged) {
-        send(new ClusterMessage.Decided(next.active(), next.epoch(), next.reason(), merged));
+        Failover last = lastFailover;
+        boolean moving = decision.epoch() > 0 && !java.util.Objects.equals(decision.active(), next.active());
+        long movedAt = moving ? System.currentTimeMillis() : last == null ? 0 : last.at().toEpochMilli();
+        String movedFrom = moving ? decision.active() : last == null ? null : last.from();
+        send(new ClusterMessage.Decided(next.active(), next.epoch(), next.reason(), merged, movedAt, movedFrom));
     }
 
     private void adopt(Decision next, boolean merged) {
@@ -555,7 +590,12 @@ public final class ClusterNode implements AutoCloseable {
         Decision before = decision;
         decision = next;
         epochsSeen.merge(self, next.epoch(), Math::max);
-        if (!java.util.Objects.equals(before.active(), next.active())) {
+        if (before.epoch() == 0) {
+            // the first decision this node adopts: the cluster's first election, or the state of a
+            // cluster it joined (whose last failover came with the decision); not a failover
+            LOG.info("active node: {} (epoch {}): {}", next.active() == null ? "none" : next.active(), next.epoch(),
+                    next.reason());
+        } else if (!java.util.Objects.equals(before.active(), next.active())) {
             lastFailover = new Failover(Instant.now(), before.active(), next.active(), next.reason(), next.epoch());
             LOG.warn("active role: {} -> {} (epoch {}): {}", before.active() == null ? "none" : before.active(),
                     next.active() == null ? "none" : next.active(), next.epoch(), next.reason());
@@ -572,7 +612,7 @@ public final class ClusterNode implements AutoCloseable {
     private void broadcastInfo() {
         MemberInfo info = selfInfo;
         send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                info.unready(), decision.epoch()));
+                info.unready(), decision.epoch(), info.macs()));
     }
 
     private void send(ClusterMessage message) {

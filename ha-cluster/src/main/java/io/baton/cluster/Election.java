@@ -34,8 +34,13 @@ public final class Election {
                 .sorted(BEST)
                 .toList();
         if (eligible.isEmpty()) {
-            return previous.active() == null ? previous
-                    : new Decision(null, previous.epoch() + 1, "no eligible member (" + previous.active() + " lost)");
+            if (previous.active() == null) {
+                return previous;
+            }
+            String why = members.stream().filter(member -> member.nodeId().equals(previous.active())).findFirst()
+                    .map(was -> was.ready() ? "is not eligible" : was.unready()).orElse("left the cluster");
+            return new Decision(null, previous.epoch() + 1, "no eligible member (" + previous.active() + " " + why
+                    + ")");
         }
         MemberInfo best = eligible.get(0);
         Optional<MemberInfo> current = eligible.stream()

@@ -6,13 +6,24 @@ package io.baton.cluster;
  * @param ready          running, with its data plane able to take the active role
  * @param configRevision the config revision it runs
  * @param holding        it holds the VIPs now: a new active waits until no other member does
+ * @param macs           the MACs of its VIP interfaces: a host answering ARP for a VIP with one of these
+ *                       is this Baton node, any other is an address conflict
  * @param unready        when not ready, why, as the end of a sentence about the node ("is stopping");
  *                       null when ready
  */
 public record MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
-                         String unready) {
+                         String unready, java.util.List<String> macs) {
+
+    /** What a node that stops on purpose says of itself, last. */
+    public static final String STOPPING = "is stopping";
+
+    /** The member said it is stopping: if it leaves now, it left on purpose. */
+    public boolean stopping() {
+        return STOPPING.equals(unready);
+    }
 
     public MemberInfo {
+        macs = macs == null ? java.util.List.of() : java.util.List.copyOf(macs);
         if (ready) {
             unready = null;
         } else if (unready == null || unready.isBlank()) {
@@ -22,6 +33,12 @@ public record MemberInfo(String nodeId, int priority, long configRevision, boole
 
     public MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding) {
         this(nodeId, priority, configRevision, ready, holding, null);
+    }
+
+    /** A member that has not said which MACs its VIP interfaces have. */
+    public MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
+                      String unready) {
+        this(nodeId, priority, configRevision, ready, holding, unready, java.util.List.of());
     }
 
     /** A member that does not hold the VIPs. */

@@ -61,6 +61,20 @@ class ClusterNodeTest {
     }
 
     @Test
+    void nodesStartedTogetherElectByPriorityNotByWhichFormedTheViewFirst() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path key = key("k1");
+
+        ClusterNode lb2 = join(cluster, "lb2", 100, key);
+        await().atMost(Duration.ofSeconds(5)).until(() -> "lb2".equals(active("lb2")));
+        ClusterNode lb1 = join(cluster, "lb1", 200, key);
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+        assertThat(lb1.members()).hasSize(2);
+        assertThat(lb2.decision().reason()).contains("outranks");
+    }
+
+    @Test
     void aNodeWithAnotherKeyCannotJoinAndDoesNotFormASecondCluster() throws Exception {
         ClusterConfig cluster = cluster(freePort(), freePort());
         ClusterNode lb1 = join(cluster, "lb1", 200, key("right"));

@@ -49,10 +49,18 @@ public record StatusReport(
     public static final String ROLE_ACTIVE = "ACTIVE";
     /** In the cluster, ready to take over. */
     public static final String ROLE_PASSIVE = "PASSIVE";
-    /** In the cluster, not ready (not running the newest config yet). */
+    /** In the cluster, not ready yet (it has not compared its config history with the cluster's). */
     public static final String ROLE_STARTING = "STARTING";
-    /** Configured but not in this node's view of the cluster: down, or cut off. */
+    /** In the cluster and stopping on purpose. */
+    public static final String ROLE_STOPPING = "STOPPING";
+    /** In the cluster and handing the active role over on request. */
+    public static final String ROLE_HANDING_OVER = "HANDING_OVER";
+    /** Not fit to hold the VIPs: its link is down, or another reason it gives ({@code reason}). */
     public static final String ROLE_FAULT = "FAULT";
+    /** Configured, not in this node's view, and it said it was stopping when it left: stopped on purpose. */
+    public static final String ROLE_LEFT = "LEFT";
+    /** Configured and not in this node's view without having said goodbye: down, or cut off. */
+    public static final String ROLE_LOST = "LOST";
     /** Health of a server that no check has judged yet. */
     public static final String HEALTH_UNKNOWN = "unknown";
 
@@ -80,9 +88,11 @@ public record StatusReport(
      * @param history  how its config history compares with the cluster's ({@code in sync},
      *                 {@code behind}, {@code ahead}, {@code diverged}, {@code not compared yet}); null when unknown
      * @param historyReason why it is behind or diverged; null otherwise
+     * @param reason   why it is FAULT, LEFT or LOST (with since when); null for the other roles
      */
-    public record NodeStatus(String id, String role, int priority, Long revision, String checksum, String history,
-                             String historyReason, String clusterAddress, String adminAddress, boolean self) {
+    public record NodeStatus(String id, String role, String reason, int priority, Long revision, String checksum,
+                             String history, String historyReason, String clusterAddress, String adminAddress,
+                             boolean self) {
     }
 
     /** @param holder the node holding the VIP; null when no node holds it */
@@ -148,16 +158,37 @@ public record StatusReport(
         Map<String, MemberInfo> infos = ha.infos();
         List<String> warnings = new ArrayList<>();
         List<NodeStatus> nodes = new ArrayList<>();
+        Map<String, MemberInfo> departed = ha.departed();
+        Map<String, java.time.Instant> departedAt = ha.departedAt();
+        List<String> lost = new ArrayList<>();
         for (NodeConfig node : config.cluster().nodes()) {
             boolean isSelf = node.id().equals(nodeId);
             MemberInfo info = infos.get(node.id());
             String role;
-            if (!view.contains(node.id()) || isSelf && ha.linkDown() != null) {
+            String reason = null;
+            java.time.Instant since = departedAt.get(node.id());
+            if (isSelf && ha.linkDown() != null) {
                 role = ROLE_FAULT;
+                reason = "link down on " + ha.linkDown();
+            } else if (!view.contains(node.id()) && !isSelf) {
+                MemberInfo last = departed.get(node.id());
+                if (last != null && last.stopping()) {
+                    role = ROLE_LEFT;
+                    reason = "stopped on purpose" + (since == null ? "" : " at " + since.truncatedTo(ChronoUnit.MILLIS));
+                } else {
+                    role = ROLE_LOST;
+                    reason = since == null ? "not seen since this node started"
+                            : "not seen since " + since.truncatedTo(ChronoUnit.MILLIS);
+                    lost.add(node.id());
+                }
             } else if (node.id().equals(decision.active())) {
                 role = ROLE_ACTIVE;
             } else if (info != null && !info.ready()) {
-                role = ROLE_STARTING;
+                reason = info.unready();
+                role = info.stopping() ? ROLE_STOPPING
+                        : reason.startsWith("handed the active role over") ? ROLE_HANDING_OVER
+                        : reason.startsWith("has not yet compared") ? ROLE_STARTING
+                        : ROLE_FAULT;
             } else {
                 role = ROLE_PASSIVE;
             }
@@ -179,7 +210,7 @@ public record StatusReport(
             } else if (member != null && member.state() == ConfigHistory.State.UNCHECKED) {
                 warnings.add(node.id() + " has not yet compared its config history with the cluster's");
             }
-            nodes.add(new NodeStatus(node.id(), role, node.priority(), revision, checksum,
+            nodes.add(new NodeStatus(node.id(), role, reason, node.priority(), revision, checksum,
                     member == null ? null : member.state().text(), member == null ? null : member.reason(),
                     node.clusterAddress().toString(), (isSelf ? adminAddress : node.adminAddress()).toString(),
                     isSelf));
@@ -190,9 +221,12 @@ public record StatusReport(
         if (decision.isActive(nodeId) && !ha.holding()) {
             warnings.add("elected active but not holding the VIPs: " + ha.verdict());
         }
-        if (!view.isEmpty() && view.size() * 2 <= config.cluster().nodes().size()) {
+        if (!view.isEmpty() && view.size() * 2 <= config.cluster().nodes().size() && !lost.isEmpty()) {
+            // only when a node is lost: one that stopped on purpose holds nothing and cannot be active
             warnings.add("possible split brain: this node sees " + view.size() + " of "
-                    + config.cluster().nodes().size() + " nodes (" + ha.verdict() + ")");
+                    + config.cluster().nodes().size() + " nodes; " + String.join(", ", lost)
+                    + (lost.size() == 1 ? " is" : " are") + " lost, and may be alive behind a cut link ("
+                    + ha.verdict() + ")");
         }
         warnings.addAll(ha.vipProblems());
         String holder = ha.holding() ? nodeId : decision.active() != null && view.contains(decision.active())

@@ -28,14 +28,14 @@ public final class StatusTable {
                 .append("\n\n");
 
         Table nodes = new Table("NODE", "ROLE", "PRIORITY", "REVISION", "CHECKSUM", "HISTORY", "CLUSTER ADDRESS",
-                "ADMIN");
+                "ADMIN", "WHY");
         for (StatusReport.NodeStatus node : report.nodes()) {
             String history = node.history() == null ? "-" : node.history().equals("diverged") ? "DIVERGED"
                     : node.history();
             nodes.row(node.id() + (node.self() ? " *" : ""), node.role(), String.valueOf(node.priority()),
                     node.revision() == null ? "-" : String.valueOf(node.revision()),
                     node.checksum() == null ? "-" : shortChecksum(node.checksum()), history, node.clusterAddress(),
-                    node.adminAddress());
+                    node.adminAddress(), node.reason() == null ? "" : node.reason());
         }
         out.append(nodes);
         StatusReport.Failover failover = report.lastFailover();

@@ -91,9 +91,21 @@ public final class HaController implements AutoCloseable {
     static final Duration PROBE_WAIT = Duration.ofMillis(20);
     /** When the VIP still answers elsewhere, the next look. */
     static final Duration RECHECK = Duration.ofMillis(50);
+    /**
+     * How long a host that is no Baton node (its MAC is none a member published) may hold up a
+     * takeover by answering ARP for a VIP: an address conflict is shown, and the VIP claimed anyway.
+     */
+    static final Duration CONFLICT_WAIT = Duration.ofMillis(300);
 
     private final AddressManager addresses;
     private final ArpProbe probe;
+    /** The MACs of this node's VIP interfaces, published so that peers know them from other hosts. */
+    private volatile List<String> ownMacs = List.of();
+    /** Address conflicts: VIP -> the foreign MACs that answer ARP for it, and since when (System.nanoTime()). */
+    private final Map<String, Conflict> conflicts = new java.util.concurrent.ConcurrentHashMap<>();
+
+    private record Conflict(java.util.Set<String> macs, String iface, long since) {
+    }
 
     private HaController(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
                          AddressManager addresses, ArpProbe probe, java.util.function.Supplier<String> historyUnready) {
@@ -106,6 +118,19 @@ public final class HaController implements AutoCloseable {
         this.l7 = l7;
         this.vips = vips;
         this.witness = witnessOf(config);
+        this.ownMacs = macsOf(config);
+    }
+
+    private List<String> macsOf(BatonConfig of) {
+        java.util.Set<String> macs = new java.util.TreeSet<>();
+        for (VipConfig vip : managed(of.vips())) {
+            try {
+                macs.add(addresses.mac(vip.iface()).toLowerCase(java.util.Locale.ROOT));
+            } catch (IOException e) {
+                LOG.debug("no MAC for {} yet: {}", vip.iface(), e.getMessage());
+            }
+        }
+        return List.copyOf(macs);
     }
 
     /**
@@ -191,6 +216,7 @@ public final class HaController implements AutoCloseable {
         List<VipConfig> before = managed(config.vips());
         config = newConfig;
         revision = newRevision;
+        ownMacs = macsOf(newConfig);
         Witness newWitness = witnessOf(newConfig);
         if (!Objects.equals(target(witness), target(newWitness))) {
             witnessAnsweredAt = 0;
@@ -300,10 +326,10 @@ public final class HaController implements AutoCloseable {
         NodeConfig me = config.cluster().node(self).orElseThrow();
         String history = historyUnready.get();
         String unready = linkDown != null ? "has no link on " + linkDown
-                : stopping ? "is stopping"
+                : stopping ? MemberInfo.STOPPING
                 : handingOver ? "handed the active role over on request"
                 : history;
-        return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready);
+        return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready, ownMacs);
     }
 
     /** Takes or gives up the active role as the cluster, the links and the witness say. */
@@ -421,17 +447,61 @@ public final class HaController implements AutoCloseable {
         if (!absent.isEmpty() && absent.stream().allMatch(id -> lastWords.containsKey(id) && !lastWords.get(id).holding())) {
             return null; // every absent node said it released the VIPs before it left: no one else can hold them
         }
+        // the MACs every configured node published (those that left included): only they can hold a VIP
+        Map<String, String> batonMacs = new java.util.HashMap<>();
+        java.util.Set<String> unseen = new java.util.HashSet<>();
+        for (NodeConfig node : config.cluster().nodes()) {
+            if (node.id().equals(self)) {
+                continue;
+            }
+            MemberInfo known = cluster.infos().containsKey(node.id()) ? cluster.infos().get(node.id())
+                    : lastWords.get(node.id());
+            if (known == null || known.macs().isEmpty()) {
+                unseen.add(node.id());
+            } else {
+                known.macs().forEach(mac -> batonMacs.put(mac.toLowerCase(java.util.Locale.ROOT), node.id()));
+            }
+        }
         for (VipConfig vip : managed(config.vips())) {
             try {
                 long started = System.nanoTime();
-                String mac = probe.answeredElsewhere(vip.iface(), vip.address(), PROBE_WAIT);
+                java.util.Set<String> answering = probe.answerers(vip.iface(), vip.address(), PROBE_WAIT);
                 LOG.debug("ARP probe for {} on {}: {} ({} ms)", vip.address(), vip.iface(),
-                        mac == null ? "no other host answers" : "answered by " + mac,
+                        answering.isEmpty() ? "no other host answers" : "answered by " + answering,
                         (System.nanoTime() - started) / 1_000_000);
-                if (mac != null) {
-                    return "VIP " + vip.address() + " still answers from " + mac
+                java.util.Set<String> peers = new java.util.TreeSet<>();
+                java.util.Set<String> foreign = new java.util.TreeSet<>();
+                for (String mac : answering) {
+                    String lower = mac.toLowerCase(java.util.Locale.ROOT);
+                    if (batonMacs.containsKey(lower)) {
+                        peers.add(mac + " (" + batonMacs.get(lower) + ")");
+                    } else {
+                        foreign.add(mac);
+                    }
+                }
+                if (!peers.isEmpty()) {
+                    return "VIP " + vip.address() + " still answers from " + String.join(", ", peers)
                             + ": the active node is alive behind a partition; not claiming";
                 }
+                if (foreign.isEmpty()) {
+                    conflicts.remove(vip.address());
+                    continue;
+                }
+                if (!unseen.isEmpty()) {
+                    // it may be a node this one never heard from: no telling it from a stranger
+                    return "VIP " + vip.address() + " still answers from " + String.join(", ", foreign)
+                            + ", which may be " + String.join(", ", unseen) + " (never seen by this node); not claiming";
+                }
+                Conflict conflict = conflicts.compute(vip.address(), (address, before) -> before != null
+                        && before.macs().equals(foreign) ? before : new Conflict(foreign, vip.iface(), System.nanoTime()));
+                long waited = System.nanoTime() - conflict.since();
+                if (waited < CONFLICT_WAIT.toNanos()) {
+                    return "VIP " + vip.address() + " is also answered by " + String.join(", ", foreign)
+                            + ", which is no Baton node: an address conflict; claiming it after "
+                            + CONFLICT_WAIT.toMillis() + " ms";
+                }
+                LOG.error("address conflict: VIP {} on {} is also answered by {}, which is no Baton node (no member"
+                        + " published that MAC); claiming it anyway", vip.address(), vip.iface(), foreign);
             } catch (IOException e) {
                 LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
             }
@@ -464,8 +534,15 @@ public final class HaController implements AutoCloseable {
         return node == null ? null : node.wireStats();
     }
 
+    /** VIPs that could not be added, and address conflicts (a VIP that a host which is no Baton node answers). */
     public List<String> vipProblems() {
-        return vipProblems;
+        if (conflicts.isEmpty()) {
+            return vipProblems;
+        }
+        List<String> all = new java.util.ArrayList<>(vipProblems);
+        conflicts.forEach((address, conflict) -> all.add("address conflict: VIP " + address + " on " + conflict.iface()
+                + " is also answered by " + String.join(", ", conflict.macs()) + ", which is no Baton node"));
+        return all;
     }
 
     public Decision decision() {
@@ -476,6 +553,18 @@ public final class HaController implements AutoCloseable {
     public List<String> members() {
         ClusterNode node = cluster;
         return node == null ? List.of() : node.members();
+    }
+
+    /** The last word of each configured member not in the view. */
+    public Map<String, MemberInfo> departed() {
+        ClusterNode node = cluster;
+        return node == null ? Map.of() : node.departed();
+    }
+
+    /** When each configured member not in the view left it. */
+    public Map<String, java.time.Instant> departedAt() {
+        ClusterNode node = cluster;
+        return node == null ? Map.of() : node.departedAt();
     }
 
     public Map<String, MemberInfo> infos() {

@@ -8,4 +8,13 @@ public interface ArpProbe {
 
     /** The MAC of another host that answered an ARP request for {@code address} within {@code wait}, or null. */
     String answeredElsewhere(String iface, String address, Duration wait) throws IOException;
+
+    /**
+     * Every other host's MAC that answered an ARP request for {@code address} within all of
+     * {@code wait} (a Baton peer and a host in conflict may both answer).
+     */
+    default java.util.Set<String> answerers(String iface, String address, Duration wait) throws IOException {
+        String one = answeredElsewhere(iface, address, wait);
+        return one == null ? java.util.Set.of() : java.util.Set.of(one);
+    }
 }

@@ -80,6 +80,34 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
         });
     }
 
+    @Override
+    public synchronized java.util.Set<String> answerers(String iface, String address, Duration wait)
+            throws IOException {
+        byte[] mac = parseMac(addresses.mac(iface));
+        byte[] ip = ipBytes(address);
+        byte[] link = linkAddress(addresses.ifindex(iface));
+        return withSocket(iface, fd -> {
+            byte[] frame = new byte[128];
+            drain(fd, frame);
+            send(fd, probe(mac, ip), link, iface);
+            java.util.Set<String> seen = new java.util.TreeSet<>();
+            long deadline = System.nanoTime() + wait.toNanos();
+            while (System.nanoTime() < deadline) {
+                long length;
+                try {
+                    length = LIBC.recv(fd, frame, frame.length, 0);
+                } catch (LastErrorException e) {
+                    continue;                                            // EAGAIN: nothing within the slice
+                }
+                String other = otherOwner(frame, length, mac, ip);
+                if (other != null) {
+                    seen.add(other);
+                }
+            }
+            return java.util.Set.copyOf(seen);
+        });
+    }
+
     /** Frames that arrived since the last probe answer older questions. */
     private static void drain(int fd, byte[] frame) {
         try {

@@ -32,6 +32,8 @@ public final class ClusterCodec {
     public static final int MAX_KEPT = 64;
     /** Members named in an answer, and config errors listed in it. */
     static final int MAX_NODES = 64;
+    /** MACs a member lists: one per VIP interface. */
+    static final int MAX_MACS = 32;
     static final int MAX_ERRORS = 512;
     /** The highest history state number. */
     static final int MAX_STATE = 15;
@@ -62,12 +64,18 @@ public final class ClusterCodec {
             out.bool(info.holding());
             out.optionalString(info.unready(), MAX_REASON);
             out.i64(info.epoch());
+            out.count(info.macs().size(), MAX_MACS);
+            for (String mac : info.macs()) {
+                out.string(mac, MAX_NAME);
+            }
         } else if (message instanceof ClusterMessage.Decided decided) {
             out.u8(DECISION);
             out.optionalString(decided.active(), MAX_NAME);
             out.i64(decided.epoch());
             out.string(decided.reason() == null ? "" : decided.reason(), MAX_REASON);
             out.bool(decided.merged());
+            out.i64(decided.movedAt());
+            out.optionalString(decided.movedFrom(), MAX_NAME);
         } else if (message instanceof ClusterMessage.ConfigRequest) {
             out.u8(CONFIG_REQUEST);
         } else if (message instanceof ClusterMessage.StatesRequest) {
@@ -172,9 +180,10 @@ public final class ClusterCodec {
         ClusterMessage message = switch (type) {
             case INFO -> new ClusterMessage.Info(in.range("priority", in.u8("priority"), 1, 255),
                     in.nonNegative("revision"), in.bool("ready"), in.bool("holding"),
-                    in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"));
+                    in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"), macs(in));
             case DECISION -> new ClusterMessage.Decided(in.optionalString("active", MAX_NAME),
-                    in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"));
+                    in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"),
+                    in.nonNegative("moved-at"), in.optionalString("moved-from", MAX_NAME));
             case CONFIG_REQUEST -> new ClusterMessage.ConfigRequest();
             case CONFIG -> new ClusterMessage.Config(in.range("revision", in.nonNegative("revision"), 1, Long.MAX_VALUE),
                     in.string("checksum", MAX_NAME), in.string("source", MAX_REASON), in.string("config", MAX_CONFIG));
@@ -206,6 +215,15 @@ public final class ClusterCodec {
                     in.range("pins[" + i + "].ttl", in.i64("pins[" + i + "].ttl"), 1, MAX_TTL_MILLIS)));
         }
         return new ClusterMessage.Pins(pins);
+    }
+
+    private static java.util.List<String> macs(Reader in) throws MalformedMessageException {
+        int count = in.count("macs", MAX_MACS);
+        java.util.List<String> macs = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            macs.add(in.string("macs[" + i + "]", MAX_NAME));
+        }
+        return macs;
     }
 
     private static ClusterMessage.ServerStates serverStates(Reader in) throws MalformedMessageException {

@@ -9,12 +9,29 @@ public sealed interface ClusterMessage {
      * @param unready why it is not ready, null when ready
      * @param epoch   the highest decision epoch it has adopted
      */
-    record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch)
-            implements ClusterMessage {
+    record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
+                java.util.List<String> macs) implements ClusterMessage {
+        public Info {
+            macs = java.util.List.copyOf(macs);
+        }
+
+        /** Without MACs. */
+        public Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch) {
+            this(priority, revision, ready, holding, unready, epoch, java.util.List.of());
+        }
     }
 
-    /** The coordinator's decision: who is active (null: nobody), under which epoch, and why. */
-    record Decided(String active, long epoch, String reason, boolean merged) implements ClusterMessage {
+    /**
+     * The coordinator's decision: who is active (null: nobody), under which epoch, and why; and when
+     * the active role last moved, from which node ({@code movedAt} 0: it never moved since the
+     * cluster formed), so that a node that joins reports the cluster's last failover.
+     */
+    record Decided(String active, long epoch, String reason, boolean merged, long movedAt, String movedFrom)
+            implements ClusterMessage {
+        /** A decision without a last failover. */
+        public Decided(String active, long epoch, String reason, boolean merged) {
+            this(active, epoch, reason, merged, 0, null);
+        }
     }
 
     /** Asks the receiver for the config it runs. */

@@ -17,8 +17,10 @@ class ClusterCodecTest {
     private static final List<ClusterMessage> EVERY_KIND = List.of(
             new ClusterMessage.Info(200, 7, true, false, null, 3),
             new ClusterMessage.Info(1, 0, false, true, "has no link on eth0 — é", Long.MAX_VALUE),
+            new ClusterMessage.Info(100, 3, true, true, null, 2, List.of("02:42:ac:11:00:02", "02:42:ac:11:00:03")),
             new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
             new ClusterMessage.Decided(null, 0, "", true),
+            new ClusterMessage.Decided("lb2", 4, "lb1 left the cluster", false, 1_764_000_000_000L, "lb1"),
             new ClusterMessage.ConfigRequest(),
             new ClusterMessage.StatesRequest(),
             new ClusterMessage.Config(12, "{\"cluster\":{\"name\":\"c\"}}"),
@@ -155,7 +157,7 @@ class ClusterCodecTest {
     @Test
     void invalidUtf8IsRefused() {
         byte[] decided = ClusterCodec.encode(new ClusterMessage.Decided("lb1", 1, "ok", false));
-        int reasonAt = decided.length - 3; // "ok" then merged
+        int reasonAt = decided.length - 3 - 9; // "ok", then merged, moved-at and moved-from (absent)
         decided[reasonAt] = (byte) 0xc3;
         decided[reasonAt + 1] = (byte) 0x28;
         assertRefused(decided, "field reason is not valid UTF-8");
