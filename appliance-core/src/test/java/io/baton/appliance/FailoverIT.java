@@ -260,32 +260,20 @@ class FailoverIT {
     }
 
     private String metrics(String namespace) {
-        try {
-            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
-                    "http://127.0.0.1:9090/metrics");
-        } catch (Exception e) {
-            return "";
-        }
+        return NamespaceNodes.admin(namespace, "/metrics");
     }
 
-    private String config(String namespace) throws Exception {
-        return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
-                "http://127.0.0.1:9090/api/v1/config");
+    private String config(String namespace) {
+        return NamespaceNodes.admin(namespace, "/api/v1/config");
     }
 
     /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes). */
     private static void cut(String namespace, String peer) throws Exception {
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add table inet btcut");
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft",
-                "add chain inet btcut in { type filter hook input priority 0 ; }");
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft",
-                "add chain inet btcut out { type filter hook output priority 0 ; }");
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut in ip saddr " + peer + " drop");
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut out ip daddr " + peer + " drop");
+        NamespaceNodes.cut(namespace, peer);
     }
 
     private static void heal(String namespace) throws Exception {
-        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "delete table inet btcut");
+        NamespaceNodes.heal(namespace);
     }
 
     @Test
@@ -465,38 +453,20 @@ class FailoverIT {
     }
 
     private BatonProcess node(String namespace, String id) throws Exception {
-        BatonProcess node = BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java",
-                "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(), "node", "--config", work.resolve("baton.yaml").toString(),
-                "--node", id, "--state-dir", work.resolve(id).toString()), work);
+        BatonProcess node = NamespaceNodes.start(namespace, id, work);
         processes.add(node);
         return node;
     }
 
     private boolean holds(String namespace) {
-        try {
-            return TestNetwork.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0")
-                    .contains(" " + vip + "/24 ");
-        } catch (Exception e) {
-            return false;
-        }
+        return NamespaceNodes.holds(namespace, vip);
     }
 
     private boolean answers() {
-        try {
-            return TestNetwork.run("ip", "netns", "exec", client, "curl", "-s", "--connect-timeout", "0.2", "-m", "0.5",
-                    "http://" + vip + "/")
-                    .contains("hello from rs");
-        } catch (Exception e) {
-            return false;
-        }
+        return NamespaceNodes.answers(client, vip);
     }
 
     private String status(String namespace) {
-        try {
-            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
-                    "http://127.0.0.1:9090/api/v1/status");
-        } catch (Exception e) {
-            return "";
-        }
+        return NamespaceNodes.status(namespace);
     }
 }

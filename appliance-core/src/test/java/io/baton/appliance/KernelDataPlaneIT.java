@@ -406,12 +406,7 @@ class KernelDataPlaneIT {
     }
 
     private String status(String namespace) {
-        try {
-            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
-                    "http://127.0.0.1:9090/api/v1/status");
-        } catch (Exception e) {
-            return "";
-        }
+        return NamespaceNodes.status(namespace);
     }
 
     private BatonProcess capture(String namespace, String iface) throws Exception {

@@ -61,13 +61,12 @@ final class LoopbackCluster implements AutoCloseable {
                 """.formatted(port, key, nodes, port, backend.port());
         LoopbackCluster cluster = new LoopbackCluster(work, template, size, backend);
         Path file = cluster.file(1);
+        // one after the other: a pair's first node holds the VIPs alone, one node of three waits for a second
         for (int i = 0; i < size; i++) {
             cluster.nodes[i] = cluster.startNode(i + 1, file);
-            if (i == 0) {
-                ApplianceNode first = cluster.nodes[0];
-                await().atMost(Duration.ofSeconds(15)).until(() -> "n1".equals(first.status().vips().get(0).holder()));
-            }
         }
+        ApplianceNode first = cluster.nodes[0];
+        await().atMost(Duration.ofSeconds(15)).until(() -> "n1".equals(first.status().vips().get(0).holder()));
         cluster.awaitSettled();
         return cluster;
     }

@@ -489,6 +489,12 @@ public final class ClusterNode implements AutoCloseable {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
                     said.unready(), said.macs());
             epochsSeen.merge(sender, said.epoch(), Math::max);
+            if (!members.contains(sender) && departed.containsKey(sender)) {
+                // its last word (I am stopping) overtook by the view without it: it is how it left
+                Map<String, MemberInfo> gone = new HashMap<>(departed);
+                gone.put(sender, info);
+                departed = Map.copyOf(gone);
+            }
             if (!info.equals(infos.get(sender))) {
                 infos.put(sender, info);
                 infosSnapshot = Map.copyOf(infos);

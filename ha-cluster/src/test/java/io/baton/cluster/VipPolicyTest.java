@@ -20,17 +20,31 @@ class VipPolicyTest {
     }
 
     @Test
-    void aMinorityHoldsVipsOnlyWhileTheWitnessAnswers() {
+    void exactlyHalfHoldsVipsOnlyWhileTheWitnessAnswers() {
         assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, true, true).hold()).isTrue();
         VipPolicy.Verdict cutOff = VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, true, false);
         assertThat(cutOff.hold()).isFalse();
         assertThat(cutOff.reason()).contains("witness does not answer");
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 4, true, true).hold()).as("2 of 4, witness").isTrue();
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 4, true, false).hold()).as("2 of 4, no answer").isFalse();
         assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 3, true, false).hold()).as("2 of 3 is a majority").isTrue();
     }
 
     @Test
-    void withoutAWitnessTheLoneSurvivorTakesOver() {
+    void aStrictMinorityReleasesAtOnceEvenWhileTheWitnessAnswers() {
+        VipPolicy.Verdict oneOfThree = VipPolicy.decide("lb1", LB1_ACTIVE, 1, 3, true, true);
+        assertThat(oneOfThree.hold()).isFalse();
+        assertThat(oneOfThree.reason()).contains("minority (1 of 3 nodes)").contains("majority side takes over");
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 2, 5, true, true).hold()).isFalse();
+        assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 1, 3, false, false).hold()).isFalse();
+    }
+
+    @Test
+    void withoutAWitnessTheLoneSurvivorOfAPairTakesOverButHalfOfALargerClusterDoesNot() {
         assertThat(VipPolicy.decide("lb1", LB1_ACTIVE, 1, 2, false, false).hold()).isTrue();
+        VipPolicy.Verdict half = VipPolicy.decide("lb1", LB1_ACTIVE, 2, 4, false, false);
+        assertThat(half.hold()).isFalse();
+        assertThat(half.reason()).contains("no witness to break the tie");
     }
 
     @Test

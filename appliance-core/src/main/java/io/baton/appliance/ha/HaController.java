@@ -96,9 +96,17 @@ public final class HaController implements AutoCloseable {
      * takeover by answering ARP for a VIP: an address conflict is shown, and the VIP claimed anyway.
      */
     static final Duration CONFLICT_WAIT = Duration.ofMillis(300);
+    /**
+     * How long a node with a majority waits for a VIP that a Baton peer still answers for before it
+     * claims it anyway: an old active cut into a minority releases at once (within its failure
+     * detection), so this bounds a takeover that a stale answer would otherwise hold up.
+     */
+    static final Duration MAJORITY_PROBE_WAIT = Duration.ofSeconds(1);
 
     private final AddressManager addresses;
     private final ArpProbe probe;
+    /** System.nanoTime() since a majority-side claim has waited for a VIP still answered elsewhere; 0 when not. */
+    private long majorityWaitSince;
     /** The MACs of this node's VIP interfaces, published so that peers know them from other hosts. */
     private volatile List<String> ownMacs = List.of();
     /** Address conflicts: VIP -> the foreign MACs that answer ARP for it, and since when (System.nanoTime()). */
@@ -156,8 +164,12 @@ public final class HaController implements AutoCloseable {
         synchronized (controller) {
             controller.cluster = cluster;
         }
-        if (controller.witness == null && config.cluster().nodes().size() == 2) {
+        int size = config.cluster().nodes().size();
+        if (controller.witness == null && size == 2) {
             LOG.warn("no cluster.witness: if the link between the two nodes is cut, both become active");
+        } else if (controller.witness == null && size % 2 == 0) {
+            LOG.warn("no cluster.witness: if the cluster splits in two halves of {} nodes, neither holds the VIPs",
+                    size / 2);
         }
         controller.timer.scheduleWithFixedDelay(() -> controller.reconcile(false), RECONCILE_INTERVAL.toMillis(),
                 RECONCILE_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
@@ -366,13 +378,33 @@ public final class HaController implements AutoCloseable {
                 next = new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");
             }
         }
-        if (next.hold() && !holding && minority) {
+        boolean someoneAbsent = cluster.members().size() < config.cluster().nodes().size();
+        if (next.hold() && !holding && someoneAbsent) {
+            // an absent node may be alive behind a cut link: does a VIP still answer from it?
             String answering = stillAnswered();
-            if (answering != null) {
+            long now = System.nanoTime();
+            if (answering == null) {
+                majorityWaitSince = 0;
+            } else if (minority) {
                 next = new VipPolicy.Verdict(false, answering);
                 // a killed node's guard removes its VIPs within ~20 ms: look again soon, not at the next tick
                 timer.schedule(() -> reconcile(false), RECHECK.toMillis(), TimeUnit.MILLISECONDS);
+            } else {
+                if (majorityWaitSince == 0) {
+                    majorityWaitSince = now;
+                }
+                if (now - majorityWaitSince < MAJORITY_PROBE_WAIT.toNanos()) {
+                    next = new VipPolicy.Verdict(false, answering + " (with a majority: for "
+                            + MAJORITY_PROBE_WAIT.toMillis() + " ms at most)");
+                    timer.schedule(() -> reconcile(false), RECHECK.toMillis(), TimeUnit.MILLISECONDS);
+                } else {
+                    LOG.warn("a VIP still answers elsewhere after {} ms ({}); this node has a majority, and a node in"
+                            + " a minority releases the VIPs: claiming", MAJORITY_PROBE_WAIT.toMillis(), answering);
+                    majorityWaitSince = 0;
+                }
             }
+        } else {
+            majorityWaitSince = 0;
         }
         verdict = next.reason();
         if (next.hold() && !holding) {

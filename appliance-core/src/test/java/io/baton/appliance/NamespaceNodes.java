@@ -1,0 +1,79 @@
+package io.baton.appliance;
+
+import io.baton.cluster.host.TestNetwork;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * What the namespace tests do to and ask of Baton nodes running the real jar in network
+ * namespaces (admin API at 127.0.0.1:9090 inside each): start one, read its status, see whether it
+ * holds a VIP, cut and heal its cluster links.
+ */
+final class NamespaceNodes {
+
+    private NamespaceNodes() {
+    }
+
+    /** Starts node {@code id} in {@code namespace} with the production JVM options, on {@code work}/baton.yaml. */
+    static BatonProcess start(String namespace, String id, Path work) throws IOException {
+        return BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java",
+                "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(),
+                "node", "--config", work.resolve("baton.yaml").toString(), "--node", id, "--state-dir",
+                work.resolve(id).toString()), work);
+    }
+
+    /** The node's {@code /api/v1/status} as JSON text; empty when it does not answer. */
+    static String status(String namespace) {
+        return admin(namespace, "/api/v1/status");
+    }
+
+    /** What the node's admin API answers to a GET of {@code path}; empty when it does not answer. */
+    static String admin(String namespace, String path) {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", namespace, "curl", "-s", "-m", "2",
+                    "http://127.0.0.1:9090" + path);
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    /** Whether {@code vip} (a /24 on eth0) is on the namespace's interface. */
+    static boolean holds(String namespace, String vip) {
+        try {
+            return TestNetwork.run("ip", "-n", namespace, "-4", "-o", "addr", "show", "dev", "eth0")
+                    .contains(" " + vip + "/24 ");
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** Whether a request from {@code client} through {@code vip} is answered by a demo backend, quickly. */
+    static boolean answers(String client, String vip) {
+        try {
+            return TestNetwork.run("ip", "netns", "exec", client, "curl", "-s", "--connect-timeout", "0.2", "-m", "0.5",
+                    "http://" + vip + "/").contains("hello from rs");
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes); may be called per peer. */
+    static void cut(String namespace, String peer) throws IOException {
+        if (!TestNetwork.succeeds("ip", "netns", "exec", namespace, "nft", "list table inet btcut")) {
+            TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add table inet btcut");
+            TestNetwork.run("ip", "netns", "exec", namespace, "nft",
+                    "add chain inet btcut in { type filter hook input priority 0 ; }");
+            TestNetwork.run("ip", "netns", "exec", namespace, "nft",
+                    "add chain inet btcut out { type filter hook output priority 0 ; }");
+        }
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut in ip saddr " + peer + " drop");
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "add rule inet btcut out ip daddr " + peer + " drop");
+    }
+
+    /** Undoes every {@link #cut} of this namespace. */
+    static void heal(String namespace) throws IOException {
+        TestNetwork.run("ip", "netns", "exec", namespace, "nft", "delete table inet btcut");
+    }
+}

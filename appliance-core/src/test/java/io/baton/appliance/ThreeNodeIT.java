@@ -1,0 +1,149 @@
+package io.baton.appliance;
+
+import io.baton.cluster.host.TestNetwork;
+import io.baton.cluster.wire.ClusterKeys;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Three nodes in network namespaces on one bridge (no witness), with a client and a real server:
+ * the quorum rule with the real jar. Needs root (CI runs as root).
+ */
+class ThreeNodeIT {
+
+    private static final Pattern REPLY = Pattern.compile("from ([0-9a-f:]{17}) \\(.*\\): index=(\\d+)");
+
+    @TempDir
+    Path work;
+
+    private final TestNetwork network = new TestNetwork();
+    private final List<BatonProcess> processes = new ArrayList<>();
+    private final String[] lbs = new String[3];
+    private String client;
+    private String vip;
+
+    @BeforeEach
+    void buildNetwork() throws Exception {
+        String lan = network.lan();
+        for (int i = 0; i < 3; i++) {
+            lbs[i] = network.namespace("n" + (i + 1));
+        }
+        client = network.namespace("c");
+        String server = network.namespace("r");
+        String[] hosts = {lbs[0], lbs[1], lbs[2], client, server};
+        String[] addresses = {"11", "12", "13", "2", "21"};
+        for (int i = 0; i < hosts.length; i++) {
+            network.plug(hosts[i], lan, i);
+            network.address(hosts[i], "eth0", network.subnet + addresses[i] + "/24");
+        }
+        vip = network.subnet + "100";
+        processes.add(BatonProcess.launch(List.of("ip", "netns", "exec", server, "java", "-Xmx64m", "-cp",
+                BatonProcess.jar().toString(), "io.baton.appliance.demo.DemoBackend", "rs1", network.subnet + "21",
+                "8080"), work));
+        Path key = work.resolve("cluster.key");
+        ClusterKeys.generate(key);
+        Files.writeString(work.resolve("baton.yaml"), """
+                cluster:
+                  name: trio-%s
+                  key-file: %s
+                  nodes:
+                    - { id: lb1, address: %s11:7800, admin: 127.0.0.1:9090, priority: 200 }
+                    - { id: lb2, address: %s12:7800, admin: 127.0.0.1:9090, priority: 150 }
+                    - { id: lb3, address: %s13:7800, admin: 127.0.0.1:9090, priority: 100 }
+                vips: [{ name: front, address: %s/24, interface: eth0 }]
+                services:
+                  - name: web
+                    vip: front
+                    ports: [80]
+                    mode: l7-snat
+                    l7: http
+                    servers: [{ name: rs1, address: %s21:8080 }]
+                """.formatted(network.id, key, network.subnet, network.subnet, network.subnet, vip, network.subnet));
+    }
+
+    @AfterEach
+    void tearDown(org.junit.jupiter.api.TestInfo test) throws Exception {
+        processes.forEach(BatonProcess::close);
+        network.close();
+        BatonProcess.saveOutputs(processes, "three-node-it", test.getTestMethod().orElseThrow().getName());
+    }
+
+    /**
+     * The active node is cut off from both peers while the client still reaches it: it is in a
+     * minority and releases at once, the majority's new active claims, and no ARP request from the
+     * client is ever answered by two MACs.
+     */
+    @Test
+    void anActiveCutIntoAMinorityReleasesAndTheMajorityServesWithNeverTwoMacsForTheVip() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            node(i); // one node of three alone is a minority: it holds nothing until a second joins
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> holds(lbs[0]));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status(lbs[0]).split("\"role\" : \"PASSIVE\"").length == 3);
+        await().atMost(Duration.ofSeconds(10)).until(this::answers);
+        BatonProcess arping = BatonProcess.launch(List.of("ip", "netns", "exec", client, "arping", "-i", "eth0",
+                "-W", "0.02", "-w", "6", vip), work);
+        processes.add(arping);
+
+        long cut = System.nanoTime();
+        for (String peer : List.of(network.subnet + "12", network.subnet + "13")) {
+            cut(lbs[0], peer);
+        }
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
+                .until(() -> holds(lbs[1]) && !holds(lbs[0]));
+        System.out.println("active cut into a minority: the majority's node holds the VIP after "
+                + (System.nanoTime() - cut) / 1_000_000 + " ms");
+        await().atMost(Duration.ofSeconds(5)).until(this::answers);
+
+        arping.waitForExit();
+        Map<String, Set<String>> macsPerRequest = new HashMap<>();
+        Matcher reply = REPLY.matcher(arping.output());
+        while (reply.find()) {
+            macsPerRequest.computeIfAbsent(reply.group(2), index -> new TreeSet<>()).add(reply.group(1));
+        }
+        assertThat(macsPerRequest).as("arping answered during the cut: %s", arping.output()).hasSizeGreaterThan(50);
+        assertThat(macsPerRequest.values()).as("requests answered by two MACs").allMatch(macs -> macs.size() == 1);
+        assertThat(macsPerRequest.values().stream().flatMap(Set::stream).distinct())
+                .as("the VIP moved from lb1 to lb2").containsExactlyInAnyOrder(network.mac(lbs[0], "eth0"),
+                        network.mac(lbs[1], "eth0"));
+        assertThat(status(lbs[0])).contains("active in a minority (1 of 3 nodes)");
+        assertThat(holds(lbs[2])).isFalse();
+    }
+
+    private void node(int index) throws Exception {
+        processes.add(NamespaceNodes.start(lbs[index], "lb" + (index + 1), work));
+    }
+
+    private static void cut(String namespace, String peer) throws Exception {
+        NamespaceNodes.cut(namespace, peer);
+    }
+
+    private boolean holds(String namespace) {
+        return NamespaceNodes.holds(namespace, vip);
+    }
+
+    private boolean answers() {
+        return NamespaceNodes.answers(client, vip);
+    }
+
+    private String status(String namespace) {
+        return NamespaceNodes.status(namespace);
+    }
+}
