@@ -37,6 +37,7 @@ import io.baton.health.HealthMonitor;
 import io.baton.health.HealthState;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
+import org.apache.logging.log4j.ThreadContext;
 
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
@@ -159,6 +160,28 @@ public final class ApplianceNode implements AutoCloseable {
      * file when the store is empty) and starts the admin API.
      */
     public static ApplianceNode start(NodeOptions options) throws NodeStartException {
+        // every thread this node makes inherits its id, and every log line it writes names it
+        String before = ThreadContext.get(LOG_NODE);
+        ThreadContext.put(LOG_NODE, options.nodeId());
+        try {
+            return startNode(options);
+        } finally {
+            restoreLogNode(before);
+        }
+    }
+
+    /** The log context key that names the node writing a line ({@code %X{node}} in log4j2.xml). */
+    private static final String LOG_NODE = "node";
+
+    private static void restoreLogNode(String before) {
+        if (before == null) {
+            ThreadContext.remove(LOG_NODE);
+        } else {
+            ThreadContext.put(LOG_NODE, before);
+        }
+    }
+
+    private static ApplianceNode startNode(NodeOptions options) throws NodeStartException {
         ConfigStore store;
         try {
             store = ConfigStore.open(options.stateDir());
@@ -477,6 +500,16 @@ public final class ApplianceNode implements AutoCloseable {
 
     @Override
     public void close() {
+        String before = ThreadContext.get(LOG_NODE);
+        ThreadContext.put(LOG_NODE, nodeId);
+        try {
+            stop();
+        } finally {
+            restoreLogNode(before);
+        }
+    }
+
+    private void stop() {
         LOG.info("node {} stopping", nodeId);
         replication.close();
         serverStates.close();

@@ -36,7 +36,14 @@ class DemoIT {
                 .containsPattern("web-viewer\\s+pacs-front 127.0.0.100\\s+8443\\s+l7-snat/http")
                 .containsPattern("web-viewer\\s+viewer2\\s+127.0.0.1:\\d+")
                 .contains("node demo1 stopped")
-                .contains("node demo2 stopped");
+                .contains("node demo2 stopped")
+                // after the graceful stop: demo1 left on purpose, which is no split brain
+                .containsPattern("demo1\\s+LEFT")
+                .doesNotContain("split brain")
+                // two nodes in one process: every node's lines say which node wrote them
+                .containsPattern("INFO  demo1 \\[baton-history")
+                .containsPattern("INFO  demo2 \\[baton-history")
+                .containsPattern("demo2 \\[baton-cluster[^\\n]*cluster view");
     }
 
     @Test
