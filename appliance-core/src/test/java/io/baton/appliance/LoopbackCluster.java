@@ -101,13 +101,14 @@ final class LoopbackCluster implements AutoCloseable {
         return work.resolve("n" + number);
     }
 
-    /** Stops node n{@code number}, and waits until the others have seen it leave. */
+    /** Stops node n{@code number}, and waits until the others have seen it leave (LEFT; or LOST, if its goodbye was lost). */
     void stop(int number) {
         nodes[number - 1].close();
         nodes[number - 1] = null;
         String id = "n" + number;
         await().atMost(Duration.ofSeconds(10)).until(() -> nodes().stream().allMatch(node -> node.status().nodes()
-                .stream().filter(member -> member.id().equals(id)).allMatch(member -> member.role().equals("LEFT"))));
+                .stream().filter(member -> member.id().equals(id))
+                .allMatch(member -> member.role().equals("LEFT") || member.role().equals("LOST"))));
     }
 
     ApplianceNode restart(int number) throws Exception {

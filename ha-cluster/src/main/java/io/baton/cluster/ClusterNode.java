@@ -113,7 +113,11 @@ public final class ClusterNode implements AutoCloseable {
     private volatile Map<String, MemberInfo> departed = Map.of();
     /** When each member that left the view was last in it. */
     private volatile Map<String, Instant> departedAt = Map.of();
+    /** The members that left the view without having been suspected: they asked to leave. */
+    private volatile java.util.Set<String> leftOnPurpose = java.util.Set.of();
     private final Map<String, Long> epochsSeen = new HashMap<>();
+    /** A copy of {@link #epochsSeen} for readers on other threads. */
+    private volatile Map<String, Long> epochsSnapshot = Map.of();
     private volatile MemberInfo selfInfo;
     private final List<Subscriber> subscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The address of each member of the current view, by node id. */
@@ -289,8 +293,27 @@ public final class ClusterNode implements AutoCloseable {
         return departedAt;
     }
 
+    /**
+     * Whether a configured member not in the view left on purpose: it said it was stopping, or it
+     * left the view without the stack ever suspecting it (a killed, lost or cut-off node is suspected).
+     */
+    public boolean leftOnPurpose(String node) {
+        MemberInfo last = departed.get(node);
+        return last != null && last.stopping() || leftOnPurpose.contains(node);
+    }
+
     public Optional<Failover> lastFailover() {
         return Optional.ofNullable(lastFailover);
+    }
+
+    /**
+     * True when a member of the view has adopted a newer decision than this node has: this node's
+     * idea of who is active is about to change.
+     */
+    public boolean behindADecision() {
+        long mine = decision.epoch();
+        Map<String, Long> seen = epochsSnapshot;
+        return members.stream().anyMatch(member -> seen.getOrDefault(member, 0L) > mine);
     }
 
     public boolean isCoordinator() {
@@ -315,7 +338,12 @@ public final class ClusterNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
-            LOG.warn("could not tell the cluster in time: {}", e.toString());
+            // the event thread is behind: say it from here, so that the peers hear the last word anyway
+            LOG.warn("the cluster thread did not send this node's word within {} ms ({}); sending it directly",
+                    wait.toMillis(), e.toString());
+            selfInfo = info;
+            send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
+                    info.unready(), decision.epoch(), info.macs()));
         }
     }
 
@@ -387,8 +415,19 @@ public final class ClusterNode implements AutoCloseable {
                 List<String> names = view.getMembers().stream().map(ClusterNode::name).toList();
                 Map<String, Address> byName = new HashMap<>();
                 view.getMembers().forEach(member -> byName.put(name(member), member));
+                Map<String, Address> before = addresses;
                 addresses = Map.copyOf(byName);
-                events.execute(() -> onView(names, merge));
+                java.util.Set<String> calmlyGone = new java.util.HashSet<>();
+                SuspectLog suspects = channel.getProtocolStack().findProtocol(SuspectLog.class);
+                before.forEach((id, address) -> {
+                    if (!byName.containsKey(id) && suspects != null && !suspects.takeSuspected(address)) {
+                        calmlyGone.add(id);
+                    }
+                });
+                if (suspects != null) {
+                    suspects.forgetMembers(view.getMembers());
+                }
+                events.execute(() -> onView(names, merge, calmlyGone));
             }
 
             @Override
@@ -430,7 +469,11 @@ public final class ClusterNode implements AutoCloseable {
         return "from node " + sender + " at " + physical + ", not at its configured address " + configured;
     }
 
-    private void onView(List<String> view, boolean merge) {
+    private void onView(List<String> view, boolean merge, java.util.Set<String> calmlyGone) {
+        java.util.Set<String> onPurpose = new java.util.HashSet<>(leftOnPurpose);
+        onPurpose.removeAll(view);
+        onPurpose.addAll(calmlyGone);
+        leftOnPurpose = java.util.Set.copyOf(onPurpose);
         List<String> before = members;
         members = view;
         Map<String, MemberInfo> gone = new HashMap<>(departed);
@@ -489,6 +532,7 @@ public final class ClusterNode implements AutoCloseable {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
                     said.unready(), said.macs());
             epochsSeen.merge(sender, said.epoch(), Math::max);
+            epochsSnapshot = Map.copyOf(epochsSeen);
             if (!members.contains(sender) && departed.containsKey(sender)) {
                 // its last word (I am stopping) overtook by the view without it: it is how it left
                 Map<String, MemberInfo> gone = new HashMap<>(departed);

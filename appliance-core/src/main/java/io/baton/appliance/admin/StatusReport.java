@@ -172,9 +172,10 @@ public record StatusReport(
                 reason = "link down on " + ha.linkDown();
             } else if (!view.contains(node.id()) && !isSelf) {
                 MemberInfo last = departed.get(node.id());
-                if (last != null && last.stopping()) {
+                if (last != null && last.stopping() || ha.leftOnPurpose(node.id())) {
                     role = ROLE_LEFT;
-                    reason = "stopped on purpose" + (since == null ? "" : " at " + since.truncatedTo(ChronoUnit.MILLIS));
+                    reason = (last != null && last.stopping() ? "stopped" : "left the cluster") + " on purpose"
+                            + (since == null ? "" : " at " + since.truncatedTo(ChronoUnit.MILLIS));
                 } else {
                     role = ROLE_LOST;
                     reason = since == null ? "not seen since this node started"

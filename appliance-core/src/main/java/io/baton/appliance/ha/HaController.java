@@ -512,6 +512,7 @@ public final class HaController implements AutoCloseable {
                     }
                 }
                 if (!peers.isEmpty()) {
+                    conflicts.remove(vip.address()); // a conflict is timed from answers without a peer's
                     return "VIP " + vip.address() + " still answers from " + String.join(", ", peers)
                             + ": the active node is alive behind a partition; not claiming";
                 }
@@ -591,6 +592,12 @@ public final class HaController implements AutoCloseable {
     public Map<String, MemberInfo> departed() {
         ClusterNode node = cluster;
         return node == null ? Map.of() : node.departed();
+    }
+
+    /** Whether a configured member not in the view left on purpose (see {@link ClusterNode#leftOnPurpose}). */
+    public boolean leftOnPurpose(String node) {
+        ClusterNode cluster = this.cluster;
+        return cluster != null && cluster.leftOnPurpose(node);
     }
 
     /** When each configured member not in the view left it. */

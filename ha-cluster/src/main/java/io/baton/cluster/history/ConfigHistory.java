@@ -419,6 +419,13 @@ public final class ConfigHistory implements AutoCloseable {
             reply(proposer, failure(propose.id(), ClusterMessage.Answer.NOT_SEQUENCER, reference()));
             return;
         }
+        if (cluster.behindADecision()) {
+            // a member already follows a newer decision, which may name another sequencer: numbering
+            // now could give one number two contents; the proposer asks again in a moment
+            reply(proposer, failure(propose.id(), ClusterMessage.Answer.NOT_SEQUENCER,
+                    "a newer decision of the cluster, not yet adopted here"));
+            return;
+        }
         BatonConfig config;
         String source = propose.source();
         if (propose.rollbackTo() > 0) {

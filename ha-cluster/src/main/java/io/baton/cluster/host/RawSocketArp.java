@@ -80,6 +80,9 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
         });
     }
 
+    /** After a first answer to a probe, how long another host's answer is waited for. */
+    private static final long SECOND_ANSWER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(3);
+
     @Override
     public synchronized java.util.Set<String> answerers(String iface, String address, Duration wait)
             throws IOException {
@@ -100,8 +103,10 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
                     continue;                                            // EAGAIN: nothing within the slice
                 }
                 String other = otherOwner(frame, length, mac, ip);
-                if (other != null) {
-                    seen.add(other);
+                if (other != null && seen.add(other) && seen.size() == 1) {
+                    // hosts on one LAN answer within a millisecond of each other: a little longer for a
+                    // second answerer, not the whole wait (a takeover is waiting on this)
+                    deadline = Math.min(deadline, System.nanoTime() + SECOND_ANSWER_NANOS);
                 }
             }
             return java.util.Set.copyOf(seen);
