@@ -10,11 +10,8 @@ public interface ArpProbe {
     String answeredElsewhere(String iface, String address, Duration wait) throws IOException;
 
     /**
-     * Every other host's MAC that answered an ARP request for {@code address} within all of
-     * {@code wait} (a Baton peer and a host in conflict may both answer).
+     * Every other host's MAC that answered an ARP request for {@code address} (a Baton peer and a
+     * host in conflict may both answer): within {@code wait}, and a few milliseconds after the first.
      */
-    default java.util.Set<String> answerers(String iface, String address, Duration wait) throws IOException {
-        String one = answeredElsewhere(iface, address, wait);
-        return one == null ? java.util.Set.of() : java.util.Set.of(one);
-    }
+    java.util.Set<String> answerers(String iface, String address, Duration wait) throws IOException;
 }

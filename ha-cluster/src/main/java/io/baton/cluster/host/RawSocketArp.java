@@ -55,37 +55,26 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
     }
 
     @Override
-    public synchronized String answeredElsewhere(String iface, String address, Duration wait) throws IOException {
-        byte[] mac = parseMac(addresses.mac(iface));
-        byte[] ip = ipBytes(address);
-        byte[] link = linkAddress(addresses.ifindex(iface));
-        return withSocket(iface, fd -> {
-            byte[] frame = new byte[128];
-            drain(fd, frame);
-            send(fd, probe(mac, ip), link, iface);
-            long deadline = System.nanoTime() + wait.toNanos();
-            while (System.nanoTime() < deadline) {
-                long length;
-                try {
-                    length = LIBC.recv(fd, frame, frame.length, 0);
-                } catch (LastErrorException e) {
-                    continue;                                            // EAGAIN: nothing within the slice
-                }
-                String other = otherOwner(frame, length, mac, ip);
-                if (other != null) {
-                    return other;
-                }
-            }
-            return null;
-        });
+    public String answeredElsewhere(String iface, String address, Duration wait) throws IOException {
+        return probeAnswers(iface, address, wait, 0).stream().findFirst().orElse(null);
     }
 
     /** After a first answer to a probe, how long another host's answer is waited for. */
     private static final long SECOND_ANSWER_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(3);
 
     @Override
-    public synchronized java.util.Set<String> answerers(String iface, String address, Duration wait)
-            throws IOException {
+    public java.util.Set<String> answerers(String iface, String address, Duration wait) throws IOException {
+        // hosts on one LAN answer within a millisecond of each other: a little longer for a second
+        // answerer after the first, not the whole wait (a takeover is waiting on this)
+        return probeAnswers(iface, address, wait, SECOND_ANSWER_NANOS);
+    }
+
+    /**
+     * Sends one probe and collects the MACs of other hosts that answer, until {@code wait} is over
+     * or {@code afterFirstNanos} after the first answer.
+     */
+    private synchronized java.util.Set<String> probeAnswers(String iface, String address, Duration wait,
+                                                           long afterFirstNanos) throws IOException {
         byte[] mac = parseMac(addresses.mac(iface));
         byte[] ip = ipBytes(address);
         byte[] link = linkAddress(addresses.ifindex(iface));
@@ -104,9 +93,7 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
                 }
                 String other = otherOwner(frame, length, mac, ip);
                 if (other != null && seen.add(other) && seen.size() == 1) {
-                    // hosts on one LAN answer within a millisecond of each other: a little longer for a
-                    // second answerer, not the whole wait (a takeover is waiting on this)
-                    deadline = Math.min(deadline, System.nanoTime() + SECOND_ANSWER_NANOS);
+                    deadline = Math.min(deadline, System.nanoTime() + afterFirstNanos);
                 }
             }
             return java.util.Set.copyOf(seen);

@@ -102,5 +102,8 @@ class VipNamespaceTest {
         assertThat(arp.answeredElsewhere(hostSide, network.subnet + "2", Duration.ofMillis(500)))
                 .isEqualTo(network.mac(client, clientSide));
         assertThat(arp.answeredElsewhere(hostSide, network.subnet + "77", Duration.ofMillis(200))).isNull();
+        assertThat(arp.answerers(hostSide, network.subnet + "2", Duration.ofMillis(500)))
+                .containsExactly(network.mac(client, clientSide));
+        assertThat(arp.answerers(hostSide, network.subnet + "77", Duration.ofMillis(200))).isEmpty();
     }
 }
