@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Arrays;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -263,6 +264,23 @@ class AdminApiTest {
                 assertThat(TestHttp.get(admin, "/metrics").body())
                         .contains("# TYPE baton_cluster_connections_refused_total counter")
                         .contains("baton_cluster_connections_refused_total{reason=\"not-a-node-address\"} 1.0"));
+    }
+
+    @Test
+    void resolvingADivergenceThatIsNotThereOrWithABadBodyIsRefusedAndChangesNothing() throws Exception {
+        for (String body : List.of("{not json", "", "[]", "{\"take\": \"everything\"}", "{\"take\": 1}")) {
+            HttpResponse<String> answer = TestHttp.send(admin, "POST", "/api/v1/config/resolve", "application/json",
+                    body);
+            assertThat(answer.statusCode()).as(body + " -> " + answer.body()).isEqualTo(400);
+            assertThat(answer.body()).doesNotContain("Exception");
+        }
+        HttpResponse<String> notDiverged = TestHttp.send(admin, "POST", "/api/v1/config/resolve", "application/json",
+                "{\"take\": \"cluster\"}");
+        assertThat(notDiverged.statusCode()).isEqualTo(409);
+        assertThat(notDiverged.body()).contains("has not diverged");
+        assertThat(TestHttp.send(admin, "GET", "/api/v1/config/resolve", "application/json", "").statusCode())
+                .isEqualTo(405);
+        assertThat(configRevision()).isEqualTo(1);
     }
 
     @Test

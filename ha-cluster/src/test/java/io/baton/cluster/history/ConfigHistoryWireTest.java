@@ -42,6 +42,9 @@ class ConfigHistoryWireTest {
     private ConfigStore store2;
     private ConfigHistory history1;
     private ConfigHistory history2;
+    private ServerStates states1;
+    private ServerStates states2;
+    private final List<String> statesRun = new CopyOnWriteArrayList<>();
 
     @BeforeEach
     void startPair() throws Exception {
@@ -81,6 +84,12 @@ class ConfigHistoryWireTest {
         history2 = ConfigHistory.create(lb2, store2, host()).start();
         closeLast.add(0, history1);
         closeLast.add(0, history2);
+        states1 = ServerStates.load("lb1", dir.resolve("lb1"), statesHost("lb1"));
+        states2 = ServerStates.load("lb2", dir.resolve("lb2"), statesHost("lb2"));
+        states1.follow(lb1, history1::sequencer);
+        states2.follow(lb2, history2::sequencer);
+        closeLast.add(0, states1);
+        closeLast.add(0, states2);
         await().atMost(Duration.ofSeconds(10)).until(() -> history1.members().size() == 2
                 && history2.members().size() == 2 && history2.state() == ConfigHistory.State.IN_SYNC);
     }
@@ -151,6 +160,55 @@ class ConfigHistoryWireTest {
         assertThat(answers.get(0).outcome()).isEqualTo(ClusterMessage.Answer.NOT_SEQUENCER);
         assertThat(answers.get(0).message()).isEqualTo("lb1");
         assertThat(store2.highestRevision()).isEqualTo(1);
+    }
+
+    @Test
+    void serverStatesSentByAMemberThatDoesNotNumberThemAreIgnored() throws Exception {
+        lb2.broadcast(new ClusterMessage.ServerStates(99, List.of(new ClusterMessage.StateEntry("web", "rs1", "halt",
+                "2026-12-01T00:00:00Z", "forged"))));
+        long version = states2.set("web", "rs1", io.baton.config.ServerState.DRAIN, "test");
+
+        assertThat(version).isEqualTo(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> states1.version() == 1 && states2.version() == 1);
+        assertThat(states1.states().get("web/rs1").state()).isEqualTo(io.baton.config.ServerState.DRAIN);
+        assertThat(statesRun).noneMatch(run -> run.contains("halt"));
+    }
+
+    @Test
+    void aStateChangeForAnUnknownServerOrStateIsRefusedAndChangesNothing() throws Exception {
+        List<ClusterMessage.Answer> answers = new CopyOnWriteArrayList<>();
+        lb2.subscribe((from, message) -> {
+            if (message instanceof ClusterMessage.Answer answer) {
+                answers.add(answer);
+            }
+        });
+
+        lb2.sendTo("lb1", new ClusterMessage.StateChange((1L << 60) + 7, "web", "nobody", "drain", "hostile"));
+        lb2.sendTo("lb1", new ClusterMessage.StateChange((1L << 60) + 8, "web", "rs1", "sleepy", "hostile"));
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> answers.size() == 2);
+        assertThat(answers).allMatch(answer -> answer.outcome() == ClusterMessage.Answer.INVALID);
+        assertThat(answers).extracting(ClusterMessage.Answer::message)
+                .anyMatch(message -> message.contains("no server \"nobody\""))
+                .anyMatch(message -> message.contains("unknown state \"sleepy\""));
+        assertThat(states1.version()).isZero();
+        assertThat(states1.states()).isEmpty();
+    }
+
+    private ServerStates.Host statesHost(String node) {
+        return new ServerStates.Host() {
+            @Override
+            public String unknown(String service, String server) {
+                return service.equals("web") && server.equals("rs1") ? null
+                        : "service \"" + service + "\" has no server \"" + server + "\"";
+            }
+
+            @Override
+            public void run(java.util.Map<String, ServerStates.Entry> states) {
+                states.values().forEach(entry -> statesRun.add(node + " " + entry.key() + " "
+                        + entry.state().configName()));
+            }
+        };
     }
 
     private ConfigHistory.Host host() {
