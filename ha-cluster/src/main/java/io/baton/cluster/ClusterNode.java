@@ -579,36 +579,20 @@ public final class ClusterNode implements AutoCloseable {
             return; // decide only knowing every member (who holds the VIPs, who is ready)
         }
         boolean merged = merge || mergePending;
-        long highestEpoch = Math.max(decision.epoch(), epochsSeen.values().stream().mapToLong(Long::longValue).max()
-                .orElse(0));
-        Decision base = decision.epoch() == highestEpoch ? decision
-                : new Decision(decision.active(), highestEpoch, decision.reason());
-        // the member that holds the VIPs is the active one, whatever a partition decided meanwhile
-        List<String> holders = members.stream().map(infos::get)
-                .filter(info -> info != null && info.holding()).map(MemberInfo::nodeId).toList();
-        if (holders.size() == 1 && !holders.get(0).equals(base.active())) {
-            base = new Decision(holders.get(0), base.epoch(), holders.get(0) + " holds the VIPs");
-        }
-        List<MemberInfo> view = members.stream().map(infos::get).filter(info -> info != null).toList();
-        if (merged && holders.size() > 1 && view.stream().anyMatch(info -> info.ready()
-                && holders.contains(info.nodeId()))) {
-            // partitions that each had an active merged: the holder with the highest priority stays, as
-            // with keepalived, whichever node happens to coordinate the merged view
-            LOG.warn("{} all hold the VIPs after a merge: the eligible one with the highest priority stays active",
-                    holders);
-            base = new Decision(null, base.epoch(), "");
-            view = view.stream().filter(info -> holders.contains(info.nodeId())).toList();
-        }
+        long highestSeen = epochsSeen.values().stream().mapToLong(Long::longValue).max().orElse(0);
         boolean settling = firstElectionAt != 0 && System.nanoTime() - firstElectionAt < BOOT_SETTLE.toNanos();
-        Decision next = Election.decide(base, view, config.preempt() || settling);
+        Election.Outcome outcome = Election.coordinate(new Election.Round(decision, highestSeen,
+                members.stream().map(infos::get).toList(), config.nodes().size(), merged, config.preempt(), settling));
+        if (outcome.warning() != null) {
+            LOG.warn(outcome.warning());
+        }
+        Decision next = outcome.decision();
         if (decision.epoch() == 0 && next.active() != null) {
             firstElectionAt = System.nanoTime();
-        } else if (settling && view.size() == config.nodes().size() && view.stream().allMatch(MemberInfo::ready)) {
+        } else if (settling && outcome.everyoneReady()) {
             firstElectionAt = 0; // every node is here and ready: the boot is settled (a later handover stays)
         }
         if (merged) {
-            // after a merge every partition may have its own active: a fresh epoch settles it
-            next = new Decision(next.active(), highestEpoch + 1, "partitions merged; " + next.active() + " stays active");
             mergePending = false;
         }
         if (next.equals(decision)) {
@@ -634,7 +618,7 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private void adopt(Decision next, boolean merged) {
-        if (next.epoch() < decision.epoch() || next.equals(decision)) {
+        if (!Election.supersedes(next, decision)) {
             return;
         }
         Decision before = decision;

@@ -28,6 +28,73 @@ public final class Election {
     private Election() {
     }
 
+    /**
+     * What the coordinator of a view knows when it elects.
+     *
+     * @param current          the decision this node has adopted
+     * @param highestEpochSeen the highest epoch any member says it adopted
+     * @param view             every member's info, in the view's order
+     * @param merged           the view follows a merge of partitions
+     * @param settling         the cluster booted a moment ago: a higher priority takes the role (see BOOT_SETTLE)
+     */
+    public record Round(Decision current, long highestEpochSeen, List<MemberInfo> view, int nodesConfigured,
+                        boolean merged, boolean preempt, boolean settling) {
+        public Round {
+            view = List.copyOf(view);
+        }
+    }
+
+    /**
+     * The coordinator's decision for its view.
+     *
+     * @param warning      what to log, or null
+     * @param everyoneReady every configured node is in the view and ready (the boot has settled)
+     */
+    public record Outcome(Decision decision, String warning, boolean everyoneReady) {
+    }
+
+    /**
+     * The coordinator's election: {@link #decide} over the view, after two rules of its own. The
+     * member that holds the VIPs is the active one, whatever a partition decided meanwhile; after a
+     * merge in which several members hold them, the eligible holder with the highest priority stays
+     * (as with keepalived), whichever node coordinates the merged view, and the merge always raises
+     * the epoch past every epoch seen, so that each partition's decision is superseded.
+     */
+    public static Outcome coordinate(Round round) {
+        long highestEpoch = Math.max(round.current().epoch(), round.highestEpochSeen());
+        Decision base = round.current().epoch() == highestEpoch ? round.current()
+                : new Decision(round.current().active(), highestEpoch, round.current().reason());
+        List<String> holders = round.view().stream().filter(MemberInfo::holding).map(MemberInfo::nodeId).toList();
+        if (holders.size() == 1 && !holders.get(0).equals(base.active())) {
+            base = new Decision(holders.get(0), base.epoch(), holders.get(0) + " holds the VIPs");
+        }
+        List<MemberInfo> candidates = round.view();
+        String warning = null;
+        if (round.merged() && holders.size() > 1 && candidates.stream()
+                .anyMatch(info -> info.ready() && holders.contains(info.nodeId()))) {
+            warning = holders + " all hold the VIPs after a merge: the eligible one with the highest priority stays"
+                    + " active";
+            base = new Decision(null, base.epoch(), "");
+            candidates = candidates.stream().filter(info -> holders.contains(info.nodeId())).toList();
+        }
+        Decision next = decide(base, candidates, round.preempt() || round.settling());
+        if (round.merged()) {
+            next = new Decision(next.active(), highestEpoch + 1, next.active() == null
+                    ? "partitions merged; no member is eligible" : "partitions merged; " + next.active() + " stays active");
+        }
+        boolean everyoneReady = round.view().size() == round.nodesConfigured()
+                && round.view().stream().allMatch(MemberInfo::ready);
+        return new Outcome(next, warning, everyoneReady);
+    }
+
+    /**
+     * Whether a node that has adopted {@code current} adopts {@code offered}: never an older epoch
+     * (a decision delayed on the wire, or from a partition that lost a merge), never the same twice.
+     */
+    public static boolean supersedes(Decision offered, Decision current) {
+        return offered.epoch() >= current.epoch() && !offered.equals(current);
+    }
+
     public static Decision decide(Decision previous, List<MemberInfo> members, boolean preempt) {
         List<MemberInfo> eligible = members.stream()
                 .filter(MemberInfo::ready)

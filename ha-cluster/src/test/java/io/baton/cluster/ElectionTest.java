@@ -106,4 +106,105 @@ class ElectionTest {
 
         assertThat(Election.decide(decision, List.of(LB2, LB1), false)).isSameAs(decision);
     }
+
+    // --- the coordinator's round -------------------------------------------------------------
+
+    private static MemberInfo holding(String id, int priority) {
+        return new MemberInfo(id, priority, 5, true, true);
+    }
+
+    private static Election.Round round(Decision current, long seen, List<MemberInfo> view, boolean merged,
+                                        boolean settling) {
+        return new Election.Round(current, seen, view, 2, merged, false, settling);
+    }
+
+    @Test
+    void theMemberThatHoldsTheVipsIsActiveWhateverAPartitionDecided() {
+        Decision stale = new Decision("lb1", 4, "lb1 has the highest priority");
+
+        Election.Outcome outcome = Election.coordinate(round(stale, 4, List.of(LB1, holding("lb2", 100)), false,
+                false));
+
+        assertThat(outcome.decision().active()).isEqualTo("lb2");
+        assertThat(outcome.decision().epoch()).isEqualTo(4);
+    }
+
+    @Test
+    void aMergeOfTwoActivesKeepsTheHolderWithTheHighestPriorityAndOutrunsEveryEpoch() {
+        Decision mine = new Decision("lb2", 3, "lb1 left the cluster");
+
+        Election.Outcome outcome = Election.coordinate(round(mine, 9,
+                List.of(holding("lb2", 100), holding("lb1", 200)), true, false));
+
+        assertThat(outcome.decision().active()).isEqualTo("lb1");
+        assertThat(outcome.decision().epoch()).isEqualTo(10);
+        assertThat(outcome.decision().reason()).isEqualTo("partitions merged; lb1 stays active");
+        assertThat(outcome.warning()).contains("all hold the VIPs after a merge");
+    }
+
+    @Test
+    void aMergeWhereOneHolderIsNotReadyKeepsTheReadyOne() {
+        MemberInfo faultyHolder = new MemberInfo("lb1", 200, 5, false, true, "has no link on eth0");
+
+        Election.Outcome outcome = Election.coordinate(round(new Decision("lb1", 5, ""), 6,
+                List.of(faultyHolder, holding("lb2", 100)), true, false));
+
+        assertThat(outcome.decision().active()).isEqualTo("lb2");
+        assertThat(outcome.decision().epoch()).isEqualTo(7);
+    }
+
+    @Test
+    void aMergeWithOneActiveStillRaisesTheEpoch() {
+        Decision current = new Decision("lb1", 2, "first");
+
+        Election.Outcome outcome = Election.coordinate(round(current, 2, List.of(holding("lb1", 200), LB2), true,
+                false));
+
+        assertThat(outcome.decision()).isEqualTo(new Decision("lb1", 3, "partitions merged; lb1 stays active"));
+        assertThat(outcome.warning()).isNull();
+    }
+
+    @Test
+    void whileTheBootSettlesAHigherPriorityJoinerTakesTheRole() {
+        Decision lb2First = new Decision("lb2", 1, "lb2 has the highest priority of the eligible members");
+
+        Election.Outcome settling = Election.coordinate(round(lb2First, 1, List.of(LB2, LB1), false, true));
+        Election.Outcome settled = Election.coordinate(round(lb2First, 1, List.of(LB2, LB1), false, false));
+
+        assertThat(settling.decision().active()).isEqualTo("lb1");
+        assertThat(settling.everyoneReady()).isTrue();
+        assertThat(settled.decision()).isSameAs(lb2First);
+    }
+
+    @Test
+    void theBootIsNotSettledWhileAConfiguredNodeIsMissingOrNotReady() {
+        Decision first = new Decision("lb1", 1, "");
+
+        assertThat(Election.coordinate(round(first, 1, List.of(LB1), false, true)).everyoneReady()).isFalse();
+        assertThat(Election.coordinate(round(first, 1, List.of(LB1, new MemberInfo("lb2", 100, 5, false)), false,
+                true)).everyoneReady()).isFalse();
+    }
+
+    @Test
+    void aCoordinatorBehindOnEpochsDecidesPastTheHighestSeen() {
+        Decision old = new Decision("lb1", 2, "");
+
+        Election.Outcome outcome = Election.coordinate(round(old, 6, List.of(new MemberInfo("lb1", 200, 5, false),
+                LB2), false, false));
+
+        assertThat(outcome.decision().active()).isEqualTo("lb2");
+        assertThat(outcome.decision().epoch()).isEqualTo(7);
+    }
+
+    @Test
+    void decisionsArriveOutOfOrderAndOnlyNewerOnesAreAdopted() {
+        Decision second = new Decision("lb2", 2, "lb1 left the cluster");
+        Decision third = new Decision("lb1", 3, "partitions merged; lb1 stays active");
+
+        assertThat(Election.supersedes(third, second)).isTrue();
+        assertThat(Election.supersedes(second, third)).isFalse(); // late on the wire
+        assertThat(Election.supersedes(third, third)).isFalse();
+        assertThat(Election.supersedes(new Decision("lb2", 3, "other partition"), third)).isTrue();
+        assertThat(Election.supersedes(Decision.NONE, second)).isFalse();
+    }
 }

@@ -3,6 +3,7 @@ package io.baton.appliance.ha;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.ClusterNode;
 import io.baton.cluster.Decision;
+import io.baton.cluster.HaStateMachine;
 import io.baton.cluster.MemberInfo;
 import io.baton.cluster.VipPolicy;
 import io.baton.cluster.host.AddressManager;
@@ -89,31 +90,14 @@ public final class HaController implements AutoCloseable {
      * answers ARP from its kernel, in well under a millisecond on a LAN even with a busy CPU.
      */
     static final Duration PROBE_WAIT = Duration.ofMillis(20);
-    /** When the VIP still answers elsewhere, the next look. */
-    static final Duration RECHECK = Duration.ofMillis(50);
-    /**
-     * How long a host that is no Baton node (its MAC is none a member published) may hold up a
-     * takeover by answering ARP for a VIP: an address conflict is shown, and the VIP claimed anyway.
-     */
-    static final Duration CONFLICT_WAIT = Duration.ofMillis(300);
-    /**
-     * How long a node with a majority waits for a VIP that a Baton peer still answers for before it
-     * claims it anyway: an old active cut into a minority releases at once (within its failure
-     * detection), so this bounds a takeover that a stale answer would otherwise hold up.
-     */
-    static final Duration MAJORITY_PROBE_WAIT = Duration.ofSeconds(1);
-
     private final AddressManager addresses;
     private final ArpProbe probe;
-    /** System.nanoTime() since a majority-side claim has waited for a VIP still answered elsewhere; 0 when not. */
-    private long majorityWaitSince;
     /** The MACs of this node's VIP interfaces, published so that peers know them from other hosts. */
     private volatile List<String> ownMacs = List.of();
-    /** Address conflicts: VIP -> the foreign MACs that answer ARP for it, and since when (System.nanoTime()). */
-    private final Map<String, Conflict> conflicts = new java.util.concurrent.ConcurrentHashMap<>();
-
-    private record Conflict(java.util.Set<String> macs, String iface, long since) {
-    }
+    /** The rules; stepped under this controller's lock. */
+    private final HaStateMachine machine = new HaStateMachine();
+    /** The machine's address conflicts after its last step, for readers on other threads. */
+    private volatile Map<String, HaStateMachine.Conflict> conflicts = Map.of();
 
     private HaController(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
                          AddressManager addresses, ArpProbe probe, java.util.function.Supplier<String> historyUnready) {
@@ -349,82 +333,67 @@ public final class HaController implements AutoCloseable {
         if (cluster == null || closed) {
             return;
         }
-        if (linkDown != null || handingOver) {
-            verdict = handingOver ? "handing the active role over" : "FAULT: link down on " + linkDown;
-            if (holding) {
-                LOG.warn("node {} gives up the active role: {}", self, verdict);
+        step(reannounce);
+    }
+
+    /** Steps the state machine with what this node sees now, and does what it says. */
+    private void step(boolean reannounce) {
+        HaStateMachine.Observation seen = new HaStateMachine.Observation(self, cluster.decision(), cluster.members(),
+                config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
+                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
+                System.nanoTime());
+        HaStateMachine.Step step = machine.step(seen);
+        if (step.probes()) {
+            step = machine.step(seen, probeVips());
+        }
+        verdict = step.verdict();
+        conflicts = machine.conflicts();
+        for (HaStateMachine.Action action : step.actions()) {
+            if (action instanceof HaStateMachine.Action.Claim claim) {
+                LOG.warn("node {} takes the active role (epoch {}): {}; {}", self, seen.decision().epoch(),
+                        seen.decision().reason(), claim.reason());
+                vipProblems = vips.claim(managed(config.vips()));
+                l7.setActive(true);
+                vips.announce();
+                holding = true;
+                cluster.update(info());
+            } else if (action instanceof HaStateMachine.Action.Release release) {
+                LOG.warn("node {} gives up the active role: {}", self, release.reason());
                 l7.setActive(false);
                 vips.releaseAll();
                 holding = false;
                 cluster.update(info());
-            }
-            return;
-        }
-        Decision decision = cluster.decision();
-        boolean minority = !cluster.inMajority();
-        Witness current = witness;
-        boolean witnessAnswers = current != null && decision.isActive(self) && minority && witnessFresh();
-        VipPolicy.Verdict next = VipPolicy.decide(self, decision, cluster.members().size(),
-                config.cluster().nodes().size(), current != null, witnessAnswers);
-        if (next.hold() && !holding && !cluster.settled()) {
-            next = new VipPolicy.Verdict(false, "waiting for the cluster to settle after a change of members");
-        }
-        if (next.hold() && !holding) {
-            String otherHolder = cluster.infos().values().stream()
-                    .filter(info -> info.holding() && !info.nodeId().equals(self)
-                            && cluster.members().contains(info.nodeId()))
-                    .map(MemberInfo::nodeId).findFirst().orElse(null);
-            if (otherHolder != null) {
-                next = new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");
-            }
-        }
-        boolean someoneAbsent = cluster.members().size() < config.cluster().nodes().size();
-        if (next.hold() && !holding && someoneAbsent) {
-            // an absent node may be alive behind a cut link: does a VIP still answer from it?
-            String answering = stillAnswered();
-            long now = System.nanoTime();
-            if (answering == null) {
-                majorityWaitSince = 0;
-            } else if (minority) {
-                next = new VipPolicy.Verdict(false, answering);
-                // a killed node's guard removes its VIPs within ~20 ms: look again soon, not at the next tick
-                timer.schedule(() -> reconcile(false), RECHECK.toMillis(), TimeUnit.MILLISECONDS);
-            } else {
-                if (majorityWaitSince == 0) {
-                    majorityWaitSince = now;
+            } else if (action instanceof HaStateMachine.Action.Announce) {
+                LOG.info("partitions merged: re-announcing the VIPs");
+                vips.announce();
+            } else if (action instanceof HaStateMachine.Action.Recheck recheck) {
+                try {
+                    timer.schedule(() -> reconcile(false), recheck.after().toMillis(), TimeUnit.MILLISECONDS);
+                } catch (RejectedExecutionException stopping) {
+                    // closing: nothing left to reconcile
                 }
-                if (now - majorityWaitSince < MAJORITY_PROBE_WAIT.toNanos()) {
-                    next = new VipPolicy.Verdict(false, answering + " (with a majority: for "
-                            + MAJORITY_PROBE_WAIT.toMillis() + " ms at most)");
-                    timer.schedule(() -> reconcile(false), RECHECK.toMillis(), TimeUnit.MILLISECONDS);
-                } else {
-                    LOG.warn("a VIP still answers elsewhere after {} ms ({}); this node has a majority, and a node in"
-                            + " a minority releases the VIPs: claiming", MAJORITY_PROBE_WAIT.toMillis(), answering);
-                    majorityWaitSince = 0;
-                }
+            } else if (action instanceof HaStateMachine.Action.Warn warn) {
+                LOG.warn(warn.message());
             }
-        } else {
-            majorityWaitSince = 0;
         }
-        verdict = next.reason();
-        if (next.hold() && !holding) {
-            LOG.warn("node {} takes the active role (epoch {}): {}; {}", self, decision.epoch(), decision.reason(),
-                    next.reason());
-            vipProblems = vips.claim(managed(config.vips()));
-            l7.setActive(true);
-            vips.announce();
-            holding = true;
-            cluster.update(info());
-        } else if (!next.hold() && holding) {
-            LOG.warn("node {} gives up the active role: {}", self, next.reason());
-            l7.setActive(false);
-            vips.releaseAll();
-            holding = false;
-            cluster.update(info());
-        } else if (holding && reannounce) {
-            LOG.info("partitions merged: re-announcing the VIPs");
-            vips.announce();
+    }
+
+    /** Who else answers ARP for each VIP: the state machine tells a Baton peer from a stranger. */
+    private List<HaStateMachine.ProbeAnswer> probeVips() {
+        List<HaStateMachine.ProbeAnswer> answers = new java.util.ArrayList<>();
+        for (VipConfig vip : managed(config.vips())) {
+            try {
+                long started = System.nanoTime();
+                java.util.Set<String> answering = probe.answerers(vip.iface(), vip.address(), PROBE_WAIT);
+                LOG.debug("ARP probe for {} on {}: {} ({} ms)", vip.address(), vip.iface(),
+                        answering.isEmpty() ? "no other host answers" : "answered by " + answering,
+                        (System.nanoTime() - started) / 1_000_000);
+                answers.add(new HaStateMachine.ProbeAnswer(vip.address(), vip.iface(), answering));
+            } catch (IOException e) {
+                LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
+            }
         }
+        return answers;
     }
 
     /**
@@ -466,80 +435,6 @@ public final class HaController implements AutoCloseable {
             node.update(info());
             reconcile(false);
         }
-    }
-
-    /**
-     * In a minority, a peer that looks dead may only be cut off: if another host still answers ARP
-     * for a VIP, the active node is alive behind a partition and this node must not claim it.
-     */
-    private String stillAnswered() {
-        List<String> absent = config.cluster().nodes().stream().map(NodeConfig::id)
-                .filter(id -> !cluster.members().contains(id)).toList();
-        Map<String, MemberInfo> lastWords = cluster.departed();
-        if (!absent.isEmpty() && absent.stream().allMatch(id -> lastWords.containsKey(id) && !lastWords.get(id).holding())) {
-            return null; // every absent node said it released the VIPs before it left: no one else can hold them
-        }
-        // the MACs every configured node published (those that left included): only they can hold a VIP
-        Map<String, String> batonMacs = new java.util.HashMap<>();
-        java.util.Set<String> unseen = new java.util.HashSet<>();
-        for (NodeConfig node : config.cluster().nodes()) {
-            if (node.id().equals(self)) {
-                continue;
-            }
-            MemberInfo known = cluster.infos().containsKey(node.id()) ? cluster.infos().get(node.id())
-                    : lastWords.get(node.id());
-            if (known == null || known.macs().isEmpty()) {
-                unseen.add(node.id());
-            } else {
-                known.macs().forEach(mac -> batonMacs.put(mac.toLowerCase(java.util.Locale.ROOT), node.id()));
-            }
-        }
-        for (VipConfig vip : managed(config.vips())) {
-            try {
-                long started = System.nanoTime();
-                java.util.Set<String> answering = probe.answerers(vip.iface(), vip.address(), PROBE_WAIT);
-                LOG.debug("ARP probe for {} on {}: {} ({} ms)", vip.address(), vip.iface(),
-                        answering.isEmpty() ? "no other host answers" : "answered by " + answering,
-                        (System.nanoTime() - started) / 1_000_000);
-                java.util.Set<String> peers = new java.util.TreeSet<>();
-                java.util.Set<String> foreign = new java.util.TreeSet<>();
-                for (String mac : answering) {
-                    String lower = mac.toLowerCase(java.util.Locale.ROOT);
-                    if (batonMacs.containsKey(lower)) {
-                        peers.add(mac + " (" + batonMacs.get(lower) + ")");
-                    } else {
-                        foreign.add(mac);
-                    }
-                }
-                if (!peers.isEmpty()) {
-                    conflicts.remove(vip.address()); // a conflict is timed from answers without a peer's
-                    return "VIP " + vip.address() + " still answers from " + String.join(", ", peers)
-                            + ": the active node is alive behind a partition; not claiming";
-                }
-                if (foreign.isEmpty()) {
-                    conflicts.remove(vip.address());
-                    continue;
-                }
-                if (!unseen.isEmpty()) {
-                    // it may be a node this one never heard from: no telling it from a stranger
-                    return "VIP " + vip.address() + " still answers from " + String.join(", ", foreign)
-                            + ", which may be " + String.join(", ", unseen) + " (never seen by this node); not claiming";
-                }
-                Conflict conflict = conflicts.compute(vip.address(), (address, before) -> before != null
-                        && before.macs().equals(foreign) ? before : new Conflict(foreign, vip.iface(), System.nanoTime()));
-                long waited = System.nanoTime() - conflict.since();
-                if (waited < CONFLICT_WAIT.toNanos()) {
-                    return "VIP " + vip.address() + " is also answered by " + String.join(", ", foreign)
-                            + ", which is no Baton node: an address conflict; claiming it after "
-                            + CONFLICT_WAIT.toMillis() + " ms";
-                }
-                LOG.error("address conflict: VIP {} on {} is also answered by {}, which is no Baton node (no member"
-                        + " published that MAC); claiming it anyway", vip.address(), vip.iface(), foreign);
-            } catch (IOException e) {
-                LOG.warn("cannot probe VIP {} on {}: {}", vip.address(), vip.iface(), e.getMessage());
-            }
-        }
-        return null;
     }
 
     public boolean holding() {
@@ -633,11 +528,8 @@ public final class HaController implements AutoCloseable {
             node = cluster;
             wasActive = node != null && node.decision().isActive(self);
             stopping = true; // from now on info() says: not eligible
-            if (holding) {
-                LOG.warn("node {} stopping: releasing the VIPs before leaving the cluster", self);
-                l7.setActive(false);
-                vips.releaseAll();
-                holding = false;
+            if (node != null) {
+                step(false); // the machine is STOPPING: it releases the VIPs
             }
             lastWord = info();
         }

@@ -1,0 +1,326 @@
+package io.baton.cluster;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Whether this node holds the VIPs, as a pure state machine: each {@link #step} takes what the node
+ * sees now (an {@link Observation}: the cluster's decision and view, the members' infos, the
+ * witness, the links, the clock) and returns the new {@link State} and the {@link Action}s to take.
+ * It never touches the host or the network; {@code HaController} executes the actions (adds and
+ * removes the VIPs, announces them, probes ARP, tells the cluster) and feeds the results back.
+ *
+ * <p>The rules, in order:
+ * <ol>
+ *   <li>A node that stops, hands the role over, or has no link on a VIP interface releases at once.</li>
+ *   <li>Otherwise the quorum rule ({@link VipPolicy}) says whether the active node may hold the VIPs.</li>
+ *   <li>A claim waits until the view's decision was made knowing every member, and until no other
+ *       member of the view says it holds the VIPs.</li>
+ *   <li>While a configured node is absent, it may be alive behind a cut link: a claim first probes
+ *       ARP for the VIPs ({@link Action.Probe}). A VIP answered by a Baton peer's MAC (every member
+ *       publishes its MACs) blocks the claim: forever in a minority or exact half (the old active
+ *       releases when it can), for {@link #MAJORITY_PROBE_WAIT} with a strict majority (a node in a
+ *       minority releases at once, so a longer answer is stale). An answer from any other MAC is an
+ *       address conflict: it is reported, and blocks for {@link #CONFLICT_WAIT} at most, unless a
+ *       configured node was never seen (its MAC is unknown: it may be that node).</li>
+ *   <li>Absent nodes whose last word said they hold nothing need no probe.</li>
+ * </ol>
+ * Not thread-safe: one thread steps it.
+ */
+public final class HaStateMachine {
+
+    /** What the node is doing, for the status and the log. */
+    public enum State {
+        /** No decision adopted yet: the node has not heard the cluster. */
+        STARTING,
+        PASSIVE,
+        /** Holds the VIPs. */
+        ACTIVE,
+        /** Gives the active role to a peer on request. */
+        HANDING_OVER,
+        /** A VIP interface has no link: not fit to hold VIPs. */
+        FAULT,
+        STOPPING
+    }
+
+    /** What the controller does for the machine. */
+    public sealed interface Action {
+        /** Add the VIPs, start forwarding, announce them with gratuitous ARP, and tell the cluster. */
+        record Claim(String reason) implements Action {
+        }
+
+        /** Stop forwarding, remove the VIPs, and tell the cluster. */
+        record Release(String reason) implements Action {
+        }
+
+        /** Announce the VIPs again (after a merge, the other partition's neighbours may point elsewhere). */
+        record Announce() implements Action {
+        }
+
+        /** Probe ARP for every VIP and step again with the answers. */
+        record Probe() implements Action {
+        }
+
+        /** Step again after this long even if nothing changes. */
+        record Recheck(Duration after) implements Action {
+        }
+
+        /** Something the operator should read in the log. */
+        record Warn(String message) implements Action {
+        }
+    }
+
+    /**
+     * What the node sees.
+     *
+     * @param members    the node ids of the current view
+     * @param configured every configured node id
+     * @param infos      what each member of the view last said of itself
+     * @param departed   the last word of configured nodes not in the view
+     * @param settled    the view's decision was made knowing every member's info
+     * @param linkDown   the VIP interface without link, or null
+     * @param reannounce the step follows a merge of partitions
+     * @param now        System.nanoTime()
+     */
+    public record Observation(String self, Decision decision, List<String> members, List<String> configured,
+                              Map<String, MemberInfo> infos, Map<String, MemberInfo> departed, boolean settled,
+                              boolean witnessConfigured, boolean witnessAnswers, String linkDown,
+                              boolean handingOver, boolean stopping, boolean reannounce, long now) {
+        public Observation {
+            members = List.copyOf(members);
+            configured = List.copyOf(configured);
+            infos = Map.copyOf(infos);
+            departed = Map.copyOf(departed);
+        }
+    }
+
+    /** Who answered one VIP's ARP probe (other hosts only: never this node). */
+    public record ProbeAnswer(String vip, String iface, Set<String> macs) {
+        public ProbeAnswer {
+            macs = Set.copyOf(macs);
+        }
+    }
+
+    /** The state, why, and what to do. */
+    public record Step(State state, String verdict, List<Action> actions) {
+        public Step {
+            actions = List.copyOf(actions);
+        }
+
+        public boolean probes() {
+            return actions.stream().anyMatch(Action.Probe.class::isInstance);
+        }
+    }
+
+    /** An address conflict: the foreign MACs that answer ARP for a VIP, since when (nanoTime). */
+    public record Conflict(Set<String> macs, String iface, long since) {
+    }
+
+    /** When a VIP still answers from a Baton peer in a minority, the next look. */
+    public static final Duration RECHECK = Duration.ofMillis(50);
+    /**
+     * How long a host that is no Baton node (its MAC is none a member published) may hold up a
+     * takeover by answering ARP for a VIP.
+     */
+    public static final Duration CONFLICT_WAIT = Duration.ofMillis(300);
+    /**
+     * How long a node with a strict majority waits for a VIP that a Baton peer still answers for
+     * before it claims it anyway: an old active cut into a minority releases at once (within its
+     * failure detection), so this bounds a takeover that a stale answer would otherwise hold up.
+     */
+    public static final Duration MAJORITY_PROBE_WAIT = Duration.ofSeconds(1);
+
+    private State state = State.STARTING;
+    private boolean holding;
+    private String verdict = "starting";
+    /** nanoTime since which a majority-side claim has waited for a VIP answered elsewhere; 0 when not. */
+    private long majorityWaitSince;
+    private final Map<String, Conflict> conflicts = new TreeMap<>();
+
+    public State state() {
+        return state;
+    }
+
+    public boolean holding() {
+        return holding;
+    }
+
+    public String verdict() {
+        return verdict;
+    }
+
+    /** VIP -> the address conflict on it. */
+    public Map<String, Conflict> conflicts() {
+        return Map.copyOf(conflicts);
+    }
+
+    /** One step without probe answers: when the rules need them, the step's actions say {@link Action.Probe}. */
+    public Step step(Observation seen) {
+        return step(seen, null);
+    }
+
+    /**
+     * One step.
+     *
+     * @param answers the answers to the probe the previous step asked for; null when none was taken
+     */
+    public Step step(Observation seen, List<ProbeAnswer> answers) {
+        List<Action> actions = new ArrayList<>();
+        String stopReason = seen.stopping() ? "stopping: releasing the VIPs before leaving the cluster"
+                : seen.linkDown() != null ? "FAULT: link down on " + seen.linkDown()
+                : seen.handingOver() ? "handing the active role over" : null;
+        if (stopReason != null) {
+            state = seen.stopping() ? State.STOPPING : seen.linkDown() != null ? State.FAULT : State.HANDING_OVER;
+            majorityWaitSince = 0;
+            return finish(stopReason, false, actions);
+        }
+        Decision decision = seen.decision();
+        int nodes = seen.configured().size();
+        boolean strictMajority = seen.members().size() * 2 > nodes;
+        VipPolicy.Verdict next = VipPolicy.decide(seen.self(), decision, seen.members().size(), nodes,
+                seen.witnessConfigured(), seen.witnessConfigured() && !strictMajority && seen.witnessAnswers());
+        if (next.hold() && !holding) {
+            next = mayClaim(seen, next, answers, strictMajority, actions);
+        } else {
+            majorityWaitSince = 0;
+        }
+        if (next == null) {
+            return new Step(state, verdict, actions); // a probe first
+        }
+        if (holding && next.hold() && seen.reannounce()) {
+            actions.add(new Action.Announce());
+        }
+        state = decision.epoch() == 0 && !next.hold() && !holding ? State.STARTING
+                : next.hold() ? State.ACTIVE : State.PASSIVE;
+        return finish(next.reason(), next.hold(), actions);
+    }
+
+    private Step finish(String reason, boolean hold, List<Action> actions) {
+        verdict = reason;
+        if (hold && !holding) {
+            actions.add(0, new Action.Claim(reason));
+            holding = true;
+        } else if (!hold && holding) {
+            actions.add(0, new Action.Release(reason));
+            holding = false;
+        }
+        return new Step(state, verdict, actions);
+    }
+
+    /** The checks before a claim; null when a probe must be taken first. */
+    private VipPolicy.Verdict mayClaim(Observation seen, VipPolicy.Verdict allowed, List<ProbeAnswer> answers,
+                                       boolean strictMajority, List<Action> actions) {
+        if (!seen.settled()) {
+            majorityWaitSince = 0;
+            return new VipPolicy.Verdict(false, "waiting for the cluster to settle after a change of members");
+        }
+        String otherHolder = seen.members().stream()
+                .filter(id -> !id.equals(seen.self()))
+                .filter(id -> seen.infos().containsKey(id) && seen.infos().get(id).holding())
+                .findFirst().orElse(null);
+        if (otherHolder != null) {
+            majorityWaitSince = 0;
+            return new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");
+        }
+        List<String> absent = seen.configured().stream().filter(id -> !seen.members().contains(id)).toList();
+        if (absent.isEmpty() || absent.stream().allMatch(id -> seen.departed().containsKey(id)
+                && !seen.departed().get(id).holding())) {
+            // all here, or every absent node said it released the VIPs before it left: no one else holds them
+            majorityWaitSince = 0;
+            conflicts.clear();
+            return allowed;
+        }
+        if (answers == null) {
+            actions.add(new Action.Probe());
+            return null;
+        }
+        String blocked = stillAnswered(seen, answers, actions);
+        if (blocked == null) {
+            majorityWaitSince = 0;
+            return allowed;
+        }
+        if (!strictMajority) {
+            actions.add(new Action.Recheck(RECHECK)); // a killed node's guard removes its VIPs within ~20 ms
+            return new VipPolicy.Verdict(false, blocked);
+        }
+        if (majorityWaitSince == 0) {
+            majorityWaitSince = seen.now();
+        }
+        if (seen.now() - majorityWaitSince < MAJORITY_PROBE_WAIT.toNanos()) {
+            actions.add(new Action.Recheck(RECHECK));
+            return new VipPolicy.Verdict(false, blocked + " (with a majority: for " + MAJORITY_PROBE_WAIT.toMillis()
+                    + " ms at most)");
+        }
+        actions.add(new Action.Warn("a VIP still answers elsewhere after " + MAJORITY_PROBE_WAIT.toMillis() + " ms ("
+                + blocked + "); this node has a majority, and a node in a minority releases the VIPs: claiming"));
+        majorityWaitSince = 0;
+        return allowed;
+    }
+
+    /** Why the probe's answers forbid a claim now; null when they allow it. */
+    private String stillAnswered(Observation seen, List<ProbeAnswer> answers, List<Action> actions) {
+        Map<String, String> batonMacs = new HashMap<>();
+        Set<String> unseen = new TreeSet<>();
+        for (String id : seen.configured()) {
+            if (id.equals(seen.self())) {
+                continue;
+            }
+            MemberInfo known = seen.infos().containsKey(id) ? seen.infos().get(id) : seen.departed().get(id);
+            if (known == null || known.macs().isEmpty()) {
+                unseen.add(id);
+            } else {
+                known.macs().forEach(mac -> batonMacs.put(mac.toLowerCase(Locale.ROOT), id));
+            }
+        }
+        conflicts.keySet().retainAll(answers.stream().map(ProbeAnswer::vip).toList());
+        String conflictBlock = null;
+        for (ProbeAnswer answer : answers) {
+            Set<String> peers = new TreeSet<>();
+            Set<String> foreign = new TreeSet<>();
+            for (String mac : answer.macs()) {
+                String lower = mac.toLowerCase(Locale.ROOT);
+                if (batonMacs.containsKey(lower)) {
+                    peers.add(lower + " (" + batonMacs.get(lower) + ")");
+                } else {
+                    foreign.add(lower);
+                }
+            }
+            if (!peers.isEmpty()) {
+                conflicts.remove(answer.vip()); // a conflict is timed from answers without a peer's
+                return "VIP " + answer.vip() + " still answers from " + String.join(", ", peers)
+                        + ": the active node is alive behind a partition; not claiming";
+            }
+            if (foreign.isEmpty()) {
+                conflicts.remove(answer.vip());
+                continue;
+            }
+            if (!unseen.isEmpty()) {
+                return "VIP " + answer.vip() + " still answers from " + String.join(", ", foreign) + ", which may be "
+                        + String.join(", ", unseen) + " (never seen by this node); not claiming";
+            }
+            Conflict before = conflicts.get(answer.vip());
+            Conflict conflict = before != null && before.macs().equals(foreign) ? before
+                    : new Conflict(Set.copyOf(foreign), answer.iface(), seen.now());
+            conflicts.put(answer.vip(), conflict);
+            if (seen.now() - conflict.since() < CONFLICT_WAIT.toNanos()) {
+                if (conflictBlock == null) {
+                    conflictBlock = "VIP " + answer.vip() + " is also answered by " + String.join(", ", foreign)
+                            + ", which is no Baton node: an address conflict; claiming it after "
+                            + CONFLICT_WAIT.toMillis() + " ms";
+                }
+            } else {
+                actions.add(new Action.Warn("address conflict: VIP " + answer.vip() + " on " + answer.iface()
+                        + " is also answered by " + String.join(", ", foreign) + ", which is no Baton node (no member"
+                        + " published that MAC); claiming it anyway"));
+            }
+        }
+        return conflictBlock;
+    }
+}
