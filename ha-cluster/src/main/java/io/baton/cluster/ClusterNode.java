@@ -497,9 +497,9 @@ public final class ClusterNode implements AutoCloseable {
         if (!left.isEmpty()) {
             LOG.warn("node(s) {} left the cluster", left);
         }
-        if (merge) {
-            mergePending = true;
-        }
+        // a merge is the coordinator's to settle in this view; a later view that is no merge supersedes it
+        // (else a member that was not the coordinator then would call its next election a merge)
+        mergePending = merge;
         decidedInView = false;
         settled = false;
         if (!abandoned) {

@@ -30,7 +30,11 @@ import java.util.TreeSet;
  *       minority releases at once, so a longer answer is stale). An answer from any other MAC is an
  *       address conflict: it is reported, and blocks for {@link #CONFLICT_WAIT} at most, unless a
  *       configured node was never seen (its MAC is unknown: it may be that node).</li>
- *   <li>Absent nodes whose last word said they hold nothing need no probe.</li>
+ *   <li>Absent nodes that stopped on purpose, whose last word said they hold nothing, need no probe;
+ *       a node that was lost (cut off, frozen) may have claimed the VIPs after its last word.</li>
+ *   <li>When the VIP guard removed the VIPs while this JVM was stopped ({@link #fenced}), the node
+ *       claims again only after the cluster's next decision, or {@link #FENCE_SETTLE} at the latest:
+ *       the view it resumes with is stale, and a peer may hold the VIPs by now.</li>
  * </ol>
  * Not thread-safe: one thread steps it.
  */
@@ -137,7 +141,13 @@ public final class HaStateMachine {
      */
     public static final Duration MAJORITY_PROBE_WAIT = Duration.ofSeconds(1);
 
+    /** How long after a fence a node claims again only on a newer decision (its view catches up first). */
+    public static final Duration FENCE_SETTLE = Duration.ofSeconds(1);
+
     private State state = State.STARTING;
+    /** nanoTime of the last fence and the decision's epoch then; 0 when none. */
+    private long fencedAt;
+    private long fencedEpoch;
     private boolean holding;
     private String verdict = "starting";
     /** nanoTime since which a majority-side claim has waited for a VIP answered elsewhere; 0 when not. */
@@ -159,6 +169,25 @@ public final class HaStateMachine {
     /** VIP -> the address conflict on it. */
     public Map<String, Conflict> conflicts() {
         return Map.copyOf(conflicts);
+    }
+
+    /**
+     * The VIP guard removed the VIPs while this JVM was stopped: this node holds nothing now.
+     *
+     * @return the step that releases what is left (forwarding, the cluster's idea that it holds)
+     */
+    public Step fenced(Observation seen) {
+        fencedAt = seen.now() == 0 ? 1 : seen.now();
+        fencedEpoch = seen.decision().epoch();
+        List<Action> actions = new ArrayList<>();
+        String why = "the VIP guard removed the VIPs while this node was stopped";
+        if (holding) {
+            holding = false;
+            actions.add(new Action.Release(why));
+        }
+        verdict = why;
+        state = State.PASSIVE;
+        return new Step(state, verdict, actions);
     }
 
     /** One step without probe answers: when the rules need them, the step's actions say {@link Action.Probe}. */
@@ -217,6 +246,14 @@ public final class HaStateMachine {
     /** The checks before a claim; null when a probe must be taken first. */
     private VipPolicy.Verdict mayClaim(Observation seen, VipPolicy.Verdict allowed, List<ProbeAnswer> answers,
                                        boolean strictMajority, List<Action> actions) {
+        if (fencedAt != 0) {
+            if (seen.decision().epoch() == fencedEpoch && seen.now() - fencedAt < FENCE_SETTLE.toNanos()) {
+                actions.add(new Action.Recheck(RECHECK));
+                return new VipPolicy.Verdict(false, "the VIP guard removed the VIPs while this node was stopped:"
+                        + " waiting for the cluster's next decision");
+            }
+            fencedAt = 0;
+        }
         if (!seen.settled()) {
             majorityWaitSince = 0;
             return new VipPolicy.Verdict(false, "waiting for the cluster to settle after a change of members");
@@ -231,8 +268,9 @@ public final class HaStateMachine {
         }
         List<String> absent = seen.configured().stream().filter(id -> !seen.members().contains(id)).toList();
         if (absent.isEmpty() || absent.stream().allMatch(id -> seen.departed().containsKey(id)
-                && !seen.departed().get(id).holding())) {
-            // all here, or every absent node said it released the VIPs before it left: no one else holds them
+                && seen.departed().get(id).stopping() && !seen.departed().get(id).holding())) {
+            // all here, or every absent node stopped on purpose and said it released the VIPs as it left:
+            // no one else holds them. A node that was lost may have claimed them after its last word reached us
             majorityWaitSince = 0;
             conflicts.clear();
             return allowed;

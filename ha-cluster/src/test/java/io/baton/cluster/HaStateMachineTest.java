@@ -188,14 +188,60 @@ class HaStateMachineTest {
     }
 
     @Test
-    void absentNodesThatSaidTheyHoldNothingNeedNoProbe() {
+    void absentNodesThatStoppedOnPurposeHoldingNothingNeedNoProbe() {
         Seen seen = new Seen();
-        seen.gone("lb2", member("lb2", 100, false, MAC2));
+        seen.gone("lb2", new MemberInfo("lb2", 100, 1, false, false, MemberInfo.STOPPING, List.of(MAC2)));
 
         Step step = machine.step(seen.get());
 
         assertThat(step.probes()).isFalse();
         assertThat(claims(step)).isTrue();
+    }
+
+    @Test
+    void aLostNodesLastWordDoesNotSpareTheProbe() {
+        // lb2 was cut off before it claimed: its last word says it holds nothing, and it may hold them by now
+        Seen seen = new Seen();
+        seen.witness = true;
+        seen.witnessAnswers = true;
+        seen.gone("lb2", member("lb2", 100, false, MAC2));
+
+        Step first = machine.step(seen.get());
+        assertThat(first.actions()).containsExactly(new Action.Probe());
+
+        Step step = machine.step(seen.get(), List.of(answer(MAC2)));
+        assertThat(claims(step)).isFalse();
+        assertThat(step.verdict()).contains("(lb2)");
+    }
+
+    @Test
+    void afterAFenceTheNodeClaimsAgainOnlyOnANewerDecisionOrAfterTheSettle() {
+        activeWithPeer();
+        Seen seen = new Seen();
+
+        Step fence = machine.fenced(seen.get());
+        assertThat(fence.actions()).containsExactly(
+                new Action.Release("the VIP guard removed the VIPs while this node was stopped"));
+        assertThat(machine.holding()).isFalse();
+
+        seen.now += 500 * MS; // the view it resumed with still says it is active with its peer
+        Step stale = step(seen);
+        assertThat(claims(stale)).isFalse();
+        assertThat(stale.verdict()).contains("waiting for the cluster's next decision");
+
+        seen.decision = new Decision("lb1", 2, "partitions merged; lb1 stays active");
+        assertThat(claims(step(seen))).isTrue();
+    }
+
+    @Test
+    void aFenceWithoutANewDecisionEndsAfterTheSettle() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        machine.fenced(seen.get());
+
+        seen.now += HaStateMachine.FENCE_SETTLE.toNanos();
+
+        assertThat(claims(step(seen))).isTrue();
     }
 
     @Test

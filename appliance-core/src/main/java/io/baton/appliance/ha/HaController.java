@@ -231,6 +231,9 @@ public final class HaController implements AutoCloseable {
 
     /** A VIP interface without link makes this node unfit to hold VIPs (keepalived's FAULT state). */
     private void checkLinks() {
+        if (holding && vips.fenced()) {
+            fenced();
+        }
         String down = null;
         for (VipConfig vip : managed(config.vips())) {
             try {
@@ -338,14 +341,34 @@ public final class HaController implements AutoCloseable {
 
     /** Steps the state machine with what this node sees now, and does what it says. */
     private void step(boolean reannounce) {
-        HaStateMachine.Observation seen = new HaStateMachine.Observation(self, cluster.decision(), cluster.members(),
-                config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
-                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
-                System.nanoTime());
+        HaStateMachine.Observation seen = observe(reannounce);
         HaStateMachine.Step step = machine.step(seen);
         if (step.probes()) {
             step = machine.step(seen, probeVips());
         }
+        execute(step, seen);
+    }
+
+    private HaStateMachine.Observation observe(boolean reannounce) {
+        return new HaStateMachine.Observation(self, cluster.decision(), cluster.members(),
+                config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
+                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
+                System.nanoTime());
+    }
+
+    /** The VIP guard removed the VIPs while this JVM was stopped: hold nothing, until the cluster has caught up. */
+    private synchronized void fenced() {
+        if (cluster == null || closed) {
+            return;
+        }
+        LOG.error("node {} was stopped (SIGSTOP) for longer than failure detection while holding the VIPs: its VIP"
+                + " guard removed them; it claims again only after the cluster's next decision", self);
+        HaStateMachine.Observation seen = observe(false);
+        execute(machine.fenced(seen), seen);
+        step(false);
+    }
+
+    private void execute(HaStateMachine.Step step, HaStateMachine.Observation seen) {
         verdict = step.verdict();
         conflicts = machine.conflicts();
         for (HaStateMachine.Action action : step.actions()) {

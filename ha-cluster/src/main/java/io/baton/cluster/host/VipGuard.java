@@ -14,13 +14,22 @@ import java.util.stream.Collectors;
 
 /**
  * Removes this node's VIPs when its process dies without cleaning up (kill -9, a crash, the OOM
- * killer), so that a dead node never keeps answering for an address its peer has taken over. A
+ * killer), so that a dead node never keeps answering for an address its peer has taken over; and
+ * when its process is stopped (SIGSTOP) for longer than failure detection: its kernel would still
+ * answer ARP for the VIPs that its frozen JVM cannot serve, and hold up or double the takeover. A
  * small shell process waits for the JVM to exit ({@code tail --pid}, polling every 20 ms) and then
  * deletes every VIP listed in the held file, which {@link VipManager} keeps current.
  */
 public final class VipGuard implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(VipGuard.class);
+    /**
+     * How often the guard reads whether the JVM is stopped, and how many reads in a row fence it:
+     * 6 x 50 ms, longer than failure detection (about 0.2 s: a shorter stop is no failure), well
+     * within the 1 s a majority waits for a VIP that a stopped node's kernel still answers for.
+     */
+    static final String POLL_SECONDS = "0.05";
+    static final int STOPPED_POLLS = 6;
 
     private final Path heldFile;
     private final Process guard;
@@ -34,14 +43,38 @@ public final class VipGuard implements AutoCloseable {
         Files.createDirectories(heldFile.toAbsolutePath().getParent());
         write(heldFile, List.of());
         long pid = ProcessHandle.current().pid();
-        String script = "tail --pid=" + pid + " -s 0.02 -f /dev/null; "
-                + "while read -r cidr dev; do ip -4 addr del \"$cidr\" dev \"$dev\"; done < '" + heldFile + "'";
+        Path fenced = fencedMarker(heldFile);
+        Files.deleteIfExists(fenced);
+        String release = "while read -r cidr dev; do ip -4 addr del \"$cidr\" dev \"$dev\"; done < '" + heldFile + "'";
+        // beside the wait for the exit, a watcher reads the JVM's state from /proc (no fork but sleep): stopped
+        // (SIGSTOP, state T) for STOPPED_POLLS polls in a row, it removes the VIPs and leaves the marker
+        String script = "( n=0; while [ -e /proc/$$ ] && read -r stat < /proc/" + pid + "/stat; do"
+                + " case \"${stat##*) }\" in T*|t*) n=$((n+1));; *) n=0;; esac;"
+                + " if [ $n -eq " + STOPPED_POLLS + " ]; then " + release + "; : > '" + fenced + "'; fi;"
+                + " sleep " + POLL_SECONDS + "; done ) & "
+                + "tail --pid=" + pid + " -s 0.02 -f /dev/null; " + release;
         Process guard = new ProcessBuilder("sh", "-c", script)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
         LOG.info("VIP guard (pid {}) removes this node's VIPs if it dies without releasing them", guard.pid());
         return new VipGuard(heldFile, guard);
+    }
+
+    /**
+     * Whether the guard removed the VIPs because this JVM was stopped (SIGSTOP) for longer than
+     * {@link #STOPPED_POLLS} polls, since the last call: the node holds nothing any more.
+     */
+    public boolean fenced() {
+        try {
+            return Files.deleteIfExists(fencedMarker(heldFile));
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    private static Path fencedMarker(Path heldFile) {
+        return heldFile.resolveSibling(heldFile.getFileName() + ".fenced");
     }
 
     /** Records what this node holds now. */

@@ -50,6 +50,13 @@ public final class VipManager implements AutoCloseable {
         guard.held(List.copyOf(held.values()));
     }
 
+    /**
+     * Whether the guard removed the held VIPs while this JVM was stopped (see {@link VipGuard#fenced}).
+     */
+    public synchronized boolean fenced() {
+        return guard != null && !held.isEmpty() && guard.fenced();
+    }
+
     /** @param refresh period of re-announcement while held; null for none */
     public VipManager(AddressManager addresses, ArpAnnouncer arp, Duration refresh) {
         this.addresses = addresses;
