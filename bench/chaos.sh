@@ -20,7 +20,7 @@
 # A sampler (every 10 ms) counts moments at which two nodes have the VIP on their interface; a
 # prober (a new connection per request, back to back) gives each failure's gap: the longest time
 # between two answered requests around it. wrk's errors are the connections the failures broke.
-# KEEP=1 keeps the work directory (node logs, failures.log, probes.log). Ends with two lines:
+# BATON_JAR=FILE runs that jar instead of building one. KEEP=1 keeps the work directory (node logs, failures.log, probes.log). Ends with two lines:
 #   chaos failures=N two_holders=N lost_applies=N max_gap_ms=N p50_gap_ms=N client_errors=N ...
 #   chaos spurious_view_changes=N spurious_role_changes=N (hog Ns, P pauses of 100 ms)
 set -euo pipefail
@@ -38,8 +38,12 @@ command -v nft >/dev/null || need+=(nftables)
 if ((${#need[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-"$root/baton" --version >/dev/null   # builds the jar if needed
-jar="$root/appliance-core/target/baton.jar"
+if [[ -n ${BATON_JAR:-} ]]; then
+    jar=$BATON_JAR   # the jar a test run built (ChaosIT)
+else
+    "$root/baton" --version >/dev/null   # builds the jar if needed
+    jar="$root/appliance-core/target/baton.jar"
+fi
 RANDOM=${SEED:-$$}
 
 id=$(head -c 3 /dev/urandom | od -An -tx1 | tr -d ' \n')

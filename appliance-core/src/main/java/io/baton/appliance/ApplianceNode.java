@@ -511,6 +511,9 @@ public final class ApplianceNode implements AutoCloseable {
 
     private void stop() {
         LOG.info("node {} stopping", nodeId);
+        if (ha != null) {
+            ha.handOver(); // first: the peer takes over while the rest of this node shuts down
+        }
         replication.close();
         serverStates.close();
         history.close();

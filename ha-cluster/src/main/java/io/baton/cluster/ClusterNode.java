@@ -412,7 +412,7 @@ public final class ClusterNode implements AutoCloseable {
             @Override
             public void viewAccepted(View view) {
                 boolean merge = view instanceof MergeView;
-                List<String> names = view.getMembers().stream().map(ClusterNode::name).toList();
+                List<String> names = view.getMembers().stream().map(ClusterNode.this::name).toList();
                 Map<String, Address> byName = new HashMap<>();
                 view.getMembers().forEach(member -> byName.put(name(member), member));
                 Map<String, Address> before = addresses;
@@ -665,7 +665,22 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
-    private static String name(Address address) {
-        return String.valueOf(address);
+    /**
+     * A member's node id: its logical name, or, while this node has not learnt that name yet (a
+     * member that joined through another coordinator is in the view before its name reaches this
+     * node), the configured node at its physical address. The transport admits only authenticated
+     * nodes, each from its configured address; a view that named a member by its UUID left this
+     * node unable to hear it until the next view.
+     */
+    private String name(Address address) {
+        String logical = String.valueOf(address);
+        if (peers.isNode(logical)) {
+            return logical;
+        }
+        Object physical = channel.down(new Event(Event.GET_PHYSICAL_ADDRESS, address));
+        if (physical instanceof IpAddress at) {
+            return peers.nodeAt(at.getIpAddress(), at.getPort()).orElse(logical);
+        }
+        return logical;
     }
 }

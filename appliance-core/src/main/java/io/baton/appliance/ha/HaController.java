@@ -535,16 +535,20 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * Hands the role over and leaves: the VIPs are removed first, then the cluster hears that this
-     * node holds nothing and is no longer eligible, so the peer is named and claims at once, while
-     * this node is still a member (no waiting for the view change, no probing). Then it leaves.
+     * Hands the role over before anything else of the node stops: the VIPs are removed first, then
+     * the cluster hears that this node holds nothing and is no longer eligible, so the peer is named
+     * and claims at once, while this node is still a member (no waiting for the view change, no
+     * probing). Returns once the peer reports holding the VIPs (bounded). The node stays a member
+     * until {@link #close}. Idempotent.
      */
-    @Override
-    public void close() {
+    public void handOver() {
         ClusterNode node;
         boolean wasActive;
         MemberInfo lastWord;
         synchronized (this) {
+            if (closed) {
+                return;
+            }
             closed = true;
             timer.shutdownNow();
             witnessPoller.shutdownNow();
@@ -556,10 +560,11 @@ public final class HaController implements AutoCloseable {
             }
             lastWord = info();
         }
-        if (node != null) {
-            // outside the lock: reconcile() needs it, and the cluster thread that sends this may be waiting for it
-            node.updateAndWait(lastWord, HANDOVER_WAIT);
+        if (node == null) {
+            return;
         }
+        // outside the lock: reconcile() needs it, and the cluster thread that sends this may be waiting for it
+        node.updateAndWait(lastWord, HANDOVER_WAIT);
         if (wasActive && node.members().size() > 1) {
             // stay a member until the peer reports holding the VIPs (bounded): the handover is then
             // complete, and this node's shutdown work does not compete with the peer's takeover
@@ -579,9 +584,18 @@ public final class HaController implements AutoCloseable {
                 LOG.warn("active role handed to {} (epoch {}), which did not report holding the VIPs within {} ms;"
                         + " leaving anyway", after.active(), after.epoch(), HANDOVER_WAIT.toMillis());
             } else {
-                LOG.info("active role handed to {} (epoch {}), which holds the VIPs; leaving the cluster",
-                        after.active(), after.epoch());
+                LOG.info("active role handed to {} (epoch {}), which holds the VIPs", after.active(), after.epoch());
             }
+        }
+    }
+
+    /** Hands the role over (if {@link #handOver} did not already) and leaves the cluster. */
+    @Override
+    public void close() {
+        handOver();
+        ClusterNode node;
+        synchronized (this) {
+            node = cluster;
         }
         if (node != null) {
             node.close();
