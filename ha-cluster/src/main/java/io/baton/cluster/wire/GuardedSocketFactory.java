@@ -112,7 +112,10 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
             throw new TlsSocket.NotAuthenticatedException(e);
         } catch (IOException e) {
             String why = rootMessage(e);
-            if (client) {
+            if (client && e instanceof javax.net.ssl.SSLException) {
+                // the peer's TLS said no (an alert, a handshake it ended): it may not take our key. A socket
+                // closed or timed out under us is no refusal: a node restarted at once meets that, and must
+                // still join, or merge soon after
                 outboundFailure = peer + " refused the handshake: " + why;
             }
             if (!client && silent(e)) {
