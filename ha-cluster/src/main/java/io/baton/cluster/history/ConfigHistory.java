@@ -419,6 +419,14 @@ public final class ConfigHistory implements AutoCloseable {
             reply(proposer, failure(propose.id(), ClusterMessage.Answer.NOT_SEQUENCER, reference()));
             return;
         }
+        if (mergeEpoch >= 0 || !cluster.settled()) {
+            // partitions merged, or the members changed, and the view's decision (which names the
+            // sequencer: each partition had its own) has not reached this node yet: numbering now could
+            // give one number two contents; the proposer asks again in a moment
+            reply(proposer, failure(propose.id(), ClusterMessage.Answer.NOT_SEQUENCER,
+                    "the cluster's decision after a change of members, not yet here"));
+            return;
+        }
         if (cluster.behindADecision()) {
             // a member already follows a newer decision, which may name another sequencer: numbering
             // now could give one number two contents; the proposer asks again in a moment
