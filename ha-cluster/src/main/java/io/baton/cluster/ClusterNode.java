@@ -439,6 +439,10 @@ public final class ClusterNode implements AutoCloseable {
                     wire.droppedMessage("unknown-sender", stranger);
                     return;
                 }
+                if (!addresses.containsKey(sender)) {
+                    // a member whose name the view did not give yet (see name()), or one that is not in the view
+                    events.execute(ClusterNode.this::renameMembers);
+                }
                 ClusterMessage decoded;
                 try {
                     decoded = ClusterCodec.decode(message.getArray(), message.getOffset(), message.getLength());
@@ -510,6 +514,38 @@ public final class ClusterNode implements AutoCloseable {
         }
         broadcastInfo();
         electIfCoordinator(merge);
+    }
+
+    /**
+     * Names the members of the current view again: a member that joined through another coordinator
+     * can be in a view before this node knows its name or its address, and is then named by its UUID,
+     * which no message of it would match. Its first message makes it known.
+     */
+    private void renameMembers() {
+        View view = channel.getView();
+        if (view == null) {
+            return;
+        }
+        List<String> names = view.getMembers().stream().map(this::name).toList();
+        if (names.equals(members)) {
+            return;
+        }
+        Map<String, Address> byName = new HashMap<>();
+        view.getMembers().forEach(member -> byName.put(name(member), member));
+        addresses = Map.copyOf(byName);
+        members = names;
+        infos.keySet().retainAll(names);
+        infos.put(self, selfInfo);
+        infosSnapshot = Map.copyOf(infos);
+        LOG.info("cluster view {}: {} (a member's name learnt since the view came)", config.name(), names);
+        if (!abandoned) {
+            listener.viewChanged(names);
+            for (Subscriber subscriber : subscribers) {
+                subscriber.viewChanged(names, false);
+            }
+        }
+        broadcastInfo();
+        electIfCoordinator(false);
     }
 
     /** True once the current view's decision was made with every member's info: safe to claim VIPs. */
