@@ -42,11 +42,12 @@ class HaStateMachineTest {
         boolean handingOver;
         boolean stopping;
         boolean reannounce;
+        long linkUpAt;
         long now = 1_000 * MS;
 
         Observation get() {
             return new Observation(self, decision, members, configured, infos, departed, settled, witness,
-                    witnessAnswers, linkDown, handingOver, stopping, reannounce, now);
+                    witnessAnswers, linkDown, handingOver, stopping, reannounce, linkUpAt, now);
         }
 
         /** {@code id} leaves the view; its last word was {@code lastWord}. */
@@ -234,26 +235,46 @@ class HaStateMachineTest {
     }
 
     @Test
-    void aFenceWithoutANewDecisionEndsAfterTheSettle() {
+    void afterTheFenceSettlesAClaimWaitsForAProbeThatFindsNoPeerWithoutBound() {
         activeWithPeer();
-        Seen seen = new Seen();
+        Seen seen = new Seen(); // a stale view: lb2 looks present and not holding, but it took over meanwhile
         machine.fenced(seen.get());
 
         seen.now += HaStateMachine.FENCE_SETTLE.toNanos();
+        Step probe = machine.step(seen.get());
+        assertThat(probe.actions()).containsExactly(new Action.Probe()); // although every member is in the view
 
-        assertThat(claims(step(seen))).isTrue();
+        seen.now += 60_000 * MS; // a majority's bound does not apply: this node's picture is stale
+        Step blocked = step(seen, answer(MAC2));
+        assertThat(claims(blocked)).isFalse();
+        assertThat(blocked.verdict()).contains("(lb2)");
+
+        assertThat(claims(step(seen, answer()))).isTrue(); // a lone node, no one else answering: it claims
     }
 
     @Test
-    void anAbsentNodeWithoutALastWordIsProbedFor() {
+    void rightAfterTheLinkComesBackALoneNodeDoesNotTrustItsProbe() {
         Seen seen = new Seen();
-        seen.gone("lb2", null);
+        seen.witness = true;
+        seen.witnessAnswers = true;
+        seen.gone("lb2", member("lb2", 100, false, MAC2));
+        seen.linkUpAt = seen.now - 100 * MS;
 
-        Step first = machine.step(seen.get());
+        Step early = machine.step(seen.get());
+        assertThat(early.probes()).isFalse();
+        assertThat(claims(early)).isFalse();
+        assertThat(early.verdict()).contains("the link came back 100 ms ago");
 
-        assertThat(first.actions()).containsExactly(new Action.Probe());
-        assertThat(machine.holding()).isFalse();
-        assertThat(claims(machine.step(seen.get(), List.of(answer())))).isTrue();
+        seen.now = seen.linkUpAt + HaStateMachine.LINK_SETTLE.toNanos();
+        assertThat(claims(step(seen, answer()))).isTrue();
+    }
+
+    @Test
+    void rightAfterTheLinkComesBackANodeThatSeesEveryMemberClaimsAtOnce() {
+        Seen seen = new Seen();
+        seen.linkUpAt = seen.now - 10 * MS;
+
+        assertThat(claims(machine.step(seen.get()))).isTrue();
     }
 
     @Test

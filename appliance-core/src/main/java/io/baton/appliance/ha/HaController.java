@@ -77,6 +77,8 @@ public final class HaController implements AutoCloseable {
     private volatile boolean holding;
     private volatile String verdict = "starting";
     private volatile String linkDown;
+    /** System.nanoTime() when the VIP links last came back; 0 when they never went down. */
+    private volatile long linkUpAt;
     private volatile boolean handingOver;
     private volatile boolean stopping;
     private volatile List<String> vipProblems = List.of();
@@ -254,6 +256,7 @@ public final class HaController implements AutoCloseable {
         if (down != null) {
             LOG.error("FAULT: link down on {}: giving up the VIPs and telling the cluster this node is not ready", down);
         } else {
+            linkUpAt = System.nanoTime();
             LOG.warn("link back on {}: ready again", before);
         }
         ClusterNode node = cluster;
@@ -352,7 +355,7 @@ public final class HaController implements AutoCloseable {
     private HaStateMachine.Observation observe(boolean reannounce) {
         return new HaStateMachine.Observation(self, cluster.decision(), cluster.members(),
                 config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
-                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
+                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce, linkUpAt,
                 System.nanoTime());
     }
 
