@@ -94,6 +94,13 @@ public final class ClusterNode implements AutoCloseable {
      * which one formed the view first); later, the active node stays unless {@code preempt}.
      */
     static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(5);
+    /**
+     * How often a member says its info again, unchanged: a member that stops hearing it (it left
+     * this node's view on its side, while this node still has it) stops counting it toward a quorum.
+     */
+    static final java.time.Duration INFO_INTERVAL = java.time.Duration.ofMillis(100);
+    /** How recently a member must have multicast to this node to count toward its quorum. */
+    static final java.time.Duration AGREE_WINDOW = java.time.Duration.ofMillis(400);
     /** Joining takes about a second; a node whose joins go unanswered for this long gives up. */
     private static final int JOIN_TIMEOUT_SECONDS = 10;
 
@@ -101,6 +108,10 @@ public final class ClusterNode implements AutoCloseable {
     private final String self;
     private final Listener listener;
     private final ExecutorService events;
+    private final java.util.concurrent.ScheduledExecutorService ticker =
+            Executors.newSingleThreadScheduledExecutor(new DaemonThreads("baton-cluster-info"));
+    /** System.nanoTime() of each member's last multicast that reached this node. */
+    private final Map<String, Long> heardAt = new java.util.concurrent.ConcurrentHashMap<>();
     private final JChannel channel;
     private final ClusterPeers peers;
     private final GuardedSocketFactory sockets;
@@ -203,6 +214,7 @@ public final class ClusterNode implements AutoCloseable {
             }
             channel.close();
             cluster.events.shutdownNow();
+            cluster.ticker.shutdownNow();
             sockets.close();
             throw new ClusterException("cannot join cluster " + config.name() + ": peers answer but did not accept"
                     + " node " + self + " within " + JOIN_TIMEOUT_SECONDS + " s; is cluster.key-file the same on every"
@@ -210,6 +222,7 @@ public final class ClusterNode implements AutoCloseable {
         } catch (Exception e) {
             channel.close();
             cluster.events.shutdownNow();
+            cluster.ticker.shutdownNow();
             sockets.close();
             Throwable cause = e.getCause() == null ? e : e.getCause();
             throw new ClusterException("cannot join cluster " + config.name() + " at " + node.clusterAddress() + ": "
@@ -223,10 +236,14 @@ public final class ClusterNode implements AutoCloseable {
             cluster.abandoned = true;
             channel.close();
             cluster.events.shutdownNow();
+            cluster.ticker.shutdownNow();
             sockets.close();
             throw new ClusterException("cannot join cluster " + config.name() + ": " + refused.get()
                     + "; is cluster.key-file the same on every node?");
         }
+        // from its own thread: a busy event thread must not silence this node to its peers
+        cluster.ticker.scheduleWithFixedDelay(cluster::broadcastInfo,
+                INFO_INTERVAL.toMillis(), INFO_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
         LOG.info("node {} joined cluster {} at {} over mutual TLS (peers: {}; {})", self, config.name(),
                 node.clusterAddress(), config.nodes().stream().filter(n -> !n.id().equals(self))
                         .map(n -> n.id() + "@" + n.clusterAddress()).collect(Collectors.joining(", ")),
@@ -326,6 +343,25 @@ public final class ClusterNode implements AutoCloseable {
         return members.size() * 2 > config.nodes().size();
     }
 
+    /**
+     * The members of the view that also have this node in theirs: itself, and those whose multicasts
+     * reached it within {@link #AGREE_WINDOW}. Views are not symmetric while they change: a member
+     * that suspected this node wrongly installs a view without it, and keeps answering this node's
+     * failure detector, so this node keeps it in its view and would count it toward a majority that
+     * it has joined elsewhere. While this JVM was itself stalled within the window, silence proves
+     * nothing, and every member counts.
+     */
+    public List<String> agreeingMembers() {
+        List<String> view = members;
+        StallGuard guard = channel.getProtocolStack().findProtocol(StallGuard.class);
+        if (guard != null && guard.stalledWithin(AGREE_WINDOW)) {
+            return view;
+        }
+        long now = System.nanoTime();
+        return view.stream().filter(member -> member.equals(self)
+                || now - heardAt.getOrDefault(member, Long.MIN_VALUE / 2) < AGREE_WINDOW.toNanos()).toList();
+    }
+
     /** Announces a change of this node (ready, revision, holding) to the cluster. */
     public void update(MemberInfo info) {
         submitUpdate(info);
@@ -397,6 +433,7 @@ public final class ClusterNode implements AutoCloseable {
     /** Leaves the cluster; peers see a new view at once. */
     @Override
     public void close() {
+        ticker.shutdownNow();
         channel.close();
         sockets.close();
         events.shutdownNow();
@@ -438,6 +475,9 @@ public final class ClusterNode implements AutoCloseable {
                 if (stranger != null) {
                     wire.droppedMessage("unknown-sender", stranger);
                     return;
+                }
+                if (message.getDest() == null) {
+                    heardAt.put(sender, System.nanoTime()); // it multicasts to its view: this node is in it
                 }
                 if (!addresses.containsKey(sender)) {
                     // a member whose name the view did not give yet (see name()), or one that is not in the view

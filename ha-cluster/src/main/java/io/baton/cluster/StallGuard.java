@@ -73,6 +73,12 @@ public final class StallGuard extends Protocol {
         return up_prot.up(event);
     }
 
+    /** Whether this JVM was stalled within the last {@code window} (or is now). */
+    public boolean stalledWithin(java.time.Duration window) {
+        StallWatch current = watch;
+        return current != null && current.stalledWithin(System.nanoTime(), window.toNanos());
+    }
+
     /** How many confirmed suspicions were held back since start. */
     public long heldBack() {
         return heldBack.get();

@@ -57,4 +57,9 @@ public final class StallWatch {
         }
         return null;
     }
+
+    /** Whether this process was stalled within the last {@code window} nanoseconds (or is now). */
+    public synchronized boolean stalledWithin(long now, long window) {
+        return now - lastTick >= TICK_NANOS + stallNanos || lastStallEnd != 0 && now - lastStallEnd < window;
+    }
 }

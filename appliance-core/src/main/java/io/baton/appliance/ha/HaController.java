@@ -353,7 +353,8 @@ public final class HaController implements AutoCloseable {
     }
 
     private HaStateMachine.Observation observe(boolean reannounce) {
-        return new HaStateMachine.Observation(self, cluster.decision(), cluster.members(),
+        // only members that have this node in their view too count: views are not symmetric while they change
+        return new HaStateMachine.Observation(self, cluster.decision(), cluster.agreeingMembers(),
                 config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
                 cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce, linkUpAt,
                 System.nanoTime());
