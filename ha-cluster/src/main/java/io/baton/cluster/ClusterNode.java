@@ -534,6 +534,11 @@ public final class ClusterNode implements AutoCloseable {
         departed = Map.copyOf(gone);
         departedAt = Map.copyOf(goneAt);
         infos.keySet().retainAll(view);
+        if (merge) {
+            // what the other partitions' members said is stale (a node that was stopped never saw them
+            // leave): the merged view is decided on what each member says in it
+            infos.keySet().retainAll(java.util.Set.of(self));
+        }
         infos.put(self, selfInfo);
         infosSnapshot = Map.copyOf(infos);
         LOG.info("cluster view {}{}: {}", merge ? "after a merge " : "", config.name(), view);

@@ -66,7 +66,9 @@ public final class Election {
                 : new Decision(round.current().active(), highestEpoch, round.current().reason());
         List<String> holders = round.view().stream().filter(MemberInfo::holding).map(MemberInfo::nodeId).toList();
         if (holders.size() == 1 && !holders.get(0).equals(base.active())) {
-            base = new Decision(holders.get(0), base.epoch(), holders.get(0) + " holds the VIPs");
+            // a change of the active node like any other: a new epoch (the same epoch naming two actives
+            // would let a node keep the one it saw first)
+            base = new Decision(holders.get(0), highestEpoch + 1, holders.get(0) + " holds the VIPs");
         }
         List<MemberInfo> candidates = round.view();
         String warning = null;

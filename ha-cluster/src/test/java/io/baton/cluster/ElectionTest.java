@@ -126,7 +126,7 @@ class ElectionTest {
                 false));
 
         assertThat(outcome.decision().active()).isEqualTo("lb2");
-        assertThat(outcome.decision().epoch()).isEqualTo(4);
+        assertThat(outcome.decision().epoch()).as("another active, another epoch").isEqualTo(5);
     }
 
     @Test
