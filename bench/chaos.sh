@@ -20,7 +20,9 @@
 # A sampler (every 10 ms) counts moments at which two nodes have the VIP on their interface; a
 # prober (a new connection per request, back to back) gives each failure's gap: the longest time
 # between two answered requests around it. wrk's errors are the connections the failures broke.
-# BATON_JAR=FILE runs that jar instead of building one. KEEP=1 keeps the work directory (node logs, failures.log, probes.log). Ends with two lines:
+# KINDS="linkdown cut" limits the failures to those kinds; LOG_LEVEL=DEBUG sets the nodes' log level
+# (default INFO: the view and role changes are counted from the logs). BATON_JAR=FILE runs that jar
+# instead of building one. KEEP=1 keeps the work directory (node logs, failures.log, probes.log). Ends with two lines:
 #   chaos failures=N two_holders=N lost_applies=N max_gap_ms=N p50_gap_ms=N client_errors=N ...
 #   chaos spurious_view_changes=N spurious_role_changes=N (hog Ns, P pauses of 100 ms)
 set -euo pipefail
@@ -142,7 +144,7 @@ api() { # node method path [file]
 
 start_node() {
     ip netns exec "${ns[$1]}" java @"$root/packaging/jvm.options" -jar "$jar" node --config "$work/baton.yaml" \
-        --node "$1" --state-dir "$work/state-$1" --log-level INFO >>"$work/$1.log" 2>&1 &
+        --node "$1" --state-dir "$work/state-$1" --log-level "${LOG_LEVEL:-INFO}" >>"$work/$1.log" 2>&1 &
     pid[$1]=$!
 }
 
@@ -244,7 +246,7 @@ wrk_seconds=$(( failures * 12 + hog_seconds + 600 ))
 ip netns exec "$client" wrk -t1 -c8 -d"${wrk_seconds}s" --timeout 2s "http://$vip/" >"$work/wrk.log" 2>&1 &
 wrk_pid=$!
 background+=($wrk_pid)
-kinds=(kill9 sigterm linkdown sigstop cut)
+read -r -a kinds <<<"${KINDS:-kill9 sigterm linkdown sigstop cut}"
 generation=0
 done_failures=0
 for phase in 2 3; do

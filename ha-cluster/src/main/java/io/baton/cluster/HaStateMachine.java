@@ -36,8 +36,6 @@ import java.util.TreeSet;
  *       it resumes with is stale and a peer may hold the VIPs by now: it claims again on the
  *       cluster's next decision, or, after {@link #FENCE_SETTLE}, once a probe finds no peer
  *       answering for them (with no bound on that wait).</li>
- *   <li>For {@link #LINK_SETTLE} after a link comes back, a node that misses a configured node does
- *       not claim: a probe sent then may never leave the interface.</li>
  * </ol>
  * Not thread-safe: one thread steps it.
  */
@@ -94,13 +92,12 @@ public final class HaStateMachine {
      * @param settled    the view's decision was made knowing every member's info
      * @param linkDown   the VIP interface without link, or null
      * @param reannounce the step follows a merge of partitions
-     * @param linkUpAt   System.nanoTime() when the VIP interfaces' links last came back; 0 if they never went down
      * @param now        System.nanoTime()
      */
     public record Observation(String self, Decision decision, List<String> members, List<String> configured,
                               Map<String, MemberInfo> infos, Map<String, MemberInfo> departed, boolean settled,
                               boolean witnessConfigured, boolean witnessAnswers, String linkDown,
-                              boolean handingOver, boolean stopping, boolean reannounce, long linkUpAt, long now) {
+                              boolean handingOver, boolean stopping, boolean reannounce, long now) {
         public Observation {
             members = List.copyOf(members);
             configured = List.copyOf(configured);
@@ -147,12 +144,6 @@ public final class HaStateMachine {
 
     /** How long after a fence a node claims again only on a newer decision (its view catches up first). */
     public static final Duration FENCE_SETTLE = Duration.ofSeconds(1);
-    /**
-     * How long after a link comes back an ARP probe proves nothing: the kernel attaches the
-     * interface's queue after link-up asynchronously (linkwatch, up to a second), and drops what is
-     * sent before; a probe that never left sees no answer.
-     */
-    public static final Duration LINK_SETTLE = Duration.ofMillis(1500);
 
     private State state = State.STARTING;
     /** nanoTime of the last fence and the decision's epoch then; 0 when none. */
@@ -282,11 +273,6 @@ public final class HaStateMachine {
             return new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");
         }
         List<String> absent = seen.configured().stream().filter(id -> !seen.members().contains(id)).toList();
-        if (!absent.isEmpty() && seen.linkUpAt() != 0 && seen.now() - seen.linkUpAt() < LINK_SETTLE.toNanos()) {
-            actions.add(new Action.Recheck(RECHECK));
-            return new VipPolicy.Verdict(false, "the link came back " + (seen.now() - seen.linkUpAt()) / 1_000_000
-                    + " ms ago: an ARP probe cannot be trusted for " + LINK_SETTLE.toMillis() + " ms after link-up");
-        }
         if (!doubt && (absent.isEmpty() || absent.stream().allMatch(id -> seen.departed().containsKey(id)
                 && seen.departed().get(id).stopping() && !seen.departed().get(id).holding()))) {
             // all here, or every absent node stopped on purpose and said it released the VIPs as it left:

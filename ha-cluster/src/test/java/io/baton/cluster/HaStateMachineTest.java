@@ -42,12 +42,11 @@ class HaStateMachineTest {
         boolean handingOver;
         boolean stopping;
         boolean reannounce;
-        long linkUpAt;
         long now = 1_000 * MS;
 
         Observation get() {
             return new Observation(self, decision, members, configured, infos, departed, settled, witness,
-                    witnessAnswers, linkDown, handingOver, stopping, reannounce, linkUpAt, now);
+                    witnessAnswers, linkDown, handingOver, stopping, reannounce, now);
         }
 
         /** {@code id} leaves the view; its last word was {@code lastWord}. */
@@ -250,31 +249,6 @@ class HaStateMachineTest {
         assertThat(blocked.verdict()).contains("(lb2)");
 
         assertThat(claims(step(seen, answer()))).isTrue(); // a lone node, no one else answering: it claims
-    }
-
-    @Test
-    void rightAfterTheLinkComesBackALoneNodeDoesNotTrustItsProbe() {
-        Seen seen = new Seen();
-        seen.witness = true;
-        seen.witnessAnswers = true;
-        seen.gone("lb2", member("lb2", 100, false, MAC2));
-        seen.linkUpAt = seen.now - 100 * MS;
-
-        Step early = machine.step(seen.get());
-        assertThat(early.probes()).isFalse();
-        assertThat(claims(early)).isFalse();
-        assertThat(early.verdict()).contains("the link came back 100 ms ago");
-
-        seen.now = seen.linkUpAt + HaStateMachine.LINK_SETTLE.toNanos();
-        assertThat(claims(step(seen, answer()))).isTrue();
-    }
-
-    @Test
-    void rightAfterTheLinkComesBackANodeThatSeesEveryMemberClaimsAtOnce() {
-        Seen seen = new Seen();
-        seen.linkUpAt = seen.now - 10 * MS;
-
-        assertThat(claims(machine.step(seen.get()))).isTrue();
     }
 
     @Test

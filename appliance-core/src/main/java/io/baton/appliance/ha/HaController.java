@@ -77,8 +77,6 @@ public final class HaController implements AutoCloseable {
     private volatile boolean holding;
     private volatile String verdict = "starting";
     private volatile String linkDown;
-    /** System.nanoTime() when the VIP links last came back; 0 when they never went down. */
-    private volatile long linkUpAt;
     private volatile boolean handingOver;
     private volatile boolean stopping;
     private volatile List<String> vipProblems = List.of();
@@ -256,7 +254,6 @@ public final class HaController implements AutoCloseable {
         if (down != null) {
             LOG.error("FAULT: link down on {}: giving up the VIPs and telling the cluster this node is not ready", down);
         } else {
-            linkUpAt = System.nanoTime();
             LOG.warn("link back on {}: ready again", before);
         }
         ClusterNode node = cluster;
@@ -356,7 +353,7 @@ public final class HaController implements AutoCloseable {
         // only members that have this node in their view too count: views are not symmetric while they change
         return new HaStateMachine.Observation(self, cluster.decision(), cluster.agreeingMembers(),
                 config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
-                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce, linkUpAt,
+                cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
                 System.nanoTime());
     }
 

@@ -27,6 +27,7 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
     private static final int SO_RCVBUF = 8;
     private static final int SO_RCVTIMEO = 20;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int EAGAIN = 11;
     /** A probe listens in slices this long, so that it ends close to the wait it was given. */
     private static final long RECV_SLICE_MICROS = 5_000;
     /** Frames queued between probes are dropped beyond this: a probe's drain stays short. */
@@ -100,14 +101,24 @@ public final class RawSocketArp implements ArpAnnouncer, ArpProbe, AutoCloseable
         });
     }
 
-    /** Frames that arrived since the last probe answer older questions. */
+    /**
+     * Frames that arrived since the last probe answer older questions: all of them go, so that the
+     * answer to the next probe finds room. An error the socket reports once (ENETDOWN after the link
+     * went down and came back) is no end of the queue: stopping there left a full buffer, which
+     * dropped the very answer the probe waited for (a takeover beside a live holder, in the chaos soak).
+     */
     private static void drain(int fd, byte[] frame) {
-        try {
-            while (LIBC.recv(fd, frame, frame.length, MSG_DONTWAIT) > 0) {
-                // dropped
+        for (int errors = 0; errors < 4; ) {
+            try {
+                if (LIBC.recv(fd, frame, frame.length, MSG_DONTWAIT) <= 0) {
+                    return;
+                }
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() == EAGAIN) {
+                    return; // nothing queued
+                }
+                errors++; // reported once and cleared; a socket that keeps failing is reopened by the send
             }
-        } catch (LastErrorException empty) {
-            // EAGAIN: nothing queued
         }
     }
 
