@@ -177,9 +177,11 @@ active() {
 
 # --- what watches ------------------------------------------------------------------------------
 (while true; do
-    c=0
-    for node in lb1 lb2 lb3; do holds "$node" && c=$((c + 1)); done
-    ((c > 1)) && echo "$(now_ms) both"
+    # each look forks ip: the first holder is looked at again after the others, so that a handover
+    # completing between two looks (one releases, the next claims) is not taken for an overlap
+    seen=()
+    for node in lb1 lb2 lb3; do holds "$node" && seen+=("$node"); done
+    ((${#seen[@]} > 1)) && holds "${seen[0]}" && echo "$(now_ms) both"
     sleep 0.01
 done) >"$work/holders" 2>/dev/null &
 background+=($!)

@@ -16,7 +16,7 @@
 #
 # Failures: kill -9 of the active (Baton only: keepalived killed -9 leaves its VIP behind), its link
 # set down (host loss), and a graceful stop (SIGTERM). A sampler counts moments at which both nodes
-# hold the VIP. Installs keepalived, haproxy and curl if missing. Ends with one line:
+# hold the VIP (lb1 is looked at again after lb2: a handover between two looks is no overlap). Installs keepalived, haproxy and curl if missing. Ends with one line:
 #   failover kill9_ms=A linkdown_ms=B graceful_ms=C keepalived_tuned_linkdown_ms=D keepalived_tuned_graceful_ms=E two_holders=N
 set -euo pipefail
 
@@ -189,7 +189,7 @@ measure() { # system failure
         keepalived-tuned) start_keepalived 0.1 3 ;;
     esac
     until ip netns exec "$client" curl -s -m 0.5 "http://$vip/" | grep -q "hello from rs1"; do sleep 0.05; done
-    (while true; do holds "$lb1" && holds "$lb2" && echo both; sleep 0.005; done) >"$work/holders" 2>/dev/null &
+    (while true; do holds "$lb1" && holds "$lb2" && holds "$lb1" && echo both; sleep 0.005; done) >"$work/holders" 2>/dev/null &
     local sampler=$!
     local start
     start=$(now_ms)

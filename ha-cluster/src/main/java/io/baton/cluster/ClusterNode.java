@@ -130,6 +130,7 @@ public final class ClusterNode implements AutoCloseable {
     /** A copy of {@link #epochsSeen} for readers on other threads. */
     private volatile Map<String, Long> epochsSnapshot = Map.of();
     private volatile MemberInfo selfInfo;
+    private final Object infoLock = new Object();
     private final List<Subscriber> subscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** The address of each member of the current view, by node id. */
     private volatile Map<String, Address> addresses = Map.of();
@@ -378,8 +379,7 @@ public final class ClusterNode implements AutoCloseable {
             LOG.warn("the cluster thread did not send this node's word within {} ms ({}); sending it directly",
                     wait.toMillis(), e.toString());
             selfInfo = info;
-            send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                    info.unready(), decision.epoch(), info.macs()));
+            broadcastInfo();
         }
     }
 
@@ -724,10 +724,16 @@ public final class ClusterNode implements AutoCloseable {
         broadcastInfo();
     }
 
+    /**
+     * Says this node's info. Under a lock: the ticker and the event thread both say it, and an info
+     * read before an update must not go out after it (receivers keep the last one they got).
+     */
     private void broadcastInfo() {
-        MemberInfo info = selfInfo;
-        send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                info.unready(), decision.epoch(), info.macs()));
+        synchronized (infoLock) {
+            MemberInfo info = selfInfo;
+            send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
+                    info.unready(), decision.epoch(), info.macs()));
+        }
     }
 
     private void send(ClusterMessage message) {

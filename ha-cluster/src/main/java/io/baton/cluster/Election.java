@@ -79,7 +79,8 @@ public final class Election {
             base = new Decision(null, base.epoch(), "");
             candidates = candidates.stream().filter(info -> holders.contains(info.nodeId())).toList();
         }
-        Decision next = decide(base, candidates, round.preempt() || round.settling());
+        // boot settle is for nodes started together; after a merge the holder stays (unless preempt)
+        Decision next = decide(base, candidates, round.preempt() || round.settling() && !round.merged());
         if (round.merged()) {
             next = new Decision(next.active(), highestEpoch + 1, next.active() == null
                     ? "partitions merged; no member is eligible" : "partitions merged; " + next.active() + " stays active");

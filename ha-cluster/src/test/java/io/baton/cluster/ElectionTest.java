@@ -177,6 +177,17 @@ class ElectionTest {
     }
 
     @Test
+    void aMergeWhileTheBootSettlesKeepsTheHolder() {
+        // lb1 restarted, formed a view of its own for a moment, and merges with lb2, which held the VIPs all along
+        Decision lb1Alone = new Decision("lb1", 1, "lb1 has the highest priority of the eligible members");
+
+        Election.Outcome outcome = Election.coordinate(round(lb1Alone, 2, List.of(LB1, holding("lb2", 100)), true,
+                true));
+
+        assertThat(outcome.decision().active()).isEqualTo("lb2");
+    }
+
+    @Test
     void theBootIsNotSettledWhileAConfiguredNodeIsMissingOrNotReady() {
         Decision first = new Decision("lb1", 1, "");
 
