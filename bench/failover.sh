@@ -16,7 +16,8 @@
 #
 # Failures: kill -9 of the active (Baton only: keepalived killed -9 leaves its VIP behind), its link
 # set down (host loss), and a graceful stop (SIGTERM). A sampler counts moments at which both nodes
-# hold the VIP (lb1 is looked at again after lb2: a handover between two looks is no overlap). Installs keepalived, haproxy and curl if missing. Ends with one line:
+# hold the VIP (lb1 is looked at again after lb2: a handover between two looks is no overlap).
+# Installs keepalived, haproxy and curl if missing. Ends with one line:
 #   failover kill9_ms=A linkdown_ms=B graceful_ms=C keepalived_tuned_linkdown_ms=D keepalived_tuned_graceful_ms=E two_holders=N
 set -euo pipefail
 
