@@ -244,10 +244,6 @@ stop_nodes() {
 }
 
 # --- the soak ----------------------------------------------------------------------------------
-wrk_seconds=$(( failures * 12 + hog_seconds + 600 ))
-ip netns exec "$client" wrk -t1 -c8 -d"${wrk_seconds}s" --timeout 2s "http://$vip/" >"$work/wrk.log" 2>&1 &
-wrk_pid=$!
-background+=($wrk_pid)
 read -r -a kinds <<<"${KINDS:-kill9 sigterm linkdown sigstop cut}"
 generation=0
 done_failures=0
@@ -257,6 +253,14 @@ for phase in 2 3; do
     rm -rf "$work"/state-*
     for node in "${nodes[@]}"; do start_node "$node"; done
     await_whole
+    if [[ -z ${wrk_pid:-} ]]; then
+        # wrk gives up at once when its first connections fail: it starts once a node holds the VIP,
+        # and then counts the connections that failures break
+        wrk_seconds=$(( failures * 12 + hog_seconds + 600 ))
+        ip netns exec "$client" wrk -t1 -c8 -d"${wrk_seconds}s" --timeout 2s "http://$vip/" >"$work/wrk.log" 2>&1 &
+        wrk_pid=$!
+        background+=($wrk_pid)
+    fi
     count=$(( phase == 2 ? failures / 2 : failures - failures / 2 ))
     for ((i = 0; i < count; i++)); do
         generation=$((generation + 1))
