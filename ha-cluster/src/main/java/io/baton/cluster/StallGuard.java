@@ -24,7 +24,16 @@ public final class StallGuard extends Protocol {
             + " VERIFY_SUSPECT2's, with a margin")
     private long evidence_window = 250;
 
+    /**
+     * How long a streak of held-back suspicions may last: a node starved again and again must not
+     * keep a dead or cut-off peer in its view (and its VIPs with it) for as long as it is starved.
+     */
+    static final long MAX_HOLD_NANOS = 1_000_000_000L;
+
     private volatile StallWatch watch;
+    /** nanoTime of the first and the last suspicion held back in the current streak; 0 when none. */
+    private long streakSince;
+    private long lastHeldBack;
     private volatile Thread watcher;
     private final AtomicLong heldBack = new AtomicLong();
 
@@ -62,8 +71,9 @@ public final class StallGuard extends Protocol {
     public Object up(Event event) {
         StallWatch current = watch;
         if (event.getType() == Event.SUSPECT && current != null) {
-            String stalled = current.stalled(System.nanoTime());
-            if (stalled != null) {
+            long now = System.nanoTime();
+            String stalled = current.stalled(now);
+            if (stalled != null && !streakTooLong(now)) {
                 heldBack.incrementAndGet();
                 log.warn("%s: not suspecting %s: %s, so its silence may be this node's own", local_addr,
                         event.getArg(), stalled);
@@ -73,10 +83,20 @@ public final class StallGuard extends Protocol {
         return up_prot.up(event);
     }
 
-    /** Whether this JVM was stalled within the last {@code window} (or is now). */
+    /** Whether this JVM was stalled within the last {@code window} (or is now), in a streak shorter than 1 s. */
     public boolean stalledWithin(java.time.Duration window) {
         StallWatch current = watch;
-        return current != null && current.stalledWithin(System.nanoTime(), window.toNanos());
+        long now = System.nanoTime();
+        return current != null && current.stalledWithin(now, window.toNanos()) && !streakTooLong(now);
+    }
+
+    /** True when suspicions have been held back for longer than {@link #MAX_HOLD_NANOS} in a row. */
+    private synchronized boolean streakTooLong(long now) {
+        if (streakSince == 0 || now - lastHeldBack > MAX_HOLD_NANOS) {
+            streakSince = now; // a new streak
+        }
+        lastHeldBack = now;
+        return now - streakSince > MAX_HOLD_NANOS;
     }
 
     /** How many confirmed suspicions were held back since start. */
