@@ -339,11 +339,6 @@ public final class ClusterNode implements AutoCloseable {
         return !view.isEmpty() && view.get(0).equals(self);
     }
 
-    /** True when this node sees more than half of the configured nodes. */
-    public boolean inMajority() {
-        return members.size() * 2 > config.nodes().size();
-    }
-
     /**
      * The members of the view that also have this node in theirs: itself, and those whose multicasts
      * reached it within {@link #AGREE_WINDOW}. Views are not symmetric while they change: a member
@@ -450,8 +445,7 @@ public final class ClusterNode implements AutoCloseable {
             public void viewAccepted(View view) {
                 boolean merge = view instanceof MergeView;
                 List<String> names = view.getMembers().stream().map(ClusterNode.this::name).toList();
-                Map<String, Address> byName = new HashMap<>();
-                view.getMembers().forEach(member -> byName.put(name(member), member));
+                Map<String, Address> byName = byName(view);
                 Map<String, Address> before = addresses;
                 addresses = Map.copyOf(byName);
                 java.util.Set<String> calmlyGone = new java.util.HashSet<>();
@@ -575,9 +569,7 @@ public final class ClusterNode implements AutoCloseable {
         if (names.equals(members)) {
             return;
         }
-        Map<String, Address> byName = new HashMap<>();
-        view.getMembers().forEach(member -> byName.put(name(member), member));
-        addresses = Map.copyOf(byName);
+        addresses = Map.copyOf(byName(view));
         members = names;
         infos.keySet().retainAll(names);
         infos.put(self, selfInfo);
@@ -750,6 +742,13 @@ public final class ClusterNode implements AutoCloseable {
         } catch (Exception e) {
             LOG.warn("cannot send to {}: {}", member, e.getMessage());
         }
+    }
+
+    /** The view's members by node id. */
+    private Map<String, Address> byName(View view) {
+        Map<String, Address> byName = new HashMap<>();
+        view.getMembers().forEach(member -> byName.put(name(member), member));
+        return byName;
     }
 
     /**
