@@ -53,6 +53,8 @@ import java.util.List;
 public final class ApplianceNode implements AutoCloseable {
 
     private static final Logger LOG = LogManager.getLogger(ApplianceNode.class);
+    /** How long a stopping node lets its open client connections finish (those a hand-over left it). */
+    static final java.time.Duration CONNECTION_DRAIN = java.time.Duration.ofSeconds(1);
 
     private final String nodeId;
     private final ConfigStore store;
@@ -513,6 +515,14 @@ public final class ApplianceNode implements AutoCloseable {
         LOG.info("node {} stopping", nodeId);
         if (ha != null) {
             ha.handOver(); // first: the peer takes over while the rest of this node shuts down
+        }
+        try {
+            int left = l7.awaitClientsGone(CONNECTION_DRAIN);
+            if (left > 0) {
+                LOG.info("closing {} client connection(s) still open after {} ms", left, CONNECTION_DRAIN.toMillis());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
         replication.close();
         serverStates.close();

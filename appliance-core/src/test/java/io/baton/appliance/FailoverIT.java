@@ -110,8 +110,9 @@ class FailoverIT {
     }
 
     @Test
-    void batonFailoverHandsTheRoleOverReleasingBeforeThePeerClaims() throws Exception {
+    void batonFailoverHandsTheRoleOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         activePassivePair();
+        NamespaceNodes.ClientLoop clients = clientsWhileServed();
 
         int bothHeld = whileSampling(() -> {
             String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar", BatonProcess.jar().toString(),
@@ -120,6 +121,7 @@ class FailoverIT {
             awaitTakeover("baton failover");
         });
 
+        assertEveryAttemptServed(clients);
         assertThat(holds(lb2)).isTrue();
         assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
         await().atMost(Duration.ofSeconds(5)).until(() -> status(lb1).contains("\"role\" : \"PASSIVE\""));
@@ -277,8 +279,9 @@ class FailoverIT {
     }
 
     @Test
-    void aGracefulStopReleasesTheVipBeforeThePeerClaimsIt() throws Exception {
+    void aGracefulStopHandsTheVipOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         BatonProcess first = activePassivePair();
+        NamespaceNodes.ClientLoop clients = clientsWhileServed();
 
         int bothHeld = whileSampling(() -> {
             first.terminate();
@@ -286,8 +289,24 @@ class FailoverIT {
             awaitTakeover("SIGTERM");
         });
 
+        assertEveryAttemptServed(clients);
         assertTakeover(bothHeld, "lb1 is stopping");
-        assertThat(first.output()).contains("releasing the VIPs before leaving the cluster");
+        assertThat(first.output()).contains("hands the VIPs over").contains("lb2 holds the VIPs now");
+    }
+
+    /** A client opening connections to the VIP, once it is served. */
+    private NamespaceNodes.ClientLoop clientsWhileServed() throws Exception {
+        await().atMost(Duration.ofSeconds(10)).until(this::answers);
+        return NamespaceNodes.clientLoop(client, vip, work);
+    }
+
+    /** A planned handover is made before it breaks: not one attempt of the client fails. */
+    private static void assertEveryAttemptServed(NamespaceNodes.ClientLoop clients) throws Exception {
+        int before = clients.attempts(); // and a few attempts after the takeover too
+        await().atMost(Duration.ofSeconds(10)).until(() -> clients.attempts() >= before + 5);
+        List<String> statuses = clients.stop();
+        assertThat(statuses).as("HTTP status of each client attempt during the handover").hasSizeGreaterThan(5)
+                .allMatch("200"::equals);
     }
 
     @Test

@@ -59,6 +59,35 @@ final class NamespaceNodes {
         }
     }
 
+    /**
+     * A client in {@code client} that opens one new connection after another to the VIP (curl, 300
+     * ms to connect: less than TCP's first SYN retransmission, so a SYN lost in a gap counts), for
+     * as long as it runs. {@link ClientLoop#stop} returns each attempt's HTTP status ("000" when none).
+     */
+    static ClientLoop clientLoop(String client, String vip, Path work) throws IOException {
+        Path out = java.nio.file.Files.createTempFile(work, "client-loop-", ".txt");
+        Process loop = new ProcessBuilder("ip", "netns", "exec", client, "sh", "-c",
+                "while :; do curl -s -o /dev/null -w '%{http_code}\\n' --connect-timeout 0.3 -m 2 http://" + vip
+                        + "/; sleep 0.01; done")
+                .redirectOutput(out.toFile()).redirectErrorStream(true).start();
+        return new ClientLoop(loop, out);
+    }
+
+    /** See {@link #clientLoop}. */
+    record ClientLoop(Process process, Path out) {
+        /** The attempts made so far. */
+        int attempts() throws IOException {
+            return (int) java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).count();
+        }
+
+        List<String> stop() throws IOException, InterruptedException {
+            process.descendants().forEach(ProcessHandle::destroy);
+            process.destroy();
+            process.waitFor();
+            return java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).toList();
+        }
+    }
+
     /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes); may be called per peer. */
     static void cut(String namespace, String peer) throws IOException {
         if (!TestNetwork.succeeds("ip", "netns", "exec", namespace, "nft", "list table inet btcut")) {

@@ -19,7 +19,11 @@ import java.util.TreeSet;
  *
  * <p>The rules, in order:
  * <ol>
- *   <li>A node that stops, hands the role over, or has no link on a VIP interface releases at once.</li>
+ *   <li>A node that has no link on a VIP interface releases at once. A node that stops or hands the
+ *       role over while a ready peer is a member drains first ({@link Action.Drain}): it stops
+ *       answering ARP for the VIPs (the peer claims them at once, as it sees no holder) but serves
+ *       what still reaches it, until the peer says it holds them or {@link #DRAIN_LIMIT} has passed;
+ *       then it releases. Without a ready peer it releases at once.</li>
  *   <li>Otherwise the quorum rule ({@link VipPolicy}) says whether the active node may hold the VIPs.</li>
  *   <li>A claim waits until the view's decision was made knowing every member, and until no other
  *       member of the view says it holds the VIPs.</li>
@@ -61,8 +65,15 @@ public final class HaStateMachine {
         record Claim(String reason) implements Action {
         }
 
-        /** Stop forwarding, remove the VIPs, and tell the cluster. */
+        /** Stop forwarding, remove the VIPs (drained ones too), and tell the cluster. */
         record Release(String reason) implements Action {
+        }
+
+        /**
+         * Stop answering ARP for the VIPs and tell the cluster that this node holds none, but keep
+         * serving the clients whose neighbour entries still point here, until a {@link Release}.
+         */
+        record Drain(String reason) implements Action {
         }
 
         /** Announce the VIPs again (after a merge, the other partition's neighbours may point elsewhere). */
@@ -142,6 +153,9 @@ public final class HaStateMachine {
      */
     public static final Duration MAJORITY_PROBE_WAIT = Duration.ofSeconds(1);
 
+    /** How long a draining node waits for a peer to hold the VIPs before it releases them anyway. */
+    public static final Duration DRAIN_LIMIT = Duration.ofSeconds(2);
+
     /** How long after a fence a node claims again only on a newer decision (its view catches up first). */
     public static final Duration FENCE_SETTLE = Duration.ofSeconds(1);
 
@@ -150,6 +164,8 @@ public final class HaStateMachine {
     private long fencedAt;
     private long fencedEpoch;
     private boolean holding;
+    /** nanoTime since which this node drains the VIPs for a peer (see {@link Action.Drain}); 0 when not. */
+    private long drainingSince;
     private String verdict = "starting";
     /** nanoTime since which a majority-side claim has waited for a VIP answered elsewhere; 0 when not. */
     private long majorityWaitSince;
@@ -161,6 +177,11 @@ public final class HaStateMachine {
 
     public boolean holding() {
         return holding;
+    }
+
+    /** Whether this node serves on VIPs it no longer answers ARP for, until a peer holds them. */
+    public boolean draining() {
+        return drainingSince != 0;
     }
 
     public String verdict() {
@@ -182,8 +203,9 @@ public final class HaStateMachine {
         fencedEpoch = seen.decision().epoch();
         List<Action> actions = new ArrayList<>();
         String why = "the VIP guard removed the VIPs while this node was stopped";
-        if (holding) {
+        if (holding || drainingSince != 0) {
             holding = false;
+            drainingSince = 0;
             actions.add(new Action.Release(why));
         }
         verdict = why;
@@ -209,6 +231,12 @@ public final class HaStateMachine {
         if (stopReason != null) {
             state = seen.stopping() ? State.STOPPING : seen.linkDown() != null ? State.FAULT : State.HANDING_OVER;
             majorityWaitSince = 0;
+            if (seen.linkDown() == null) {
+                Step drain = drain(seen, stopReason, actions);
+                if (drain != null) {
+                    return drain;
+                }
+            }
             return finish(stopReason, false, actions);
         }
         Decision decision = seen.decision();
@@ -235,13 +263,61 @@ public final class HaStateMachine {
     private Step finish(String reason, boolean hold, List<Action> actions) {
         verdict = reason;
         if (hold && !holding) {
-            actions.add(0, new Action.Claim(reason));
+            actions.add(0, new Action.Claim(reason)); // from a drain too: the VIPs are answered here again
             holding = true;
-        } else if (!hold && holding) {
+            drainingSince = 0;
+        } else if (!hold && (holding || drainingSince != 0)) {
             actions.add(0, new Action.Release(reason));
             holding = false;
+            drainingSince = 0;
         }
         return new Step(state, verdict, actions);
+    }
+
+    /**
+     * The planned hand-over, make before break: the step that starts or continues a drain, or null
+     * when the VIPs are to be released now (nothing held, no ready peer, a peer holds them, or the
+     * drain has lasted {@link #DRAIN_LIMIT}).
+     */
+    private Step drain(Observation seen, String stopReason, List<Action> actions) {
+        if (drainingSince != 0) {
+            String holder = otherHolder(seen);
+            if (holder != null) {
+                return finish(stopReason + "; " + holder + " holds the VIPs now", false, actions);
+            }
+            if (seen.now() - drainingSince >= DRAIN_LIMIT.toNanos()) {
+                actions.add(new Action.Warn("no peer claimed the VIPs within " + DRAIN_LIMIT.toMillis()
+                        + " ms of the hand-over: releasing them anyway"));
+                return finish(stopReason, false, actions);
+            }
+            verdict = stopReason + ": serving what still arrives until a peer holds the VIPs";
+            actions.add(new Action.Recheck(RECHECK));
+            return new Step(state, verdict, actions);
+        }
+        if (!holding) {
+            return null;
+        }
+        String ready = seen.members().stream()
+                .filter(id -> !id.equals(seen.self()))
+                .filter(id -> seen.infos().containsKey(id) && seen.infos().get(id).ready())
+                .findFirst().orElse(null);
+        if (ready == null) {
+            return null;
+        }
+        holding = false;
+        drainingSince = seen.now() == 0 ? 1 : seen.now();
+        verdict = stopReason + ": " + ready + " may claim the VIPs; serving what still arrives until a peer holds them";
+        actions.add(new Action.Drain(verdict));
+        actions.add(new Action.Recheck(RECHECK));
+        return new Step(state, verdict, actions);
+    }
+
+    /** Another member of the view that says it holds the VIPs; null when none. */
+    private static String otherHolder(Observation seen) {
+        return seen.members().stream()
+                .filter(id -> !id.equals(seen.self()))
+                .filter(id -> seen.infos().containsKey(id) && seen.infos().get(id).holding())
+                .findFirst().orElse(null);
     }
 
     /** The checks before a claim; null when a probe must be taken first. */
@@ -264,10 +340,7 @@ public final class HaStateMachine {
             majorityWaitSince = 0;
             return new VipPolicy.Verdict(false, "waiting for the cluster to settle after a change of members");
         }
-        String otherHolder = seen.members().stream()
-                .filter(id -> !id.equals(seen.self()))
-                .filter(id -> seen.infos().containsKey(id) && seen.infos().get(id).holding())
-                .findFirst().orElse(null);
+        String otherHolder = otherHolder(seen);
         if (otherHolder != null) {
             majorityWaitSince = 0;
             return new VipPolicy.Verdict(false, "waiting for " + otherHolder + " to release the VIPs");

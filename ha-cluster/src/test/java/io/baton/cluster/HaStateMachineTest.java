@@ -418,8 +418,12 @@ class HaStateMachineTest {
         assertThat(machine.holding()).isFalse();
     }
 
+    private static boolean drains(Step step) {
+        return step.actions().stream().anyMatch(Action.Drain.class::isInstance);
+    }
+
     @Test
-    void aHandoverReleasesAndHoldsNothingUntilItEnds() {
+    void aHandoverWithAReadyPeerDrainsUntilThePeerHoldsTheVips() {
         activeWithPeer();
         Seen seen = new Seen();
         seen.handingOver = true;
@@ -427,20 +431,106 @@ class HaStateMachineTest {
         Step step = step(seen);
 
         assertThat(step.state()).isEqualTo(State.HANDING_OVER);
+        assertThat(drains(step)).isTrue();
+        assertThat(releases(step)).isFalse(); // make before break: the VIPs are still served here
+        assertThat(machine.holding()).isFalse(); // and the cluster hears that this node holds none
+        assertThat(machine.draining()).isTrue();
+
+        seen.now += 100 * MS; // the peer is named but has not claimed yet: the drain goes on
+        seen.decision = new Decision("lb2", 2, "lb1 handed the active role over");
+        step = step(seen);
+        assertThat(releases(step)).isFalse();
+        assertThat(step.actions()).contains(new Action.Recheck(HaStateMachine.RECHECK));
+
+        seen.infos.put("lb2", member("lb2", 100, true, MAC2));
+        step = step(seen);
         assertThat(releases(step)).isTrue();
+        assertThat(step.verdict()).contains("lb2 holds the VIPs now");
+        assertThat(machine.draining()).isFalse();
         assertThat(step(seen).actions()).isEmpty();
     }
 
     @Test
-    void stoppingReleasesWhateverTheDecisionSays() {
+    void aDrainThatNoPeerEndsReleasesAfterItsLimit() {
         activeWithPeer();
         Seen seen = new Seen();
         seen.stopping = true;
+        assertThat(drains(step(seen))).isTrue();
+
+        seen.now += HaStateMachine.DRAIN_LIMIT.toNanos() - MS;
+        assertThat(releases(step(seen))).isFalse();
+
+        seen.now += 2 * MS;
+        Step step = step(seen);
+        assertThat(releases(step)).isTrue();
+        assertThat(step.actions()).anyMatch(action -> action instanceof Action.Warn warn
+                && warn.message().contains("no peer claimed the VIPs"));
+    }
+
+    @Test
+    void aHandoverThatEndsWithTheRoleStillHereTakesTheDrainedVipsBack() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.handingOver = true;
+        assertThat(drains(step(seen))).isTrue();
+
+        seen.handingOver = false; // no peer took over in time: the decision still names lb1
+        Step step = step(seen);
+
+        assertThat(claims(step)).isTrue();
+        assertThat(machine.draining()).isFalse();
+        assertThat(machine.holding()).isTrue();
+    }
+
+    @Test
+    void aHandoverThatEndsWithTheRoleElsewhereReleasesTheDrainedVips() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.handingOver = true;
+        assertThat(drains(step(seen))).isTrue();
+
+        seen.handingOver = false;
+        seen.decision = new Decision("lb2", 2, "lb1 handed the active role over");
+        assertThat(releases(step(seen))).isTrue();
+        assertThat(machine.draining()).isFalse();
+    }
+
+    @Test
+    void withoutAReadyPeerStoppingReleasesAtOnce() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.stopping = true;
+        seen.infos.put("lb2", new MemberInfo("lb2", 100, 1, false, false, "has no link on eth0", List.of(MAC2)));
 
         Step step = step(seen);
 
         assertThat(step.state()).isEqualTo(State.STOPPING);
         assertThat(releases(step)).isTrue();
+        assertThat(drains(step)).isFalse();
+    }
+
+    @Test
+    void aLinkLostDuringADrainReleasesAtOnce() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.stopping = true;
+        assertThat(drains(step(seen))).isTrue();
+
+        seen.linkDown = "eth0";
+        Step step = step(seen);
+        assertThat(releases(step)).isTrue();
+        assertThat(machine.draining()).isFalse();
+    }
+
+    @Test
+    void aFenceDuringADrainReleases() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.stopping = true;
+        assertThat(drains(step(seen))).isTrue();
+
+        assertThat(machine.fenced(seen.get()).actions()).anyMatch(Action.Release.class::isInstance);
+        assertThat(machine.draining()).isFalse();
     }
 
     @Test

@@ -387,6 +387,11 @@ public final class HaController implements AutoCloseable {
                 vips.releaseAll();
                 holding = false;
                 cluster.update(info());
+            } else if (action instanceof HaStateMachine.Action.Drain drain) {
+                LOG.warn("node {} hands the VIPs over: {}", self, drain.reason());
+                vips.drain(); // forwarding goes on for the clients still sent here
+                holding = false;
+                cluster.update(info());
             } else if (action instanceof HaStateMachine.Action.Announce) {
                 LOG.info("partitions merged: re-announcing the VIPs");
                 vips.announce();
@@ -421,8 +426,9 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * Hands the active role to the best ready peer: this node first stops listening and removes the
-     * VIPs, then tells the cluster it is not ready, so the peer claims them only after that.
+     * Hands the active role to the best ready peer, make before break: this node drains the VIPs
+     * (no longer answered for by ARP, still served) and tells the cluster it is not ready, so the
+     * peer is named and claims them at once; once it holds them, this node removes its copies.
      *
      * @return the node that took over
      * @throws IllegalStateException when this node is not active or no peer can take over
@@ -446,8 +452,9 @@ public final class HaController implements AutoCloseable {
             reconcile(false); // releases first
             node.update(info());
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (decision().isActive(self) && System.nanoTime() < deadline) {
-                Thread.sleep(20);
+            // the VIPs drain until the peer holds them: only then does this node stop serving on them
+            while (!peerHolds(node) && System.nanoTime() < deadline) {
+                Thread.sleep(5);
             }
             String now = decision().active();
             if (now == null || now.equals(self)) {
@@ -536,11 +543,13 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * Hands the role over before anything else of the node stops: the VIPs are removed first, then
-     * the cluster hears that this node holds nothing and is no longer eligible, so the peer is named
-     * and claims at once, while this node is still a member (no waiting for the view change, no
-     * probing). Returns once the peer reports holding the VIPs (bounded). The node stays a member
-     * until {@link #close}. Idempotent.
+     * Hands the role over before anything else of the node stops, make before break: with a ready
+     * peer the VIPs are drained (moved to lo, no longer answered for by ARP, still served), then the
+     * cluster hears that this node holds nothing and is no longer eligible, so the peer is named and
+     * claims at once, while this node is still a member (no waiting for the view change, no
+     * probing); once the peer reports holding the VIPs (bounded wait) the drained VIPs are removed.
+     * Without a ready peer the VIPs are simply removed. The node stays a member until {@link #close}.
+     * Idempotent.
      */
     public void handOver() {
         ClusterNode node;
@@ -577,6 +586,9 @@ public final class HaController implements AutoCloseable {
                     Thread.currentThread().interrupt();
                     break;
                 }
+            }
+            synchronized (this) {
+                step(false); // the peer holds the VIPs now (or the wait is over): the drain ends
             }
             Decision after = node.decision();
             if (after.isActive(self) || after.active() == null) {

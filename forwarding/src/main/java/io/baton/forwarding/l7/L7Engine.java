@@ -69,6 +69,9 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     }
 
     private final EventLoopGroup group;
+    /** Every client connection open now (a closed channel leaves the group by itself). */
+    private final io.netty.channel.group.ChannelGroup clients =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
     private final PersistenceTable persistence;
     private final Map<String, ServicePool> pools = new ConcurrentHashMap<>();
     private final Map<ListenerKey, Listener> listeners = new ConcurrentHashMap<>();
@@ -254,6 +257,7 @@ public final class L7Engine implements DataPlane, AutoCloseable {
         return new ChannelInitializer<>() {
             @Override
             protected void initChannel(Channel channel) {
+                clients.add(channel);
                 ServicePool pool = currentPool.get();
                 if (pool == null) {
                     channel.close();
@@ -280,6 +284,18 @@ public final class L7Engine implements DataPlane, AutoCloseable {
             listener.channel().close().syncUninterruptibly();
             LOG.info("service {} stopped listening on {}:{}", listener.service(), listener.address(), listener.port());
         }
+    }
+
+    /**
+     * Waits, at most {@code limit}, until no client connection is open (after a hand-over, before
+     * {@link #close}: requests accepted while the VIPs drained finish); returns how many are left.
+     */
+    public int awaitClientsGone(java.time.Duration limit) throws InterruptedException {
+        long deadline = System.nanoTime() + limit.toNanos();
+        while (!clients.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        return clients.size();
     }
 
     /** Stops listening and closes every connection. */

@@ -24,6 +24,13 @@ public interface AddressManager {
     /** The names of this host's network interfaces, sorted. */
     List<String> interfaces() throws IOException;
 
+    /**
+     * Makes the interface answer ARP only for addresses configured on it ({@code arp_ignore=1},
+     * {@code arp_announce=2}, as on a DR real server), or puts back the values it had before.
+     * A VIP moved to {@code lo} is then served here but answered for elsewhere.
+     */
+    void arpForOwnAddressesOnly(String iface, boolean on) throws IOException;
+
     /** True while the interface is up with a carrier (its cable, or its veth peer, is there). */
     boolean linkUp(String iface) throws IOException;
 }

@@ -24,6 +24,10 @@ public final class IpCommand implements AddressManager {
 
     /** Null for this process's own network namespace. */
     private final String namespace;
+    /** The ARP settings of interfaces made to answer for their own addresses only: iface -> {arp_ignore, arp_announce}. */
+    private final java.util.Map<String, String[]> arpBefore = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final List<String> ARP_SETTINGS = List.of("arp_ignore", "arp_announce");
+    private static final List<String> ARP_OWN_ONLY = List.of("1", "2");
 
     /** Works on this process's network namespace. */
     public IpCommand() {
@@ -125,6 +129,43 @@ public final class IpCommand implements AddressManager {
         return run(ip("-o", "link", "show")).lines()
                 .map(line -> line.split(":\\s+")[1].split("@")[0])
                 .sorted().toList();
+    }
+
+    @Override
+    public void arpForOwnAddressesOnly(String iface, boolean on) throws IOException {
+        ifindex(iface); // a valid name, of an interface this namespace has
+        if (on && !arpBefore.containsKey(iface)) {
+            String[] before = new String[ARP_SETTINGS.size()];
+            for (int i = 0; i < before.length; i++) {
+                before[i] = readConf(iface, ARP_SETTINGS.get(i));
+            }
+            arpBefore.put(iface, before);
+            for (int i = 0; i < before.length; i++) {
+                writeConf(iface, ARP_SETTINGS.get(i), ARP_OWN_ONLY.get(i));
+            }
+        } else if (!on) {
+            String[] before = arpBefore.remove(iface);
+            if (before != null) {
+                for (int i = 0; i < before.length; i++) {
+                    writeConf(iface, ARP_SETTINGS.get(i), before[i]);
+                }
+            }
+        }
+    }
+
+    private String readConf(String iface, String name) throws IOException {
+        String path = "/proc/sys/net/ipv4/conf/" + iface + "/" + name;
+        return namespace == null ? Files.readString(Path.of(path)).strip()
+                : run(List.of("ip", "netns", "exec", namespace, "cat", path)).strip();
+    }
+
+    private void writeConf(String iface, String name, String value) throws IOException {
+        String path = "/proc/sys/net/ipv4/conf/" + iface + "/" + name;
+        if (namespace == null) {
+            Files.writeString(Path.of(path), value + "\n");
+        } else {
+            run(List.of("ip", "netns", "exec", namespace, "sh", "-c", "echo " + value + " > " + path));
+        }
     }
 
     /** Where {@code address} is configured: "IFACE CIDR" for each interface that holds it. */

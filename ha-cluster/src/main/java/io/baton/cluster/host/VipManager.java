@@ -21,6 +21,11 @@ import java.util.concurrent.TimeUnit;
  * with a burst of gratuitous ARP (request and reply forms) once its services listen; the burst is
  * repeated a few seconds later for devices that missed it, and optionally every refresh period
  * (like keepalived's garp_master_refresh).
+ *
+ * <p>A planned hand-over drains instead of releasing ({@link #drain}): each VIP moves to {@code lo}
+ * as a /32 and its interface answers ARP only for its own addresses, so the peer can claim the VIP
+ * at once while the clients whose neighbour entries still point here are served here, until
+ * {@link #releaseAll}.
  */
 public final class VipManager implements AutoCloseable {
 
@@ -41,13 +46,18 @@ public final class VipManager implements AutoCloseable {
         return thread;
     });
     private final Map<String, VipConfig> held = new LinkedHashMap<>();
+    /** VIPs moved to lo by {@link #drain}, by name: the copy on lo. */
+    private final Map<String, VipConfig> drained = new LinkedHashMap<>();
+    /** The interfaces whose ARP settings {@link #drain} changed. */
+    private final java.util.Set<String> quietened = new java.util.TreeSet<>();
+    static final String LOOPBACK = "lo";
     private ScheduledFuture<?> refreshing;
     private VipGuard guard;
 
     /** Keeps a {@link VipGuard} told of every VIP held, so a killed node's VIPs are removed. */
     public synchronized void guardWith(VipGuard newGuard) {
         this.guard = newGuard;
-        guard.held(List.copyOf(held.values()));
+        guardAll();
     }
 
     /**
@@ -92,10 +102,13 @@ public final class VipManager implements AutoCloseable {
         for (VipConfig vip : vips) {
             try {
                 held.put(vip.name(), vip);
-                if (guard != null) {
-                    guard.held(List.copyOf(held.values())); // before adding: a crash in between leaves nothing
-                }
+                guardAll(); // before adding: a crash in between leaves nothing
                 addresses.add(vip);
+                VipConfig onLoopback = drained.remove(vip.name());
+                if (onLoopback != null) {
+                    addresses.remove(onLoopback);
+                    guardAll();
+                }
                 LOG.info("VIP {} claimed on {}", vip.cidr(), vip.iface());
             } catch (IOException e) {
                 held.remove(vip.name());
@@ -108,26 +121,95 @@ public final class VipManager implements AutoCloseable {
             refreshing = timer.scheduleAtFixedRate(this::announce, refresh.toMillis(), refresh.toMillis(),
                     TimeUnit.MILLISECONDS);
         }
+        restoreArp();
         return problems;
     }
 
-    /** Removes every held VIP (before another node may claim them). */
+    /**
+     * Hands the held VIPs over without a gap: each moves to {@code lo} (this node still accepts what
+     * is sent to it) and its interface stops answering ARP for it, so that a peer may claim it now.
+     * A VIP that cannot be moved is released. {@link #releaseAll} ends the drain; {@link #claim} takes
+     * the VIPs back.
+     */
+    public synchronized void drain() {
+        if (refreshing != null) {
+            refreshing.cancel(false);
+            refreshing = null;
+        }
+        for (VipConfig vip : List.copyOf(held.values())) {
+            VipConfig onLoopback = new VipConfig(vip.name(), vip.address(), 32, LOOPBACK);
+            try {
+                if (quietened.add(vip.iface())) {
+                    addresses.arpForOwnAddressesOnly(vip.iface(), true);
+                }
+                drained.put(vip.name(), onLoopback);
+                guardAll(); // before adding: a crash in between leaves nothing
+                addresses.add(onLoopback);
+                addresses.remove(vip);
+                held.remove(vip.name());
+                LOG.info("VIP {} drained from {}: answered by a peer from now on, served here until released",
+                        vip.cidr(), vip.iface());
+            } catch (IOException e) {
+                LOG.error("cannot drain VIP {} from {} ({}): releasing it", vip.cidr(), vip.iface(), e.getMessage());
+                remove(vip);
+                held.remove(vip.name());
+            }
+        }
+        guardAll();
+    }
+
+    /** Removes every held and drained VIP (before another node may claim them, or once it has). */
     public synchronized void releaseAll() {
         if (refreshing != null) {
             refreshing.cancel(false);
             refreshing = null;
         }
         for (VipConfig vip : List.copyOf(held.values())) {
-            try {
-                addresses.remove(vip);
+            if (remove(vip)) {
                 LOG.info("VIP {} released from {}", vip.cidr(), vip.iface());
-            } catch (IOException e) {
-                LOG.error("cannot release VIP {} from {}: {}", vip.cidr(), vip.iface(), e.getMessage());
             }
             held.remove(vip.name());
         }
+        for (VipConfig vip : List.copyOf(drained.values())) {
+            if (remove(vip)) {
+                LOG.info("drained VIP {} released", vip.address());
+            }
+            drained.remove(vip.name());
+        }
+        guardAll();
+        restoreArp();
+    }
+
+    private boolean remove(VipConfig vip) {
+        try {
+            addresses.remove(vip);
+            return true;
+        } catch (IOException e) {
+            LOG.error("cannot release VIP {} from {}: {}", vip.cidr(), vip.iface(), e.getMessage());
+            return false;
+        }
+    }
+
+    /** Puts back the ARP settings a drain changed, once no VIP is drained. */
+    private void restoreArp() {
+        if (!drained.isEmpty()) {
+            return;
+        }
+        for (String iface : List.copyOf(quietened)) {
+            try {
+                addresses.arpForOwnAddressesOnly(iface, false);
+            } catch (IOException e) {
+                LOG.error("cannot restore the ARP settings of {}: {}", iface, e.getMessage());
+            }
+            quietened.remove(iface);
+        }
+    }
+
+    private void guardAll() {
         if (guard != null) {
-            guard.held(List.copyOf(held.values()));
+            List<VipConfig> all = new ArrayList<>(held.values());
+            all.addAll(drained.values());
+            guard.held(all);
         }
     }
 
@@ -163,6 +245,11 @@ public final class VipManager implements AutoCloseable {
 
     public synchronized List<VipConfig> held() {
         return List.copyOf(held.values());
+    }
+
+    /** The VIPs served here while a peer answers for them (see {@link #drain}), as moved to lo. */
+    public synchronized List<VipConfig> drained() {
+        return List.copyOf(drained.values());
     }
 
     @Override

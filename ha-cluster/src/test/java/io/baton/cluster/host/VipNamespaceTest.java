@@ -54,6 +54,79 @@ class VipNamespaceTest {
     }
 
     @Test
+    void aDrainedVipIsServedToWhoStillSendsHereButNoLongerAnsweredForByArp() throws Exception {
+        String lb = network.namespace("l");
+        String client = network.namespace("c");
+        String lbSide = "v" + network.id + "l";
+        String clientSide = "v" + network.id + "c";
+        network.veth(lbSide, lb, clientSide, client);
+        network.address(lb, lbSide, network.subnet + "1/24");
+        network.address(client, clientSide, network.subnet + "2/24");
+        String address = network.subnet + "100";
+        VipConfig vip = new VipConfig("front", address, 24, lbSide);
+        IpCommand addresses = new IpCommand(lb);
+        String arpIgnore = "/proc/sys/net/ipv4/conf/" + lbSide + "/arp_ignore";
+        String ignoreBefore = TestNetwork.run("ip", "netns", "exec", lb, "cat", arpIgnore).strip();
+
+        try (VipManager vips = new VipManager(addresses, (iface, at) -> { }, null)) {
+            vips.claim(List.of(vip));
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "2", address))
+                    .isTrue();
+
+            vips.drain();
+
+            assertThat(addresses.holds(vip)).isFalse();
+            assertThat(vips.held()).isEmpty();
+            assertThat(TestNetwork.run("ip", "-n", lb, "-4", "-o", "addr", "show", "dev", "lo")).contains(address + "/32");
+            assertThat(TestNetwork.run("ip", "netns", "exec", lb, "cat", arpIgnore).strip()).isEqualTo("1");
+            // a client whose neighbour entry still points here is served ...
+            String lbMac = network.mac(lb, lbSide);
+            TestNetwork.run("ip", "-n", client, "neigh", "replace", address, "lladdr", lbMac, "dev", clientSide,
+                    "nud", "permanent");
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "2", address))
+                    .isTrue();
+            // ... and one that asks ARP gets no answer from here: a peer may claim the VIP
+            TestNetwork.run("ip", "-n", client, "neigh", "del", address, "dev", clientSide);
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "1", address))
+                    .isFalse();
+
+            vips.releaseAll();
+
+            assertThat(TestNetwork.run("ip", "-n", lb, "-4", "-o", "addr", "show", "dev", "lo")).doesNotContain(address);
+            assertThat(TestNetwork.run("ip", "netns", "exec", lb, "cat", arpIgnore).strip()).isEqualTo(ignoreBefore);
+            TestNetwork.run("ip", "-n", client, "neigh", "replace", address, "lladdr", lbMac, "dev", clientSide,
+                    "nud", "permanent");
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "1", address))
+                    .isFalse();
+        }
+    }
+
+    @Test
+    void aDrainedVipIsTakenBackByAClaim() throws Exception {
+        String lb = network.namespace("l");
+        String client = network.namespace("c");
+        String lbSide = "v" + network.id + "l";
+        network.veth(lbSide, lb, "v" + network.id + "c", client);
+        network.address(lb, lbSide, network.subnet + "1/24");
+        network.address(client, "v" + network.id + "c", network.subnet + "2/24");
+        String address = network.subnet + "100";
+        VipConfig vip = new VipConfig("front", address, 24, lbSide);
+        IpCommand addresses = new IpCommand(lb);
+
+        try (VipManager vips = new VipManager(addresses, (iface, at) -> { }, null)) {
+            vips.claim(List.of(vip));
+            vips.drain();
+            assertThat(vips.claim(List.of(vip))).isEmpty();
+
+            assertThat(addresses.holds(vip)).isTrue();
+            assertThat(vips.drained()).isEmpty();
+            assertThat(TestNetwork.run("ip", "-n", lb, "-4", "-o", "addr", "show", "dev", "lo")).doesNotContain(address);
+            assertThat(TestNetwork.succeeds("ip", "netns", "exec", client, "ping", "-c", "1", "-W", "2", address))
+                    .isTrue();
+        }
+    }
+
+    @Test
     void leftOverVipsAreRemovedAtStart() throws Exception {
         String lb = network.namespace("l");
         String client = network.namespace("c");
