@@ -400,6 +400,16 @@ public final class ApplianceNode implements AutoCloseable {
         if (ha != null) {
             ha.configApplied(config, revision.revision());
         }
+        // a server whose check was removed is back in service at once, whatever its last check said
+        for (VirtualService service : config.services()) {
+            if (service.check().type() == io.baton.config.CheckType.NONE) {
+                for (RealServer real : service.servers()) {
+                    peerVerdicts.remove(service.name() + "/" + real.name());
+                    l7.setHealth(service.name(), real.name(), Health.UNKNOWN);
+                    kernel.setHealth(service.name(), real.name(), Health.UNKNOWN);
+                }
+            }
+        }
         // servers the engine created anew start as UNKNOWN: give them what the checks already know
         for (HealthMonitor.ServerHealth known : health.snapshot()) {
             if (known.state() != HealthState.UNKNOWN) {

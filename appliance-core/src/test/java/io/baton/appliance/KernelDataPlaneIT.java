@@ -131,6 +131,38 @@ class KernelDataPlaneIT {
     }
 
     @Test
+    void serversThatWereDownAreBackInTheTableAsSoonAsAnApplyRemovesTheirCheck() throws Exception {
+        directRoutingServers();
+        noArpForTheVip();
+        startServer(rs1, "rs1", 80);
+        startServer(rs2, "rs2", 80);
+        String service = """
+                services:
+                  - name: dicom
+                    vip: front
+                    ports: [80]
+                    mode: l4-dr
+                    check: %2$s
+                    servers:
+                      - { name: rs1, address: %1$s21 }
+                      - { name: rs2, address: %1$s22 }
+                """;
+        // the servers speak HTTP, not DICOM: the C-ECHO check finds them DOWN
+        node(service.formatted(network.subnet, "{ type: dicom-echo, interval: 300ms, timeout: 200ms, rise: 1, fall: 1 }"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> status().contains("NO USABLE SERVER"));
+
+        writeConfig(service.formatted(network.subnet, "{ type: none }"), false);
+        String applied = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar", BatonProcess.jar().toString(),
+                "config", "apply", work.resolve("baton.yaml").toString());
+        assertThat(applied).contains("revision 2");
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> status().contains("2 server(s) in a table"));
+        assertThat(TestNetwork.run("ip", "netns", "exec", lb1, "nft", "list", "table", "netdev", "baton"))
+                .contains(network.mac(rs1, "eth0")).contains(network.mac(rs2, "eth0"));
+        assertThat(requests(20)).hasSize(20).allMatch(answer -> answer.startsWith("hello from rs"));
+    }
+
+    @Test
     void natSendsRepliesBackThroughTheBalancerAndMapsThePort() throws Exception {
         serverSide(true);
         node(serverSideService("mode: l4-nat\n    nat-gateway: gateway"));

@@ -17,17 +17,32 @@ public final class Checks {
     }
 
     public static CheckResult run(Checker checker, CheckTarget target) {
+        return run(checker, target, new Deadline(target.check().timeout()));
+    }
+
+    /** Runs the check within {@code deadline}; a check that {@link Deadline#expire} ended says what it was doing. */
+    public static CheckResult run(Checker checker, CheckTarget target, Deadline deadline) {
         Duration timeout = target.check().timeout();
         Instant at = Instant.now();
         try {
-            CheckResult result = checker.check(target, new Deadline(timeout));
+            CheckResult result = checker.check(target, deadline);
             return new CheckResult(result.up(), result.reason(), at, Duration.between(at, Instant.now()));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return new CheckResult(false, noAnswer(timeout), at, timeout);
+            return new CheckResult(false, expired(deadline), at, timeout);
         } catch (Exception e) {
-            return new CheckResult(false, describe(e, timeout), at, Duration.between(at, Instant.now()));
+            String reason = deadline.expired() || e instanceof SocketTimeoutException ? expired(deadline)
+                    : describe(e, timeout);
+            return new CheckResult(false, reason, at, Duration.between(at, Instant.now()));
         }
+    }
+
+    /** Why a check that its deadline ended failed: how long, what it was doing, what the server had sent. */
+    public static String expired(Deadline deadline) {
+        long bytes = deadline.bytesRead();
+        return bytes == 0 ? noAnswer(deadline.timeout()) + " (" + deadline.phase() + ")"
+                : "no complete answer within " + deadline.timeout().toMillis() + " ms (" + deadline.phase() + "; "
+                + bytes + " bytes received)";
     }
 
     static String noAnswer(Duration timeout) {

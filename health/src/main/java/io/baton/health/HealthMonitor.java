@@ -6,6 +6,7 @@ import io.baton.config.RealServer;
 import io.baton.config.VipConfig;
 import io.baton.config.VirtualService;
 import io.baton.health.check.Checker;
+import io.baton.health.check.Deadline;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
@@ -29,9 +30,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Checks every real server of every service on its own schedule and turns results into UP/DOWN
- * with rise and fall. A server has at most one check in flight, and the pool has a thread for
- * every server, so a check never waits for another; each gives up at its timeout (a watchdog
- * counts any that does not as failed), so a hung server costs only its own thread until then.
+ * with rise and fall. A server has at most one check in flight (the next starts only once the last
+ * has returned), and the pool has a thread for every server, so a check never waits for another.
+ * Each check has one overall deadline: at its timeout a watchdog closes the sockets it holds
+ * ({@link Deadline#expire}), interrupts it and counts it as failed, so a server that keeps a check
+ * busy (an endless greeting, a handshake dribbled byte by byte) costs only its own thread, and only
+ * until the timeout.
  * Applying a new config restarts only the checks whose target or settings changed.
  */
 public final class HealthMonitor implements AutoCloseable {
@@ -49,7 +53,7 @@ public final class HealthMonitor implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(HealthMonitor.class);
     /** Threads kept even for a handful of servers. */
     private static final int MIN_WORKERS = 4;
-    /** Grace after the timeout before a check that ignored its deadline is interrupted. */
+    /** The shortest gap between two reports that a check past its deadline still has not returned. */
     private static final long WATCHDOG_GRACE_MILLIS = 250;
 
     private record Key(String service, String server) {
@@ -153,24 +157,64 @@ public final class HealthMonitor implements AutoCloseable {
                 return;
             }
             long started = System.nanoTime();
-            Duration timeout = target.check().timeout();
+            Deadline deadline = new Deadline(target.check().timeout());
             AtomicBoolean done = new AtomicBoolean();
-            Future<?> running = workers.submit(() -> {
-                CheckResult result = Checks.run(checker, target);
-                if (done.compareAndSet(false, true)) {
-                    finish(result, started);
-                }
-            });
+            Future<?> running;
+            try {
+                running = workers.submit(() -> {
+                    try {
+                        CheckResult result = Checks.run(checker, target, deadline);
+                        if (done.compareAndSet(false, true)) {
+                            finish(result);
+                        }
+                    } finally {
+                        // the next check only once this one has returned: a server holds one worker at most
+                        scheduleNext(started);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                return;
+            }
             timer.schedule(() -> {
-                // a check that ignored its deadline (or waited too long in the queue) counts as a timeout
+                // the deadline: close what the check holds open (a read, a handshake a server keeps alive
+                // byte by byte), interrupt it, and count it as failed now
                 if (done.compareAndSet(false, true)) {
+                    deadline.expire();
                     running.cancel(true);
-                    finish(new CheckResult(false, Checks.noAnswer(timeout), Instant.now(), timeout), started);
+                    finish(new CheckResult(false, Checks.expired(deadline), Instant.now(), deadline.timeout()));
+                    stuck(running, deadline);
                 }
-            }, timeout.toMillis() + WATCHDOG_GRACE_MILLIS, TimeUnit.MILLISECONDS);
+            }, deadline.timeout().toMillis(), TimeUnit.MILLISECONDS);
         }
 
-        private synchronized void finish(CheckResult result, long startedNanos) {
+        /** A check that does not return after its deadline fails again every interval until it does. */
+        private void stuck(Future<?> running, Deadline deadline) {
+            long interval = Math.max(target.check().interval().toMillis(), WATCHDOG_GRACE_MILLIS);
+            try {
+                timer.schedule(() -> {
+                    if (!running.isDone() && !stopped) {
+                        LOG.warn("{}: the check past its deadline has not returned yet ({})", target.label(),
+                                deadline.phase());
+                        finish(new CheckResult(false, "the previous check has not returned since its deadline ("
+                                + deadline.phase() + ")", Instant.now(), deadline.timeout()));
+                        stuck(running, deadline);
+                    }
+                }, interval, TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                // closing
+            }
+        }
+
+        private void scheduleNext(long startedNanos) {
+            long elapsed = (System.nanoTime() - startedNanos) / 1_000_000;
+            try {
+                schedule(Math.max(0, target.check().interval().toMillis() - elapsed));
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+                // closing
+            }
+        }
+
+        private synchronized void finish(CheckResult result) {
             if (stopped) {
                 return;
             }
@@ -191,8 +235,6 @@ public final class HealthMonitor implements AutoCloseable {
                     LOG.error("health listener failed for {}", target.label(), e);
                 }
             }
-            long elapsed = (System.nanoTime() - startedNanos) / 1_000_000;
-            schedule(Math.max(0, target.check().interval().toMillis() - elapsed));
         }
 
         ServerHealth health() {

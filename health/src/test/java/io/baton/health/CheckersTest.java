@@ -60,7 +60,7 @@ class CheckersTest {
         assertThat(notDicom.up()).isFalse();
         assertThat(notDicom.reason()).startsWith("not a DICOM peer (it answered \"HTTP/1");
         assertThat(timeout.up()).isFalse();
-        assertThat(timeout.reason()).isEqualTo("no answer within 300 ms");
+        assertThat(timeout.reason()).isEqualTo("no answer within 300 ms (waiting for the answer to A-ASSOCIATE-RQ)");
         assertThat(run("{ type: dicom-echo }", Peers.freePort()).reason()).isEqualTo("connection refused");
     }
 
@@ -78,7 +78,7 @@ class CheckersTest {
                 .isEqualTo("HTTP 200 but the body does not match /broken/");
         CheckResult hung = run("{ type: http, path: /hang, timeout: 300ms }", port);
         assertThat(hung.up()).isFalse();
-        assertThat(hung.reason()).isEqualTo("no answer within 300 ms");
+        assertThat(hung.reason()).isEqualTo("no answer within 300 ms (waiting for the HTTP status line)");
     }
 
     @Test

@@ -38,18 +38,27 @@ final class DicomEchoChecker implements Checker {
     private static final int A_ABORT = 0x07;
     private static final int PRESENTATION_CONTEXT_ID = 1;
     private static final int MAX_PDU = 16384;
+    /**
+     * The longest PDU read: the A-ASSOCIATE-RQ asks for {@link #MAX_PDU} at most; an A-ASSOCIATE-AC
+     * (a few hundred bytes) is not bound by that, so some room is left.
+     */
+    static final int MAX_PDU_ACCEPTED = 64 * 1024;
+    /** The longest C-ECHO-RSP command set accepted (a real one is about 100 bytes). */
+    static final int MAX_COMMAND_BYTES = 16 * 1024;
     private static final int C_ECHO_RQ = 0x0030;
     private static final int C_ECHO_RSP = 0x8030;
 
     @Override
     public CheckResult check(CheckTarget target, Deadline deadline) throws Exception {
         HealthCheck check = target.check();
+        deadline.phaseOnceConnected("sending A-ASSOCIATE-RQ");
         try (Socket socket = deadline.connect(target.host(), target.port())) {
             OutputStream out = socket.getOutputStream();
             DataInputStream in = new DataInputStream(socket.getInputStream());
             out.write(associateRequest(check.calledAeTitle(), check.callingAeTitle()));
             out.flush();
 
+            deadline.phase("waiting for the answer to A-ASSOCIATE-RQ");
             Pdu answer = readPdu(in, socket, deadline);
             switch (answer.type()) {
                 case A_ASSOCIATE_AC -> {
@@ -72,6 +81,7 @@ final class DicomEchoChecker implements Checker {
 
             out.write(echoRequest());
             out.flush();
+            deadline.phase("waiting for the C-ECHO-RSP");
             Integer status = null;
             Integer command = null;
             ByteArrayOutputStream commandBytes = new ByteArrayOutputStream();
@@ -85,6 +95,7 @@ final class DicomEchoChecker implements Checker {
                     return abort(out, "unexpected PDU type 0x" + Integer.toHexString(pdu.type()) + " instead of P-DATA-TF");
                 }
                 if (collectCommand(pdu.body(), commandBytes)) {
+                    deadline.phase("reading the C-ECHO-RSP");
                     ByteBuffer elements = ByteBuffer.wrap(commandBytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN);
                     while (elements.remaining() >= 8) {
                         int tag = (elements.getShort() & 0xFFFF) << 16 | (elements.getShort() & 0xFFFF);
@@ -129,9 +140,14 @@ final class DicomEchoChecker implements Checker {
         readFully(in, socket, deadline, header, 1, 5);
         int type = header[0] & 0xFF;
         long length = ByteBuffer.wrap(header, 2, 4).getInt() & 0xFFFFFFFFL;
-        if (type < A_ASSOCIATE_RQ || type > A_ABORT || header[1] != 0 || length > 4 * 1024 * 1024) {
+        if (type < A_ASSOCIATE_RQ || type > A_ABORT || header[1] != 0) {
             throw new NotDicomException("not a DICOM peer (it answered \""
                     + printable(header) + "\")");
+        }
+        if (length > MAX_PDU_ACCEPTED) {
+            throw new NotDicomException("the server sent a PDU (type 0x" + Integer.toHexString(type) + ") declaring "
+                    + length + " bytes, more than the " + MAX_PDU_ACCEPTED + " this check accepts (it asked for "
+                    + MAX_PDU + " at most)");
         }
         byte[] body = new byte[(int) length];
         readFully(in, socket, deadline, body, 0, body.length);
@@ -226,6 +242,10 @@ final class DicomEchoChecker implements Checker {
             if ((control & 0x01) != 0) {
                 command.write(fragment);
                 last |= (control & 0x02) != 0;
+                if (command.size() > MAX_COMMAND_BYTES) {
+                    throw new NotDicomException("the server sent more than " + MAX_COMMAND_BYTES + " bytes of command"
+                            + " fragments without the last one (a C-ECHO-RSP command set is about 100 bytes)");
+                }
             }
         }
         return last;

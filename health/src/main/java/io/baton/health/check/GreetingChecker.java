@@ -23,6 +23,10 @@ final class GreetingChecker implements Checker {
         this.type = type;
     }
 
+    private String name() {
+        return type.configName().toUpperCase(java.util.Locale.ROOT);
+    }
+
     @Override
     public CheckResult check(CheckTarget target, Deadline deadline) throws Exception {
         SocketClient client = switch (type) {
@@ -31,9 +35,13 @@ final class GreetingChecker implements Checker {
             case POP3 -> new POP3Client();
             default -> new IMAPClient();
         };
+        // the deadline's sockets: closed at the deadline, and bounded in what they read (Commons Net
+        // reads a multi-line greeting for as long as its lines keep coming)
+        client.setSocketFactory(deadline.socketFactory());
         client.setConnectTimeout(deadline.remainingMillis());
         client.setDefaultTimeout(deadline.remainingMillis());
         try {
+            deadline.phaseOnceConnected("reading the " + name() + " greeting");
             client.connect(target.host(), target.port());
             return judge(client);
         } finally {
@@ -44,7 +52,7 @@ final class GreetingChecker implements Checker {
     }
 
     private CheckResult judge(SocketClient client) {
-        String name = type.configName().toUpperCase(java.util.Locale.ROOT);
+        String name = name();
         String greeting;
         boolean positive;
         switch (type) {

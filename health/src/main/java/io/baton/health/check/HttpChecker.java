@@ -36,7 +36,9 @@ final class HttpChecker implements Checker {
     public CheckResult check(CheckTarget target, Deadline deadline) throws Exception {
         HealthCheck check = target.check();
         String host = check.host() != null ? check.host() : target.host() + ":" + target.port();
+        deadline.phaseOnceConnected(check.type() == CheckType.HTTPS ? "in the TLS handshake" : "sending the request");
         try (Socket socket = open(target, check, deadline)) {
+            deadline.phase("waiting for the HTTP status line");
             OutputStream out = socket.getOutputStream();
             out.write((check.method() + " " + check.path() + " HTTP/1.1\r\nHost: " + host
                     + "\r\nUser-Agent: baton-health-check\r\nAccept: */*\r\nConnection: close\r\n\r\n")
@@ -54,9 +56,11 @@ final class HttpChecker implements Checker {
                 return CheckResult.down("HTTP " + status + " (expected " + join(expected) + ")");
             }
             if (check.bodyRegex() != null) {
+                deadline.phase("reading the HTTP headers");
                 while (!readLine(in, socket, deadline).isEmpty()) {
                     // skip the headers
                 }
+                deadline.phase("reading the HTTP body");
                 String body = readBody(in, socket, deadline);
                 if (!Pattern.compile(check.bodyRegex()).matcher(body).find()) {
                     return CheckResult.down("HTTP " + status + " but the body does not match /" + check.bodyRegex() + "/");
@@ -75,7 +79,8 @@ final class HttpChecker implements Checker {
             boolean verify = Boolean.TRUE.equals(check.verifyTls());
             SSLContext context = verify ? SSLContext.getDefault() : trustingContext();
             String serverName = check.host() != null ? check.host().replaceFirst(":\\d+$", "") : target.host();
-            SSLSocket tls = (SSLSocket) context.getSocketFactory().createSocket(plain, serverName, target.port(), true);
+            SSLSocket tls = deadline.guard((SSLSocket) context.getSocketFactory()
+                    .createSocket(plain, serverName, target.port(), true));
             SSLParameters parameters = tls.getSSLParameters();
             if (verify) {
                 parameters.setEndpointIdentificationAlgorithm("HTTPS");
