@@ -130,8 +130,8 @@ public final class ApplianceNode implements AutoCloseable {
             }
 
             @Override
-            public void run(StoredConfig revision) {
-                ApplianceNode.this.run(revision);
+            public List<String> run(StoredConfig revision) {
+                return ApplianceNode.this.run(revision);
             }
 
             @Override
@@ -390,17 +390,16 @@ public final class ApplianceNode implements AutoCloseable {
         return new BatonConfig(config.cluster(), config.vips(), services);
     }
 
-    /** Hands a config revision to the data plane, the health checks and the cluster. */
-    private synchronized void run(StoredConfig revision) {
+    /**
+     * Hands a config revision to the data plane, the health checks and the cluster.
+     *
+     * @return what of it does not run: a listener that cannot bind, nftables that failed to program
+     */
+    private synchronized List<String> run(StoredConfig revision) {
         applied = revision;
         BatonConfig config = withServerStates(revision.config());
-        l7.apply(config);
-        kernel.apply(config);
-        health.apply(config);
-        if (ha != null) {
-            ha.configApplied(config, revision.revision());
-        }
         // a server whose check was removed is back in service at once, whatever its last check said
+        // (before the data planes take the config: the tables they program then include it)
         for (VirtualService service : config.services()) {
             if (service.check().type() == io.baton.config.CheckType.NONE) {
                 for (RealServer real : service.servers()) {
@@ -409,6 +408,12 @@ public final class ApplianceNode implements AutoCloseable {
                     kernel.setHealth(service.name(), real.name(), Health.UNKNOWN);
                 }
             }
+        }
+        List<String> problems = new ArrayList<>(l7.apply(config));
+        problems.addAll(kernel.apply(config));
+        health.apply(config);
+        if (ha != null) {
+            ha.configApplied(config, revision.revision());
         }
         // servers the engine created anew start as UNKNOWN: give them what the checks already know
         for (HealthMonitor.ServerHealth known : health.snapshot()) {
@@ -419,6 +424,11 @@ public final class ApplianceNode implements AutoCloseable {
                 useVerdictIfUnjudged(known.service(), known.server());
             }
         }
+        if (!problems.isEmpty()) {
+            LOG.error("config revision {} does not run fully on this node: {}", revision.revision(),
+                    String.join("; ", problems));
+        }
+        return problems;
     }
 
     /** A health verdict the active node sent. */

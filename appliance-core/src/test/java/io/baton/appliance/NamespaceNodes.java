@@ -18,10 +18,20 @@ final class NamespaceNodes {
 
     /** Starts node {@code id} in {@code namespace} with the production JVM options, on {@code work}/baton.yaml. */
     static BatonProcess start(String namespace, String id, Path work) throws IOException {
-        return BatonProcess.launch(List.of("ip", "netns", "exec", namespace, "java",
+        return start(namespace, id, work, null);
+    }
+
+    /** Like {@link #start(String, String, Path)}, with {@code binDir} first on the node's PATH (stand-in host tools). */
+    static BatonProcess start(String namespace, String id, Path work, Path binDir) throws IOException {
+        List<String> command = new java.util.ArrayList<>(List.of("ip", "netns", "exec", namespace));
+        if (binDir != null) {
+            command.addAll(List.of("env", "PATH=" + binDir + ":" + System.getenv("PATH")));
+        }
+        command.addAll(List.of("java",
                 "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(),
                 "node", "--config", work.resolve("baton.yaml").toString(), "--node", id, "--state-dir",
-                work.resolve(id).toString()), work);
+                work.resolve(id).toString()));
+        return BatonProcess.launch(command, work);
     }
 
     /** The node's {@code /api/v1/status} as JSON text; empty when it does not answer. */

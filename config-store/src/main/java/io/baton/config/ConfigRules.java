@@ -38,6 +38,51 @@ final class ConfigRules {
             String path = "services[" + i + "]";
             service(config, service, path, listenerOwners, errors);
         }
+        nftNames(config, errors);
+    }
+
+    /**
+     * Kernel-mode services become nftables objects whose names keep letters, digits and
+     * underscores only: two names that differ elsewhere would be one object, and nft would refuse
+     * the whole table. Refused here, with both paths.
+     */
+    private static void nftNames(BatonConfig config, List<ConfigError> errors) {
+        Map<String, String> counters = new HashMap<>();
+        Map<String, String> counterOwners = new HashMap<>();
+        Map<String, String[]> chains = new HashMap<>();
+        for (int i = 0; i < config.services().size(); i++) {
+            VirtualService service = config.services().get(i);
+            if (service.name() == null || service.mode() == null || !service.mode().isKernel()) {
+                continue;
+            }
+            for (int j = 0; j < service.servers().size(); j++) {
+                RealServer server = service.servers().get(j);
+                if (server.name() == null) {
+                    continue;
+                }
+                String path = "services[" + i + "].servers[" + j + "]";
+                String name = NftNames.counter(service.name(), server.name());
+                String other = counters.putIfAbsent(name, path);
+                String owner = service.name() + "/" + server.name();
+                String otherOwner = counterOwners.putIfAbsent(name, owner);
+                if (other != null && !owner.equals(otherOwner)) { // the same names are reported as duplicates
+                    errors.add(new ConfigError(path + ".name", "service \"" + service.name() + "\" server \""
+                            + server.name() + "\" would have the nftables counter \"" + name + "\" of " + other
+                            + ": nft names keep letters, digits and _ only (other characters become _, and the"
+                            + " service and server are joined by __); rename one"));
+                }
+            }
+            VipConfig vip = service.vip() == null ? null : config.vip(service.vip()).orElse(null);
+            if (service.mode() == ForwardingMode.L4_DR && vip != null && vip.iface() != null) {
+                String chain = NftNames.ingressChain(vip.iface());
+                String[] before = chains.putIfAbsent(chain, new String[] {vip.iface(), "services[" + i + "].vip"});
+                if (before != null && !before[0].equals(vip.iface())) {
+                    errors.add(new ConfigError("services[" + i + "].vip", "interface " + vip.iface() + " would have the"
+                            + " nftables chain \"" + chain + "\" of interface " + before[0] + " (" + before[1] + "):"
+                            + " nft names keep letters, digits and _ only"));
+                }
+            }
+        }
     }
 
     private static void service(BatonConfig config, VirtualService service, String path,

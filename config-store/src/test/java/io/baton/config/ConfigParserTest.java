@@ -153,6 +153,33 @@ class ConfigParserTest {
     }
 
     @Test
+    void kernelServicesWhoseNftNamesWouldCollideAreRefusedWithBothPaths() {
+        String config = """
+                cluster: { name: c, nodes: [{ id: lb1, address: 10.0.0.1:7800 }] }
+                vips:
+                  - { name: front, address: 10.0.0.100/24, interface: eth0.100 }
+                  - { name: other, address: 10.0.1.100/24, interface: eth0_100 }
+                services:
+                  - { name: pacs.a, vip: front, ports: [104], mode: l4-dr, servers: [{ name: rs1, address: 10.0.0.21 }] }
+                  - { name: pacs_a, vip: other, ports: [104], mode: l4-dr, servers: [{ name: rs1, address: 10.0.1.21 }] }
+                  - { name: web, vip: front, ports: [80], mode: l4-dr, servers: [{ name: a.b, address: 10.0.0.22 },
+                      { name: a-b, address: 10.0.0.23 }] }
+                  - { name: viewer, vip: front, ports: [81], mode: l7-snat,
+                      servers: [{ name: a.b, address: 10.0.0.24 }, { name: a-b, address: 10.0.0.25 }] }
+                """;
+
+        assertThat(errorsOf(config)).containsExactlyInAnyOrder(
+                "services[1].servers[0].name: service \"pacs_a\" server \"rs1\" would have the nftables counter"
+                        + " \"pacs_a__rs1\" of services[0].servers[0]: nft names keep letters, digits and _ only (other"
+                        + " characters become _, and the service and server are joined by __); rename one",
+                "services[1].vip: interface eth0_100 would have the nftables chain \"ingress_eth0_100\" of interface"
+                        + " eth0.100 (services[0].vip): nft names keep letters, digits and _ only",
+                "services[2].servers[1].name: service \"web\" server \"a-b\" would have the nftables counter"
+                        + " \"web__a_b\" of services[2].servers[0]: nft names keep letters, digits and _ only (other"
+                        + " characters become _, and the service and server are joined by __); rename one");
+    }
+
+    @Test
     void missingSectionsAreRequired() {
         assertThat(errorsOf("cluster: { name: c, nodes: [] }\n")).containsExactlyInAnyOrder(
                 "cluster.nodes: must list at least one entry",

@@ -167,7 +167,11 @@ public final class AdminApi {
         outcome.refused().forEach((member, reason) -> refused.addObject().put("node", member).put("reason", reason));
         ArrayNode pending = members.putArray("pending");
         outcome.pending().forEach(pending::add);
+        ArrayNode notRunning = answer.putArray("not-running");
+        outcome.notRunning().forEach(notRunning::add);
         ArrayNode warnings = answer.putArray("warnings");
+        outcome.notRunning().forEach(problem -> warnings.add(outcome.sequencer() + " stores revision "
+                + outcome.revision() + " but does not run all of it: " + problem));
         outcome.refused().forEach((member, reason) -> warnings.add(member + " does not store revision "
                 + outcome.revision() + ": " + reason));
         outcome.pending().forEach(member -> warnings.add(member + " had not stored revision " + outcome.revision()

@@ -84,7 +84,8 @@ final class ConfigCommand {
                     + " every member. The answer names the members that store it and any that refused it, with"
                     + " their reasons. A rejected file changes nothing; every error is printed.",
             exitCodeListHeading = "%nExit codes:%n",
-            exitCodeList = {"0:applied (or already applied)", "1:rejected (all errors are printed)",
+            exitCodeList = {"0:applied (or already applied)", "1:rejected (all errors are printed), or stored but not"
+                    + " running on the active node (its data plane failed to program: the reason is printed)",
                     "2:the node could not be reached"})
     static final class Apply implements Callable<Integer> {
 
@@ -117,6 +118,12 @@ final class ConfigCommand {
                             + " already is " + file);
                 }
                 printMembers(body);
+                if (!body.path("not-running").isEmpty()) {
+                    System.err.println(file + ": stored as revision " + body.path("revision").asLong() + ", but "
+                            + body.path("sequencer").asText() + " (the active node) does not run all of it:");
+                    body.path("not-running").forEach(problem -> System.err.println("  " + problem.asText()));
+                    return ExitCodes.FAILED;
+                }
                 return ExitCodes.OK;
             }
             System.err.println(file + ": rejected by the node: " + response.error());

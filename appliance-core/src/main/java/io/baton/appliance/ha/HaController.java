@@ -388,8 +388,15 @@ public final class HaController implements AutoCloseable {
                 holding = false;
                 cluster.update(info());
             } else if (action instanceof HaStateMachine.Action.Drain drain) {
-                LOG.warn("node {} hands the VIPs over: {}", self, drain.reason());
-                vips.drain(); // forwarding goes on for the clients still sent here
+                if (managed(config.vips()).isEmpty()) {
+                    // loopback VIPs, local on every node: nothing moves, and a peer on this same host (the
+                    // demo, loopback tests) binds the same addresses, so this node stops listening first
+                    LOG.warn("node {} gives up the active role: {}", self, drain.reason());
+                    l7.setActive(false);
+                } else {
+                    LOG.warn("node {} hands the VIPs over: {}", self, drain.reason());
+                    vips.drain(); // forwarding goes on for the clients still sent here
+                }
                 holding = false;
                 cluster.update(info());
             } else if (action instanceof HaStateMachine.Action.Announce) {

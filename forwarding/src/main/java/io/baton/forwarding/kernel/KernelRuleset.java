@@ -284,11 +284,11 @@ public final class KernelRuleset {
     }
 
     static String chainName(String iface) {
-        return "ingress_" + iface.replaceAll("[^A-Za-z0-9_]", "_");
+        return io.baton.config.NftNames.ingressChain(iface);
     }
 
     /** nft object names: letters, digits and underscores, from the service and server names. */
     public static String counterName(VirtualService service, RealServer server) {
-        return (service.name() + "__" + server.name()).replaceAll("[^A-Za-z0-9_]", "_");
+        return io.baton.config.NftNames.counter(service.name(), server.name());
     }
 }

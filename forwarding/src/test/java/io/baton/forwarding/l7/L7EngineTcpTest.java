@@ -75,7 +75,15 @@ class L7EngineTcpTest {
         assertThat(greetings(40)).containsEntry("one", 10).containsEntry("two", 30);
     }
 
-    @Test
+    /**
+     * Repeated: this test once hung at random. A listener closed while a thread is blocked in its
+     * accept() is closed for real only when that thread leaves, and until then the kernel still
+     * completes connections to it (checked on this JDK: 62 of 200 connects to such a "closed"
+     * listener succeeded); the proxy's connect to "one" then succeeded, nothing redispatched, and
+     * the client waited for a greeting for ever. {@link TestServers.Tcp#close} now returns only once
+     * its accept thread has gone, and the client's read is bounded.
+     */
+    @org.junit.jupiter.api.RepeatedTest(20)
     void redispatchSkipsAServerThatRefuses() throws Exception {
         apply("scheduler: rr", 1, 1);
         one.close();

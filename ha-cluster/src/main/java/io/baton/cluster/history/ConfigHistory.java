@@ -94,8 +94,12 @@ public final class ConfigHistory implements AutoCloseable {
         /** Why {@code config} cannot run on this node (interfaces, key file, scripts); empty when it can. */
         List<ConfigError> check(BatonConfig config);
 
-        /** Runs a stored revision (data planes, checks, VIPs). Called on the history's thread. */
-        void run(StoredConfig revision);
+        /**
+         * Runs a stored revision (data planes, checks, VIPs). Called on the history's thread.
+         *
+         * @return what of it does not run here (a data plane that failed to program), one line each
+         */
+        List<String> run(StoredConfig revision);
 
         /** This node's {@link #state()} changed: its readiness for elections may have. */
         void stateChanged();
@@ -110,10 +114,11 @@ public final class ConfigHistory implements AutoCloseable {
      * What became of an apply or a rollback.
      *
      * @param stored  members that store the revision; {@code refused}: members that could not, and why;
-     *                {@code pending}: members that had not said in time
+     *                {@code pending}: members that had not said in time; {@code notRunning}: what of the
+     *                revision the node that numbered it (the active node) stores but could not run
      */
     public record Outcome(long revision, String checksum, boolean changed, String sequencer, List<String> stored,
-                          Map<String, String> refused, List<String> pending) {
+                          Map<String, String> refused, List<String> pending, List<String> notRunning) {
     }
 
     /** A proposal the sequencer refused as invalid: the errors name the fields. */
@@ -185,8 +190,15 @@ public final class ConfigHistory implements AutoCloseable {
 
     /** A revision the sequencer stored, and the proposer that waits to hear who else has it. */
     private record Acknowledging(String proposer, long id, long revision, String checksum, boolean changed,
-                                 long deadline) {
+                                 long deadline, List<String> notRunning) {
     }
+
+    /** What of a revision that did not run is told in one answer (the wire's limits are higher). */
+    private static final int MAX_NOT_RUNNING = 32;
+    private static final int MAX_PROBLEM = 1500;
+
+    /** What of the revision this node runs did not run (as its host said); on the history's thread. */
+    private List<String> notRunning = List.of();
 
     private ConfigHistory(ClusterNode cluster, ConfigStore store, Host host) {
         this.cluster = cluster;
@@ -368,7 +380,8 @@ public final class ConfigHistory implements AutoCloseable {
                 Map<String, String> refused = new LinkedHashMap<>();
                 answer.refused().forEach(note -> refused.put(note.subject(), note.text()));
                 return new Outcome(answer.revision(), answer.checksum(), answer.changed(), answer.message(),
-                        answer.stored(), refused, answer.pending());
+                        answer.stored(), refused, answer.pending(),
+                        answer.errors().stream().map(ClusterMessage.Note::text).toList());
             }
             case ClusterMessage.Answer.INVALID -> throw new Refused(answer.errors().stream()
                     .map(note -> new ConfigError(note.subject(), note.text())).toList());
@@ -460,7 +473,7 @@ public final class ConfigHistory implements AutoCloseable {
         StoredConfig current = store.current().orElse(null);
         if (current != null && current.checksum().equals(checksum)) {
             acknowledging.add(new Acknowledging(proposer, propose.id(), current.revision(), checksum, false,
-                    System.nanoTime() + ACK_WAIT.toNanos()));
+                    System.nanoTime() + ACK_WAIT.toNanos(), notRunning));
             answerAcknowledged();
             return;
         }
@@ -489,11 +502,11 @@ public final class ConfigHistory implements AutoCloseable {
         }
         refreshKept();
         LOG.info("config revision {} ({}) numbered and stored here: {}", number, checksum, source);
-        runStored(stored);
+        List<String> running = runStored(stored);
         cluster.broadcast(new ClusterMessage.Config(number, checksum, source, ConfigWriter.toJson(config)));
         broadcastHead();
         acknowledging.add(new Acknowledging(proposer, propose.id(), number, checksum, true,
-                System.nanoTime() + ACK_WAIT.toNanos()));
+                System.nanoTime() + ACK_WAIT.toNanos(), running));
         answerAcknowledged();
     }
 
@@ -525,8 +538,12 @@ public final class ConfigHistory implements AutoCloseable {
             }
             if (pending.isEmpty() || now > ack.deadline()) {
                 it.remove();
+                // an applied answer's errors: what of the revision this node (the active one) could not run
+                List<ClusterMessage.Note> notRunning = ack.notRunning().stream().limit(MAX_NOT_RUNNING)
+                        .map(problem -> new ClusterMessage.Note(self, problem.length() <= MAX_PROBLEM ? problem
+                                : problem.substring(0, MAX_PROBLEM) + "...")).toList();
                 reply(ack.proposer(), new ClusterMessage.Answer(ack.id(), ClusterMessage.Answer.APPLIED,
-                        ack.revision(), ack.checksum(), ack.changed(), self, List.of(), stored, refused, pending));
+                        ack.revision(), ack.checksum(), ack.changed(), self, notRunning, stored, refused, pending));
             }
         }
     }
@@ -675,12 +692,15 @@ public final class ConfigHistory implements AutoCloseable {
         broadcastHead();
     }
 
-    private void runStored(StoredConfig stored) {
+    /** Runs a stored revision; returns what of it does not run here. */
+    private List<String> runStored(StoredConfig stored) {
         try {
-            host.run(stored);
+            notRunning = List.copyOf(host.run(stored));
         } catch (RuntimeException e) {
             LOG.error("config revision {} is stored but running it failed", stored.revision(), e);
+            notRunning = List.of("running revision " + stored.revision() + " failed: " + e);
         }
+        return notRunning;
     }
 
     /** Works out how this node's history compares with the sequencer's, and acts on it. */

@@ -219,8 +219,9 @@ class ConfigHistoryWireTest {
             }
 
             @Override
-            public void run(StoredConfig revision) {
+            public List<String> run(StoredConfig revision) {
                 ran.add((long) revision.config().services().get(0).servers().get(0).weight());
+                return List.of();
             }
 
             @Override
