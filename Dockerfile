@@ -4,6 +4,7 @@ FROM maven:3.9-eclipse-temurin-17 AS build
 WORKDIR /src
 COPY pom.xml ./
 COPY config-store config-store
+COPY host host
 COPY health health
 COPY forwarding forwarding
 COPY ha-cluster ha-cluster

@@ -1,9 +1,9 @@
 package io.baton.appliance;
 
-import io.baton.cluster.host.AddressManager;
-import io.baton.cluster.host.ArpProbe;
-import io.baton.cluster.host.Nftables;
-import io.baton.cluster.host.Sysctl;
+import io.baton.host.AddressManager;
+import io.baton.host.ArpProbe;
+import io.baton.host.Nftables;
+import io.baton.host.Sysctl;
 import io.baton.forwarding.kernel.KernelHost;
 
 import java.io.IOException;

@@ -1,7 +1,7 @@
 package io.baton.appliance;
 
 import io.baton.cluster.ClusterException;
-import io.baton.cluster.host.AddressManager;
+import io.baton.host.AddressManager;
 import io.baton.cluster.wire.ClusterKeys;
 import io.baton.config.BatonConfig;
 import io.baton.config.CheckType;

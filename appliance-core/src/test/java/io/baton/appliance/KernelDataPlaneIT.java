@@ -1,7 +1,7 @@
 package io.baton.appliance;
 
 import io.baton.cluster.wire.ClusterKeys;
-import io.baton.cluster.host.TestNetwork;
+import io.baton.host.TestNetwork;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

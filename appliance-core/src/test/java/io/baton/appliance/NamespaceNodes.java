@@ -1,6 +1,6 @@
 package io.baton.appliance;
 
-import io.baton.cluster.host.TestNetwork;
+import io.baton.host.TestNetwork;
 
 import java.io.IOException;
 import java.nio.file.Path;

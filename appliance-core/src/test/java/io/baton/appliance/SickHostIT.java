@@ -1,6 +1,6 @@
 package io.baton.appliance;
 
-import io.baton.cluster.host.TestNetwork;
+import io.baton.host.TestNetwork;
 import io.baton.cluster.wire.ClusterKeys;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

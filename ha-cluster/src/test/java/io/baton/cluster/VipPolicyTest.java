@@ -1,6 +1,6 @@
 package io.baton.cluster;
 
-import io.baton.cluster.host.Witness;
+import io.baton.host.Witness;
 import io.baton.config.HostPort;
 import org.junit.jupiter.api.Test;
 

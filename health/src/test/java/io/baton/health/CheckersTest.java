@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -137,6 +138,31 @@ class CheckersTest {
         assertThat(result.reason()).endsWith("killed after 500 ms");
         long child = Long.parseLong(Files.readString(marker).strip());
         await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(child).map(h -> !h.isAlive()).orElse(true));
+    }
+
+    @Test
+    void aScriptThatPrintsWithoutEndCostsNeitherMemoryNorDisk() throws Exception {
+        Path flood = script("flood.sh", "#!/bin/sh\nhead -c 150000000 /dev/zero | tr '\\0' x\necho\nexit 3\n");
+        Path endless = script("endless.sh", "#!/bin/sh\nwhile :; do echo spam; done\n");
+        List<Path> before = tempFiles();
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        long allocated = threads.getCurrentThreadAllocatedBytes();
+
+        CheckResult flooded = run("{ type: external, script: '" + flood + "', timeout: 20s }", 1);
+        CheckResult spammed = run("{ type: external, script: '" + endless + "', timeout: 500ms }", 1);
+
+        assertThat(flooded.reason()).startsWith("script exit 3: xxxx").endsWith("...");
+        assertThat(spammed.reason()).isEqualTo("script " + endless + " killed after 500 ms");
+        assertThat(threads.getCurrentThreadAllocatedBytes() - allocated).as("bytes allocated by the checks' thread")
+                .isLessThan(16L << 20);
+        assertThat(tempFiles()).as("files left in the temporary directory").isEqualTo(before);
+    }
+
+    private static List<Path> tempFiles() throws Exception {
+        try (var files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return files.filter(file -> file.getFileName().toString().startsWith("baton-check-")).sorted().toList();
+        }
     }
 
     private Path script(String name, String text) throws Exception {

@@ -1,8 +1,8 @@
 package io.baton.appliance.cli;
 
-import io.baton.cluster.host.IpCommand;
-import io.baton.cluster.host.RawSocketArp;
-import io.baton.cluster.host.Sysctl;
+import io.baton.host.IpCommand;
+import io.baton.host.RawSocketArp;
+import io.baton.host.Sysctl;
 import io.baton.config.Ipv4;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;

@@ -2,65 +2,56 @@ package io.baton.health.check;
 
 import io.baton.health.CheckResult;
 import io.baton.health.CheckTarget;
+import io.baton.host.HostCommand;
 
-import java.io.File;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code external}: runs the operator's script with the Loadbalancer.org arguments ($1 VIP, $2 VIP
  * port, $3 real server IP, $4 real server port), also given as environment variables. Exit 0 is
- * up. At the timeout the script is killed together with its children.
+ * up. The host's process runner runs it: at the timeout (or when the health monitor's watchdog
+ * interrupts the check) the script is killed together with its children, and of its output only
+ * the first {@link #MAX_OUTPUT_READ} bytes are kept (the rest is read and dropped: a script that
+ * prints for ever costs no memory and no disk).
  */
 final class ExternalChecker implements Checker {
 
     private static final int MAX_OUTPUT_SHOWN = 200;
+    static final int MAX_OUTPUT_READ = 64 * 1024;
 
     @Override
     public CheckResult check(CheckTarget target, Deadline deadline) throws Exception {
-        List<String> command = List.of(target.check().script(), target.vipAddress(), String.valueOf(target.vipPort()),
+        String script = target.check().script();
+        List<String> command = List.of(script, target.vipAddress(), String.valueOf(target.vipPort()),
                 target.host(), String.valueOf(target.port()));
-        Path output = Files.createTempFile("baton-check-", ".out");
+        Map<String, String> environment = Map.of(
+                "VIP", target.vipAddress(),
+                "VPORT", String.valueOf(target.vipPort()),
+                "RIP", target.host(),
+                "RPORT", String.valueOf(target.port()),
+                "BATON_SERVICE", target.service(),
+                "BATON_SERVER", target.server());
+        deadline.phase("waiting for script " + script);
+        HostCommand.Finished finished;
         try {
-            ProcessBuilder builder = new ProcessBuilder(command)
-                    .redirectErrorStream(true)
-                    .redirectOutput(output.toFile())
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
-            Map<String, String> environment = builder.environment();
-            environment.put("VIP", target.vipAddress());
-            environment.put("VPORT", String.valueOf(target.vipPort()));
-            environment.put("RIP", target.host());
-            environment.put("RPORT", String.valueOf(target.port()));
-            environment.put("BATON_SERVICE", target.service());
-            environment.put("BATON_SERVER", target.server());
-            Process process = builder.start();
-            try {
-                if (!process.waitFor(deadline.remainingMillisOrZero(), TimeUnit.MILLISECONDS)) {
-                    return CheckResult.down("script " + target.check().script() + " killed after "
-                            + deadline.timeout().toMillis() + " ms");
-                }
-            } finally {
-                if (process.isAlive()) {
-                    // children first: once the script is gone they are no longer its descendants
-                    process.descendants().forEach(ProcessHandle::destroyForcibly);
-                    process.destroyForcibly();
-                }
+            finished = HostCommand.execute(command, environment, "",
+                    Duration.ofMillis(Math.max(1, deadline.remainingMillisOrZero())), MAX_OUTPUT_READ, null);
+        } catch (IOException e) {
+            if (e.getMessage().contains("did not finish") || e.getMessage().startsWith("interrupted")) {
+                return CheckResult.down("script " + script + " killed after " + deadline.timeout().toMillis() + " ms");
             }
-            String said = firstLine(output);
-            int exit = process.exitValue();
-            return exit == 0 ? CheckResult.up("script exit 0" + said)
-                    : CheckResult.down("script exit " + exit + said);
-        } finally {
-            Files.deleteIfExists(output);
+            throw e;
         }
+        String said = firstLine(finished.output());
+        return finished.exit() == 0 ? CheckResult.up("script exit 0" + said)
+                : CheckResult.down("script exit " + finished.exit() + said);
     }
 
-    private static String firstLine(Path output) throws java.io.IOException {
-        String text = new String(Files.readAllBytes(output), StandardCharsets.UTF_8).strip();
+    private static String firstLine(String output) {
+        String text = output.strip();
         if (text.isEmpty()) {
             return "";
         }

@@ -1,4 +1,4 @@
-package io.baton.cluster.host;
+package io.baton.host;
 
 import java.io.IOException;
 import java.time.Duration;

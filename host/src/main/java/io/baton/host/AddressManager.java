@@ -1,4 +1,4 @@
-package io.baton.cluster.host;
+package io.baton.host;
 
 import io.baton.config.VipConfig;
 

@@ -1,4 +1,4 @@
-package io.baton.cluster.host;
+package io.baton.host;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
