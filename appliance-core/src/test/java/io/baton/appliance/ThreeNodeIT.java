@@ -98,9 +98,14 @@ class ThreeNodeIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> holds(lbs[0]));
         await().atMost(Duration.ofSeconds(30)).until(() -> status(lbs[0]).split("\"role\" : \"PASSIVE\"").length == 3);
         await().atMost(Duration.ofSeconds(10)).until(this::answers);
-        BatonProcess arping = BatonProcess.launch(List.of("ip", "netns", "exec", client, "arping", "-i", "eth0",
+        BatonProcess arping = BatonProcess.launch(List.of("ip", "netns", "exec", client, "stdbuf", "-oL", "arping", "-i", "eth0",
                 "-W", "0.02", "-w", "6", vip), work);
         processes.add(arping);
+        // arping starts in its own time: the cut only once it has seen lb1 answer (else the VIP may
+        // have moved before its first request, and lb1's MAC is never seen); stdbuf: its lines now
+        String lb1Mac = network.mac(lbs[0], "eth0");
+        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
+                .until(() -> arping.output().contains("from " + lb1Mac));
 
         long cut = System.nanoTime();
         for (String peer : List.of(network.subnet + "12", network.subnet + "13")) {

@@ -80,7 +80,8 @@ public final class HaController implements AutoCloseable {
     private volatile boolean handingOver;
     private volatile boolean stopping;
     private volatile List<String> vipProblems = List.of();
-    private ClusterNode cluster;
+    /** Set once joined; read without the lock (the status must not wait for a takeover in progress). */
+    private volatile ClusterNode cluster;
     /** Why this node's config history keeps it out of elections (diverged, not compared yet); null when it does not. */
     private final java.util.function.Supplier<String> historyUnready;
     private boolean closed;
@@ -490,7 +491,7 @@ public final class HaController implements AutoCloseable {
     }
 
     /** This node's membership of the cluster, for the components that replicate state over it. */
-    public synchronized ClusterNode cluster() {
+    public ClusterNode cluster() {
         return cluster;
     }
 
