@@ -60,8 +60,11 @@ import java.util.concurrent.TimeUnit;
  * open one, send the head with X-Forwarded-For/-Proto, stream the body, stream the response back
  * (inserting the persistence cookie). Bodies are never aggregated: reading from a side stops while
  * the other side cannot take more (a bounded queue towards the server, channel writability towards
- * the client). A request without a body is sent again to the next
- * server if its server fails before answering, so a dying server costs clients nothing.
+ * the client). A safe request (GET, HEAD, OPTIONS, TRACE) without a body is sent again to the next
+ * server if its server fails before answering, so a dying server costs clients nothing; any other
+ * gets 502. Framing is held to RFC 9112 on both sides ({@link HttpFraming}): a request or response
+ * that could be read two ways is refused, and a malformed body never reaches the other side as a
+ * complete one.
  */
 final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
@@ -72,6 +75,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
     private static final AsciiString HTTP = AsciiString.cached("http");
+    private static final Set<io.netty.handler.codec.http.HttpMethod> SAFE_METHODS = Set.of(
+            io.netty.handler.codec.http.HttpMethod.GET, io.netty.handler.codec.http.HttpMethod.HEAD,
+            io.netty.handler.codec.http.HttpMethod.OPTIONS, io.netty.handler.codec.http.HttpMethod.TRACE);
+    /**
+     * A request body is read up to this much before a server connection is taken for it (HAProxy's
+     * http-buffer-request): a client that dribbles its request holds no server connection, and a
+     * malformed body that fits is refused before the server sees anything. Larger bodies stream.
+     */
+    static final int REQUEST_BUFFER_BYTES = 64 * 1024;
     /** Reading stops while this many decoded objects wait to be handled. */
     private static final int MAX_QUEUED = 64;
 
@@ -107,6 +119,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         boolean responseStarted;
         boolean informational;
         boolean serverKeepAlive;
+        /** The body is read (up to {@link #REQUEST_BUFFER_BYTES}) before a server connection is taken. */
+        boolean buffering;
 
         void tried(Backend backend) {
             if (tried.isEmpty()) {
@@ -118,7 +132,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange(HttpRequest request) {
             this.request = request;
             this.clientKeepAlive = HttpUtil.isKeepAlive(request);
-            this.retriable = !HttpUtil.isTransferEncodingChunked(request) && HttpUtil.getContentLength(request, 0L) == 0;
+            // sent again to the next server only when that cannot do anything twice: a safe method
+            // (RFC 9110 9.2.1) without a body. PUT and DELETE are idempotent, but a second server
+            // may have no idea the first one already acted
+            this.retriable = SAFE_METHODS.contains(request.method()) && !HttpUtil.isTransferEncodingChunked(request)
+                    && HttpUtil.getContentLength(request, 0L) == 0;
         }
     }
 
@@ -177,6 +195,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 } else {
                     ReferenceCountUtil.release(next);
                 }
+            } else if (exchange.buffering) {
+                buffer();
+                return;
             } else if (exchange.serverReady && !exchange.writing && !exchange.requestComplete) {
                 HttpObject next = inbound.poll();
                 if (next == null) {
@@ -207,12 +228,54 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        HttpFraming.Refusal refusal = HttpFraming.request(request);
+        if (refusal != null) {
+            ReferenceCountUtil.release(request);
+            LOG.info("{}: refused a request from {}: {}", pool.name(), ctx.channel().remoteAddress(), refusal.reason());
+            reject(refusal.status(), refusal.reason());
+            return;
+        }
         exchange = new Exchange(request);
         prepareRequestHead(request);
         if (pool.config().persistence().type() == PersistenceType.COOKIE) {
             exchange.cookieServer = cookieValue(request.headers());
         }
+        if (HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0) {
+            exchange.buffering = true;
+            waitingForHead = true; // the request deadline covers the buffered body too (408 after it)
+            return;
+        }
         dispatch();
+    }
+
+    /**
+     * While the exchange buffers its body: dispatches once the body is complete, or the buffer is
+     * full (the rest then streams), and refuses a body that is malformed before any server sees it.
+     */
+    private void buffer() {
+        long bytes = 0;
+        boolean complete = false;
+        for (HttpObject queued : inbound) {
+            if (!(queued instanceof HttpContent content)) {
+                break; // the next request: this one is complete already
+            }
+            if (content.decoderResult().isFailure()) {
+                String cause = String.valueOf(content.decoderResult().cause().getMessage());
+                LOG.info("{}: malformed request body from {}: {}", pool.name(), ctx.channel().remoteAddress(), cause);
+                reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
+                return;
+            }
+            bytes += content.content().readableBytes();
+            if (content instanceof LastHttpContent) {
+                complete = true;
+                break;
+            }
+        }
+        if (complete || bytes >= REQUEST_BUFFER_BYTES || inbound.size() >= MAX_QUEUED / 2) {
+            exchange.buffering = false;
+            waitingForHead = false;
+            dispatch();
+        }
     }
 
     private void prepareRequestHead(HttpRequest request) {
@@ -271,7 +334,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                         channel.pipeline()
                                 .addLast("timeout", new IdleStateHandler(
                                         service.timeouts().serverIdle().toMillis(), 0, 0, TimeUnit.MILLISECONDS))
-                                .addLast("http", new HttpClientCodec())
+                                .addLast("http", new HttpClientCodec(L7Engine.decoderConfig(), false, false))
                                 .addLast("backend", new HttpBackendHandler(connections, address));
                     }
                 })
@@ -313,6 +376,19 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void forwardBody(HttpContent content) {
         Exchange current = exchange;
+        if (content.decoderResult().isFailure()) {
+            // a malformed chunk: the server must not see the request end cleanly (a truncated upload
+            // would look whole): its connection is closed with the request unfinished
+            String cause = String.valueOf(content.decoderResult().cause().getMessage());
+            ReferenceCountUtil.release(content);
+            LOG.info("{}: malformed request body from {}: {}", pool.name(), ctx.channel().remoteAddress(), cause);
+            if (current.responseStarted) {
+                abort();
+            } else {
+                reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
+            }
+            return;
+        }
         current.backend.addBytesIn(content.content().readableBytes());
         if (content instanceof LastHttpContent) {
             current.server.writeAndFlush(content, current.server.voidPromise());
@@ -344,6 +420,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 server.close();
                 return;
             }
+            String refused = HttpFraming.response(response);
+            if (refused != null) {
+                ReferenceCountUtil.release(message);
+                LOG.warn("{}: server {} sent a response this proxy does not pass on: {}", pool.name(),
+                        current.backend.name(), refused);
+                current.backend.countError();
+                reject(HttpResponseStatus.BAD_GATEWAY, "the server's response is malformed (" + refused + ")");
+                return;
+            }
             current.informational = response.status().codeClass() == HttpStatusClass.INFORMATIONAL;
             if (!current.informational) {
                 current.responseStarted = true;
@@ -352,6 +437,19 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
         }
         if (message instanceof HttpContent content) {
+            if (content.decoderResult().isFailure()) {
+                // a malformed chunk from the server: the client must not see the response end cleanly
+                ReferenceCountUtil.release(message);
+                LOG.warn("{}: server {} sent a malformed response body: {}", pool.name(), current.backend.name(),
+                        content.decoderResult().cause().getMessage());
+                current.backend.countError();
+                if (current.responseStarted) {
+                    abort();
+                } else {
+                    reject(HttpResponseStatus.BAD_GATEWAY, "the server's response is malformed");
+                }
+                return;
+            }
             current.backend.addBytesOut(content.content().readableBytes());
         }
         boolean finished = message instanceof LastHttpContent && !current.informational;
@@ -536,8 +634,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (remaining > 0) {
             armHeadTimer(remaining);
         } else if (bytesSinceWaiting > 0 || firstRequest) {
-            LOG.info("{}: {} sent no complete request head within {}; closing", pool.name(),
-                    ctx.channel().remoteAddress(), pool.config().timeouts().httpRequest());
+            LOG.info("{}: {} sent no complete request {} within {}; closing", pool.name(),
+                    ctx.channel().remoteAddress(), exchange != null && exchange.buffering ? "body" : "head",
+                    pool.config().timeouts().httpRequest());
             reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
         } else {
             // an idle keep-alive connection: the client-idle timeout applies, but keep watching

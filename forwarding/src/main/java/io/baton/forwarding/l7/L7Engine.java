@@ -252,6 +252,21 @@ public final class L7Engine implements DataPlane, AutoCloseable {
         }
     }
 
+    /**
+     * How both sides' HTTP is decoded: bounded lines and heads, and strict framing (bare CR or LF
+     * is no line end; duplicate Content-Length fields are refused; Transfer-Encoding as RFC 9112
+     * has it). {@link HttpFraming} judges what the decoder lets through.
+     */
+    static io.netty.handler.codec.http.HttpDecoderConfig decoderConfig() {
+        return new io.netty.handler.codec.http.HttpDecoderConfig()
+                .setMaxInitialLineLength(MAX_LINE_BYTES)
+                .setMaxHeaderSize(MAX_HEADER_BYTES)
+                .setMaxChunkSize(MAX_CHUNK_BYTES)
+                .setAllowDuplicateContentLengths(false)
+                .setStrictLineParsing(true)
+                .setUseRfc9112TransferEncoding(true);
+    }
+
     /** The pipeline of one accepted client connection; {@code pool} is looked up per connection. */
     private ChannelInitializer<Channel> initializer(Supplier<ServicePool> currentPool, L7Mode mode) {
         return new ChannelInitializer<>() {
@@ -270,7 +285,7 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                             connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
                     channel.pipeline()
                             .addLast("bytes", frontend.byteCounter())
-                            .addLast("http", new HttpServerCodec(MAX_LINE_BYTES, MAX_HEADER_BYTES, MAX_CHUNK_BYTES))
+                            .addLast("http", new HttpServerCodec(decoderConfig()))
                             .addLast("proxy", frontend);
                 } else {
                     channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
