@@ -121,6 +121,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         boolean serverKeepAlive;
         /** The body is read (up to {@link #REQUEST_BUFFER_BYTES}) before a server connection is taken. */
         boolean buffering;
+        /** What is buffered of the body so far. */
+        ByteBuf body;
 
         void tried(Backend backend) {
             if (tried.isEmpty()) {
@@ -172,6 +174,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (exchange != null && exchange.buffering && object instanceof HttpContent content) {
+            absorb(content);
+            drain();
+            return;
+        }
         inbound.add(object);
         if (inbound.size() >= MAX_QUEUED) {
             ctx.channel().config().setAutoRead(false); // backpressure: the queue is handled first
@@ -196,8 +203,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                     ReferenceCountUtil.release(next);
                 }
             } else if (exchange.buffering) {
-                buffer();
-                return;
+                return; // its pieces are absorbed as they are read
             } else if (exchange.serverReady && !exchange.writing && !exchange.requestComplete) {
                 HttpObject next = inbound.poll();
                 if (next == null) {
@@ -243,38 +249,61 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0) {
             exchange.buffering = true;
             waitingForHead = true; // the request deadline covers the buffered body too (408 after it)
+            while (exchange != null && exchange.buffering && inbound.peek() instanceof HttpContent queued) {
+                inbound.poll();
+                absorb(queued); // pieces read while an earlier exchange ran
+            }
             return;
         }
         dispatch();
     }
 
     /**
-     * While the exchange buffers its body: dispatches once the body is complete, or the buffer is
-     * full (the rest then streams), and refuses a body that is malformed before any server sees it.
+     * While the exchange buffers its body, one piece of it: copied into one buffer (however small
+     * the pieces a client dribbles), until the body is complete or the buffer is full; then the
+     * buffered body is queued and a server is chosen. A malformed piece is refused before any
+     * server sees anything.
      */
-    private void buffer() {
-        long bytes = 0;
-        boolean complete = false;
-        for (HttpObject queued : inbound) {
-            if (!(queued instanceof HttpContent content)) {
-                break; // the next request: this one is complete already
-            }
-            if (content.decoderResult().isFailure()) {
-                String cause = String.valueOf(content.decoderResult().cause().getMessage());
-                LOG.info("{}: malformed request body from {}: {}", pool.name(), ctx.channel().remoteAddress(), cause);
-                reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
-                return;
-            }
-            bytes += content.content().readableBytes();
-            if (content instanceof LastHttpContent) {
-                complete = true;
-                break;
-            }
+    private void absorb(HttpContent content) {
+        Exchange current = exchange;
+        if (content.decoderResult().isFailure()) {
+            String cause = String.valueOf(content.decoderResult().cause().getMessage());
+            ReferenceCountUtil.release(content);
+            LOG.info("{}: malformed request body from {}: {}", pool.name(), ctx.channel().remoteAddress(), cause);
+            reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
+            return;
         }
-        if (complete || bytes >= REQUEST_BUFFER_BYTES || inbound.size() >= MAX_QUEUED / 2) {
-            exchange.buffering = false;
-            waitingForHead = false;
-            dispatch();
+        if (current.body == null) {
+            current.body = ctx.alloc().buffer(Math.min(REQUEST_BUFFER_BYTES, Math.max(256,
+                    content.content().readableBytes())));
+        }
+        current.body.writeBytes(content.content());
+        boolean last = content instanceof LastHttpContent;
+        if (!last && current.body.readableBytes() < REQUEST_BUFFER_BYTES) {
+            ReferenceCountUtil.release(content);
+            return;
+        }
+        current.buffering = false;
+        waitingForHead = false;
+        inbound.addFirst(new io.netty.handler.codec.http.DefaultHttpContent(current.body));
+        current.body = null;
+        if (last) {
+            HttpHeaders trailers = ((LastHttpContent) content).trailingHeaders();
+            List<HttpObject> after = new java.util.ArrayList<>(inbound);
+            inbound.clear();
+            inbound.add(after.remove(0));
+            inbound.add(trailers.isEmpty() ? LastHttpContent.EMPTY_LAST_CONTENT
+                    : new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers.copy()));
+            inbound.addAll(after);
+        }
+        ReferenceCountUtil.release(content);
+        dispatch();
+    }
+
+    private static void releaseBody(Exchange exchange) {
+        if (exchange != null && exchange.body != null) {
+            exchange.body.release();
+            exchange.body = null;
         }
     }
 
@@ -576,6 +605,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void reject(HttpResponseStatus status, String reason) {
         Exchange current = exchange;
         exchange = null;
+        releaseBody(current);
         if (current != null && current.server != null) {
             current.backend.connectionClosed(ctx.channel());
             current.server.close();
@@ -601,6 +631,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void abort() {
         Exchange current = exchange;
         exchange = null;
+        releaseBody(current);
         if (current != null) {
             current.backend.connectionClosed(ctx.channel());
             if (current.server != null) {
@@ -683,6 +714,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         releaseInbound();
         Exchange current = exchange;
         exchange = null;
+        releaseBody(current);
         if (current != null && current.server != null) {
             current.backend.connectionClosed(context.channel());
             current.server.close();

@@ -318,6 +318,9 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     public synchronized void close() {
         listeners.values().forEach(L7Engine::close);
         listeners.clear();
+        // the client connections closed while their loops still run: each releases what it holds
+        // (a buffered request body) in channelInactive, which a loop shutting down may never run
+        clients.close().awaitUninterruptibly(2, TimeUnit.SECONDS);
         pools.clear();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }

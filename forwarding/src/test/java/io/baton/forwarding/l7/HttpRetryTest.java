@@ -24,6 +24,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * Which requests are sent again to the next server when a server closes before answering: only
  * safe methods without a body (RFC 9110 9.2.1); any other gets 502 and reached one server only.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NettyLeakCheck.class)
 class HttpRetryTest {
 
     private final ExecutorService executor = Executors.newCachedThreadPool();

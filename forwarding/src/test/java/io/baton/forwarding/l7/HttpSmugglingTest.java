@@ -26,6 +26,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * 5xx, the backend never reads a request the client did not send as one (never {@code /smuggled},
  * never an unparsable stream), and a well-behaved request after each one is answered.
  */
+@org.junit.jupiter.api.extension.ExtendWith(NettyLeakCheck.class)
 class HttpSmugglingTest {
 
     private static final String SMUGGLED = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
