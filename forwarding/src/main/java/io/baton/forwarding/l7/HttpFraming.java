@@ -25,7 +25,8 @@ import java.util.Map;
  *   <li>{@code Connection} may not name a header that frames or routes the message
  *       ({@code Content-Length}, {@code Transfer-Encoding}, {@code Host}): a proxy that strips the
  *       headers {@code Connection} names would otherwise remove the framing after it was read.</li>
- *   <li>A request has exactly one {@code Host} (HTTP/1.1), and no field holds a control character.</li>
+ *   <li>A request has exactly one {@code Host} (HTTP/1.1), no field holds a control character, and
+ *       its target is printable ASCII (RFC 3986).</li>
  * </ul>
  */
 final class HttpFraming {
@@ -37,7 +38,36 @@ final class HttpFraming {
     record Refusal(HttpResponseStatus status, String reason) {
     }
 
+    /** Hop-by-hop headers (RFC 9110 7.6.1), removed on both sides with those that Connection names. */
+    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "te",
+            "trailer", "upgrade");
+
     private HttpFraming() {
+    }
+
+    /**
+     * Readies an accepted head for the other side: the framing written canonically (exactly
+     * {@code chunked}, a plain decimal length: a peer that compares case-sensitively or dislikes
+     * leading zeros reads it as this proxy did), the hop-by-hop headers and those that
+     * {@code Connection} names removed. Call only on a head that {@link #request} or
+     * {@link #response} accepted: Connection then names no framing header.
+     */
+    static void prepareForwarding(HttpHeaders headers) {
+        if (headers.contains(HttpHeaderNames.TRANSFER_ENCODING)) {
+            headers.set(HttpHeaderNames.TRANSFER_ENCODING, "chunked");
+        }
+        String length = headers.get(HttpHeaderNames.CONTENT_LENGTH);
+        if (length != null) {
+            headers.set(HttpHeaderNames.CONTENT_LENGTH, Long.toString(Long.parseLong(length.trim())));
+        }
+        for (String connection : headers.getAll(HttpHeaderNames.CONNECTION)) {
+            for (String token : connection.split(",")) {
+                if (!token.isBlank()) {
+                    headers.remove(token.trim());
+                }
+            }
+        }
+        HOP_BY_HOP.forEach(headers::remove);
     }
 
     /** Why this request head must not be passed on; null when it may. */
@@ -58,8 +88,10 @@ final class HttpFraming {
         String uri = request.uri();
         for (int i = 0; i < uri.length(); i++) {
             char c = uri.charAt(i);
-            if (c <= ' ' || c == 0x7F) {
-                return new Refusal(HttpResponseStatus.BAD_REQUEST, "a control character or space in the request target");
+            if (c <= ' ' || c >= 0x7F) {
+                // (a byte above 0x7E would not even reach the server as it came: the encoder writes UTF-8)
+                return new Refusal(HttpResponseStatus.BAD_REQUEST, "a control character, space or non-ASCII byte"
+                        + " in the request target");
             }
         }
         return null;

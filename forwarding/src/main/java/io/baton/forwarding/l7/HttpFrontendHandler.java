@@ -69,8 +69,6 @@ import java.util.concurrent.TimeUnit;
 final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LogManager.getLogger(HttpFrontendHandler.class);
-    private static final List<String> HOP_BY_HOP = List.of("connection", "keep-alive", "proxy-connection", "te",
-            "trailer", "upgrade");
 
     private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
     private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
@@ -309,13 +307,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void prepareRequestHead(HttpRequest request) {
         HttpHeaders headers = request.headers();
-        String connection = headers.get(HttpHeaderNames.CONNECTION);
-        if (connection != null) {
-            for (String token : connection.split(",")) {
-                headers.remove(token.trim());
-            }
-        }
-        HOP_BY_HOP.forEach(headers::remove);
+        HttpFraming.prepareForwarding(headers);
         String forwardedFor = headers.get(X_FORWARDED_FOR);
         headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientAddressText : forwardedFor + ", " + clientAddressText);
         headers.set(X_FORWARDED_PROTO, HTTP);
@@ -517,13 +509,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void prepareResponseHead(HttpResponse response, Exchange current) {
         HttpHeaders headers = response.headers();
-        String connection = headers.get(HttpHeaderNames.CONNECTION);
-        if (connection != null) {
-            for (String token : connection.split(",")) {
-                headers.remove(token.trim());
-            }
-        }
-        HOP_BY_HOP.forEach(headers::remove);
+        HttpFraming.prepareForwarding(headers);
         VirtualService service = pool.config();
         if (service.persistence().type() == PersistenceType.COOKIE
                 && !current.backend.name().equals(current.cookieServer)) {

@@ -93,6 +93,17 @@ final class LoggingBackend implements AutoCloseable {
         }
     }
 
+    /** Every request in {@code bytes}, as this backend's parser reads them; an IOException when it cannot. */
+    static List<Seen> parseAll(byte[] bytes) throws IOException {
+        InputStream in = new java.io.ByteArrayInputStream(bytes);
+        List<Seen> all = new java.util.ArrayList<>();
+        String head;
+        while ((head = head(in)) != null) {
+            all.add(parse(head, in));
+        }
+        return all;
+    }
+
     /** The head up to CRLF CRLF; null at a clean end of the connection. Bare LF is not a line end here. */
     private static String head(InputStream in) throws IOException {
         ByteArrayOutputStream head = new ByteArrayOutputStream();

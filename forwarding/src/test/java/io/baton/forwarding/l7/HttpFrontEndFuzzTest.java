@@ -1,0 +1,112 @@
+package io.baton.forwarding.l7;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Fuzzes the HTTP front end's reading of client bytes, differentially: the proxy's decoder (as
+ * configured for the L7 engine) and its framing rules ({@link HttpFraming}) decide which requests
+ * pass; what passes is encoded as the proxy sends it to a server, and a strict, independent parser
+ * ({@link LoggingBackend}) must read back exactly those requests, with the same method, target and
+ * body, and nothing else. A disagreement is request smuggling. Without JAZZER_FUZZ it runs the
+ * inputs in its corpus; ./run-tests fuzzes it for a bounded time.
+ */
+class HttpFrontEndFuzzTest {
+
+    private record Passed(String method, String target, String body) {
+    }
+
+    @FuzzTest(maxDuration = "60s")
+    void whatThePassesIsReadBackByAStrictParserAsExactlyTheSameRequests(byte[] input) throws IOException {
+        EmbeddedChannel decoder = new EmbeddedChannel(new HttpServerCodec(L7Engine.decoderConfig()));
+        EmbeddedChannel encoder = new EmbeddedChannel(new HttpRequestEncoder());
+        List<Passed> passed = new ArrayList<>();
+        ByteArrayOutputStream sent = new ByteArrayOutputStream();
+        int completeLength = 0;
+        try {
+            decoder.writeInbound(Unpooled.wrappedBuffer(input));
+            HttpRequest request = null;
+            ByteArrayOutputStream body = new ByteArrayOutputStream();
+            Object message;
+            while ((message = decoder.readInbound()) != null) {
+                try {
+                    if (!(message instanceof HttpObject object) || object.decoderResult().isFailure()) {
+                        break; // the proxy answers 400 and closes: nothing more of this connection is read
+                    }
+                    if (message instanceof HttpRequest head) {
+                        if (HttpFraming.request(head) != null) {
+                            break; // refused, and the connection closed
+                        }
+                        HttpFraming.prepareForwarding(head.headers());
+                        head.setProtocolVersion(HttpVersion.HTTP_1_1);
+                        request = head;
+                        body.reset();
+                        encoder.writeOutbound(ReferenceCountUtil.retain(head));
+                    }
+                    if (message instanceof HttpContent content) {
+                        if (request == null) {
+                            break;
+                        }
+                        ByteBuf bytes = content.content();
+                        byte[] copy = new byte[bytes.readableBytes()];
+                        bytes.getBytes(bytes.readerIndex(), copy);
+                        body.write(copy);
+                        encoder.writeOutbound(ReferenceCountUtil.retain(content));
+                        if (message instanceof LastHttpContent) {
+                            drain(encoder, sent);
+                            completeLength = sent.size();
+                            passed.add(new Passed(request.method().name(), request.uri(),
+                                    body.toString(java.nio.charset.StandardCharsets.ISO_8859_1)));
+                            request = null;
+                        }
+                    }
+                } finally {
+                    ReferenceCountUtil.release(message);
+                }
+            }
+            // what a server would read: complete requests only (an unfinished one is cut off)
+            List<LoggingBackend.Seen> read = LoggingBackend.parseAll(
+                    java.util.Arrays.copyOf(sent.toByteArray(), completeLength));
+            if (read.size() != passed.size()) {
+                throw new AssertionError("passed " + passed + " but a strict parser read " + read);
+            }
+            for (int i = 0; i < read.size(); i++) {
+                LoggingBackend.Seen seen = read.get(i);
+                Passed sentRequest = passed.get(i);
+                if (!seen.method().equals(sentRequest.method()) || !seen.target().equals(sentRequest.target())
+                        || !seen.body().equals(sentRequest.body())) {
+                    throw new AssertionError("passed " + sentRequest + " but a strict parser read " + seen);
+                }
+            }
+        } finally {
+            decoder.finishAndReleaseAll();
+            encoder.finishAndReleaseAll();
+        }
+    }
+
+    /** Moves what the encoder wrote into {@code sent}. */
+    private static void drain(EmbeddedChannel encoder, ByteArrayOutputStream sent) {
+        ByteBuf out;
+        while ((out = encoder.readOutbound()) != null) {
+            byte[] copy = new byte[out.readableBytes()];
+            out.readBytes(copy);
+            out.release();
+            sent.write(copy, 0, copy.length);
+        }
+    }
+}
