@@ -99,6 +99,53 @@ class HealthSteersTrafficTest {
         }
     }
 
+    @Test
+    void serversThatWereDownTakeTrafficAsSoonAsAnApplyRemovesTheirCheck() throws Exception {
+        try (TestBackend one = new TestBackend("one"); TestBackend two = new TestBackend("two")) {
+            int vipPort = TestHttp.freePort();
+            String template = """
+                    cluster: { name: t, nodes: [{ id: lb1, address: 127.0.0.1:%d }] }
+                    vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
+                    services:
+                      - name: web
+                        vip: v
+                        ports: [%d]
+                        mode: l7-snat
+                        l7: http
+                        scheduler: rr
+                        check: %s
+                        servers:
+                          - { name: one, address: 127.0.0.1:%d }
+                          - { name: two, address: 127.0.0.1:%d }
+                    """;
+            int clusterPort = TestHttp.freePort();
+            Path config = work.resolve("baton.yaml");
+            // the backends answer 200, the check wants 204: both DOWN, and the service answers 503
+            Files.writeString(config, template.formatted(clusterPort, vipPort,
+                    "{ type: http, path: /, expect: [204], interval: 200ms, timeout: 300ms, fall: 1 }", one.port(),
+                    two.port()));
+            try (ApplianceNode node = ApplianceNode.start(new NodeOptions(config, "lb1", work.resolve("state"),
+                    new HostPort("127.0.0.1", 0)))) {
+                HostPort admin = node.adminAddress();
+                HostPort vip = new HostPort("127.0.0.1", vipPort);
+                await().atMost(Duration.ofSeconds(10)).until(() -> health(admin, 0).equals("down")
+                        && health(admin, 1).equals("down"));
+                await().atMost(Duration.ofSeconds(5)).until(() -> TestHttp.get(vip, "/").statusCode() == 503);
+
+                node.apply(io.baton.config.ConfigParser.parse(template.formatted(clusterPort, vipPort,
+                        "{ type: none }", one.port(), two.port()), io.baton.config.ConfigParser.Format.YAML), "test");
+
+                Set<String> answered = ConcurrentHashMap.newKeySet();
+                for (int i = 0; i < 10; i++) {
+                    HttpResponse<String> response = TestHttp.get(vip, "/");
+                    assertThat(response.statusCode()).as("request %d after the check was removed", i).isEqualTo(200);
+                    answered.add(response.body().strip());
+                }
+                assertThat(answered).containsExactlyInAnyOrder("one", "two");
+            }
+        }
+    }
+
     private static String health(HostPort admin, int server) throws Exception {
         return JSON.readTree(TestHttp.get(admin, "/api/v1/status").body())
                 .at("/services/0/servers/" + server + "/health").asText();
