@@ -12,10 +12,10 @@ public record BatonConfig(ClusterConfig cluster, List<VipConfig> vips, List<Virt
     }
 
     public Optional<VipConfig> vip(String name) {
-        return vips.stream().filter(vip -> vip.name().equals(name)).findFirst();
+        return vips.stream().filter(vip -> java.util.Objects.equals(vip.name(), name) && name != null).findFirst();
     }
 
     public Optional<VirtualService> service(String name) {
-        return services.stream().filter(service -> service.name().equals(name)).findFirst();
+        return services.stream().filter(service -> java.util.Objects.equals(service.name(), name) && name != null).findFirst();
     }
 }

@@ -17,6 +17,6 @@ public record ClusterConfig(String name, List<NodeConfig> nodes, boolean preempt
     }
 
     public Optional<NodeConfig> node(String id) {
-        return nodes.stream().filter(node -> node.id().equals(id)).findFirst();
+        return nodes.stream().filter(node -> java.util.Objects.equals(node.id(), id) && id != null).findFirst();
     }
 }

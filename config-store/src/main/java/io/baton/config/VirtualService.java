@@ -52,6 +52,6 @@ public record VirtualService(
     }
 
     public Optional<RealServer> server(String serverName) {
-        return servers.stream().filter(server -> server.name().equals(serverName)).findFirst();
+        return servers.stream().filter(server -> java.util.Objects.equals(server.name(), serverName) && serverName != null).findFirst();
     }
 }
