@@ -34,6 +34,8 @@ class SickHostIT {
 
     private final TestNetwork network = new TestNetwork();
     private final List<BatonProcess> processes = new ArrayList<>();
+    /** How long the hanging stand-in sleeps: an hour, with a fraction that names this run (for clean-up). */
+    private final String hang = "3600." + System.nanoTime() % 1_000_000;
     private String lb1;
     private String lb2;
     private String client;
@@ -69,13 +71,15 @@ class SickHostIT {
     @AfterEach
     void tearDown(org.junit.jupiter.api.TestInfo test) throws Exception {
         processes.forEach(BatonProcess::close);
+        // a stand-in started as a node stopped outlives it (its deadline was the node's): end it here
+        new ProcessBuilder("pkill", "-f", "sleep " + hang).start().waitFor();
         network.close();
         BatonProcess.saveOutputs(processes, "sick-host-it", test.getTestMethod().orElseThrow().getName());
     }
 
     @Test
     void anNftThatHangsAndServersThatNeverFinishHoldUpNeitherFailoverNorHealthzNorTheOtherChecks() throws Exception {
-        Path bin = standIn("nft", "#!/bin/sh\nexec sleep 3600\n");
+        Path bin = standIn("nft", "#!/bin/sh\nexec sleep " + hang + "\n");
         config("""
                   - name: dicom-dr
                     vip: front

@@ -99,7 +99,7 @@ class ThreeNodeIT {
         await().atMost(Duration.ofSeconds(30)).until(() -> status(lbs[0]).split("\"role\" : \"PASSIVE\"").length == 3);
         await().atMost(Duration.ofSeconds(10)).until(this::answers);
         BatonProcess arping = BatonProcess.launch(List.of("ip", "netns", "exec", client, "stdbuf", "-oL", "arping", "-i", "eth0",
-                "-W", "0.02", "-w", "6", vip), work);
+                "-W", "0.02", "-w", "60", vip), work);
         processes.add(arping);
         // arping starts in its own time: the cut only once it has seen lb1 answer (else the VIP may
         // have moved before its first request, and lb1's MAC is never seen); stdbuf: its lines now
@@ -111,11 +111,18 @@ class ThreeNodeIT {
         for (String peer : List.of(network.subnet + "12", network.subnet + "13")) {
             cut(lbs[0], peer);
         }
-        await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10))
+        // the takeover is timed and printed, not bounded tightly: tests check behaviour, not speed.
+        // (On a loaded CI machine lb2 and lb3 once also suspected each other right after the cut,
+        // and the majority served only after MERGE3 joined them again: see issue 13's note.)
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
                 .until(() -> holds(lbs[1]) && !holds(lbs[0]));
         System.out.println("active cut into a minority: the majority's node holds the VIP after "
                 + (System.nanoTime() - cut) / 1_000_000 + " ms");
-        await().atMost(Duration.ofSeconds(5)).until(this::answers);
+        await().atMost(Duration.ofSeconds(10)).until(this::answers);
+        String lb2Mac = network.mac(lbs[1], "eth0");
+        // a second of lb2's answers (one request every 20 ms), then arping stops
+        await().atMost(Duration.ofSeconds(20)).until(() -> arping.output().split("from " + lb2Mac, -1).length > 50);
+        arping.terminate();
 
         arping.waitForExit();
         Map<String, Set<String>> macsPerRequest = new HashMap<>();
