@@ -21,14 +21,25 @@ class VipNamespaceTest {
         network.close();
     }
 
+    /** A balancer and a client namespace on one veth pair, at .1 and .2 of the test's subnet. */
+    private record Link(String lb, String client, String lbSide, String clientSide) {
+    }
+
+    private Link link() throws Exception {
+        Link link = new Link(network.namespace("l"), network.namespace("c"), "v" + network.id + "l",
+                "v" + network.id + "c");
+        network.veth(link.lbSide(), link.lb(), link.clientSide(), link.client());
+        network.address(link.lb(), link.lbSide(), network.subnet + "1/24");
+        network.address(link.client(), link.clientSide(), network.subnet + "2/24");
+        return link;
+    }
+
     @Test
     void aClaimedVipAnswersTheClientAndAReleasedOneIsGone() throws Exception {
-        String lb = network.namespace("l");
-        String client = network.namespace("c");
-        String lbSide = "v" + network.id + "l";
-        network.veth(lbSide, lb, "v" + network.id + "c", client);
-        network.address(lb, lbSide, network.subnet + "1/24");
-        network.address(client, "v" + network.id + "c", network.subnet + "2/24");
+        Link link = link();
+        String lb = link.lb();
+        String client = link.client();
+        String lbSide = link.lbSide();
         VipConfig vip = new VipConfig("front", network.subnet + "100", 24, lbSide);
         List<String> announced = new ArrayList<>();
         IpCommand addresses = new IpCommand(lb);
@@ -55,13 +66,11 @@ class VipNamespaceTest {
 
     @Test
     void aDrainedVipIsServedToWhoStillSendsHereButNoLongerAnsweredForByArp() throws Exception {
-        String lb = network.namespace("l");
-        String client = network.namespace("c");
-        String lbSide = "v" + network.id + "l";
-        String clientSide = "v" + network.id + "c";
-        network.veth(lbSide, lb, clientSide, client);
-        network.address(lb, lbSide, network.subnet + "1/24");
-        network.address(client, clientSide, network.subnet + "2/24");
+        Link link = link();
+        String lb = link.lb();
+        String client = link.client();
+        String lbSide = link.lbSide();
+        String clientSide = link.clientSide();
         String address = network.subnet + "100";
         VipConfig vip = new VipConfig("front", address, 24, lbSide);
         IpCommand addresses = new IpCommand(lb);
@@ -103,12 +112,10 @@ class VipNamespaceTest {
 
     @Test
     void aDrainedVipIsTakenBackByAClaim() throws Exception {
-        String lb = network.namespace("l");
-        String client = network.namespace("c");
-        String lbSide = "v" + network.id + "l";
-        network.veth(lbSide, lb, "v" + network.id + "c", client);
-        network.address(lb, lbSide, network.subnet + "1/24");
-        network.address(client, "v" + network.id + "c", network.subnet + "2/24");
+        Link link = link();
+        String lb = link.lb();
+        String client = link.client();
+        String lbSide = link.lbSide();
         String address = network.subnet + "100";
         VipConfig vip = new VipConfig("front", address, 24, lbSide);
         IpCommand addresses = new IpCommand(lb);

@@ -1,7 +1,5 @@
 package io.baton.forwarding.l7;
 
-import io.baton.config.ConfigParser;
-import io.baton.forwarding.PersistenceTable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -12,7 +10,6 @@ import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.time.Clock;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
@@ -38,21 +35,9 @@ class HttpRetryTest {
     void start() throws Exception {
         int first = closer("one");
         int second = closer("two");
-        engine = new L7Engine(new PersistenceTable(Clock.systemUTC()), 2);
         port = TestServers.freePort();
-        assertThat(engine.apply(ConfigParser.parse("""
-                cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
-                vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
-                services:
-                  - name: web
-                    vip: v
-                    ports: [%d]
-                    mode: l7-snat
-                    l7: http
-                    scheduler: rr
-                    servers: [{ name: one, address: 127.0.0.1:%d }, { name: two, address: 127.0.0.1:%d }]
-                """.formatted(port, first, second), ConfigParser.Format.YAML))).isEmpty();
-        engine.setActive(true);
+        engine = TestServers.httpEngine(port, "scheduler: rr", "[{ name: one, address: 127.0.0.1:" + first
+                + " }, { name: two, address: 127.0.0.1:" + second + " }]");
     }
 
     @AfterEach

@@ -1,7 +1,5 @@
 package io.baton.forwarding.l7;
 
-import io.baton.config.ConfigParser;
-import io.baton.forwarding.PersistenceTable;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -12,7 +10,6 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
@@ -144,20 +141,8 @@ class HttpSmugglingTest {
     @BeforeAll
     static void start() throws Exception {
         backend = new LoggingBackend();
-        engine = new L7Engine(new PersistenceTable(Clock.systemUTC()), 2);
         port = TestServers.freePort();
-        assertThat(engine.apply(ConfigParser.parse("""
-                cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
-                vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
-                services:
-                  - name: web
-                    vip: v
-                    ports: [%d]
-                    mode: l7-snat
-                    l7: http
-                    servers: [{ name: logger, address: 127.0.0.1:%d }]
-                """.formatted(port, backend.port()), ConfigParser.Format.YAML))).isEmpty();
-        engine.setActive(true);
+        engine = TestServers.httpEngine(port, "", "[{ name: logger, address: 127.0.0.1:" + backend.port() + " }]");
     }
 
     @AfterAll

@@ -181,4 +181,32 @@ final class TestServers {
             return probe.getLocalPort();
         }
     }
+
+    /**
+     * An active L7 engine with one {@code l7: http} service "web" on 127.0.0.1:{@code port}, its
+     * extra service keys ({@code serviceKeys}, YAML lines at the service's indent, may be empty) and
+     * servers ({@code servers}: a YAML flow list).
+     */
+    static L7Engine httpEngine(int port, String serviceKeys, String servers) throws Exception {
+        L7Engine engine = new L7Engine(new io.baton.forwarding.PersistenceTable(java.time.Clock.systemUTC()), 2);
+        java.util.List<String> problems = engine.apply(io.baton.config.ConfigParser.parse("""
+                cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
+                vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
+                services:
+                  - name: web
+                    vip: v
+                    ports: [%d]
+                    mode: l7-snat
+                    l7: http
+                %s
+                    servers: %s
+                """.formatted(port, serviceKeys.isEmpty() ? "" : serviceKeys.indent(4).stripTrailing(), servers),
+                io.baton.config.ConfigParser.Format.YAML));
+        if (!problems.isEmpty()) {
+            engine.close();
+            throw new IllegalStateException("the test service does not run: " + problems);
+        }
+        engine.setActive(true);
+        return engine;
+    }
 }
