@@ -106,10 +106,18 @@ public final class ApplianceNode implements AutoCloseable {
             }
         });
         run(applied);
-        DataPlane dataPlanes = active -> {
-            List<String> problems = new ArrayList<>(l7.setActive(active));
-            problems.addAll(kernel.setActive(active));
-            return problems;
+        DataPlane dataPlanes = new DataPlane() {
+            @Override
+            public List<String> setActive(boolean active) {
+                List<String> problems = new ArrayList<>(l7.setActive(active));
+                problems.addAll(kernel.setActive(active));
+                return problems;
+            }
+
+            @Override
+            public boolean startsBeforeTheVipsAreAdded() {
+                return l7.startsBeforeTheVipsAreAdded() && kernel.startsBeforeTheVipsAreAdded();
+            }
         };
         try {
             VipManager vips = new VipManager(addresses, arp, null);

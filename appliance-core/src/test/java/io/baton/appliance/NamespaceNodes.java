@@ -76,24 +76,32 @@ final class NamespaceNodes {
      */
     static ClientLoop clientLoop(String client, String vip, Path work) throws IOException {
         Path out = java.nio.file.Files.createTempFile(work, "client-loop-", ".txt");
+        Path stop = out.resolveSibling(out.getFileName() + ".stop");
         Process loop = new ProcessBuilder("ip", "netns", "exec", client, "sh", "-c",
-                "while :; do curl -s -o /dev/null -w '%{http_code}\\n' --connect-timeout 0.3 -m 2 http://" + vip
-                        + "/; sleep 0.01; done")
+                "while [ ! -e " + stop + " ]; do curl -s -o /dev/null -w '%{http_code}\\n' --connect-timeout 0.3 -m 2 http://"
+                        + vip + "/; sleep 0.01; done")
                 .redirectOutput(out.toFile()).redirectErrorStream(true).start();
-        return new ClientLoop(loop, out);
+        return new ClientLoop(loop, out, stop);
     }
 
     /** See {@link #clientLoop}. */
-    record ClientLoop(Process process, Path out) {
+    record ClientLoop(Process process, Path out, Path stopFile) {
         /** The attempts made so far. */
         int attempts() throws IOException {
             return (int) java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).count();
         }
 
+        /**
+         * Lets the attempt under way finish and ends the loop (killing it would cut an attempt,
+         * and the shell would report the kill among the answers); killed only if it hangs.
+         */
         List<String> stop() throws IOException, InterruptedException {
-            process.descendants().forEach(ProcessHandle::destroy);
-            process.destroy();
-            process.waitFor();
+            java.nio.file.Files.createFile(stopFile);
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+                process.waitFor();
+            }
             return java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).toList();
         }
     }

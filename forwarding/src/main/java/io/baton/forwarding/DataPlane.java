@@ -8,4 +8,13 @@ public interface DataPlane {
 
     /** Starts (or stops) forwarding; returns the problems, one line each. */
     List<String> setActive(boolean active);
+
+    /**
+     * True when forwarding can start before the VIPs are added to the host. A node taking the
+     * active role then starts forwarding first: from the moment a VIP is added the host answers
+     * ARP for it, and a client sent here before a listener was bound would be refused.
+     */
+    default boolean startsBeforeTheVipsAreAdded() {
+        return false;
+    }
 }

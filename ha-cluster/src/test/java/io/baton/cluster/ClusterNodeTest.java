@@ -146,6 +146,36 @@ class ClusterNodeTest {
         assertThat(lb1.members()).containsExactly("lb1");
     }
 
+    /**
+     * Three nodes configured, two running, and the third's port held by a host that completes the
+     * TCP handshake and then says nothing (a frozen JVM: its kernel still accepts). Every MERGE3
+     * round asks the third node for members; that connect and its TLS handshake (2 s deadline)
+     * once ran on JGroups' one sending thread, so lb1 and lb2 heard no heartbeat from each other
+     * for that long and split, merged and split again. The pair must stay one.
+     */
+    @Test
+    void aConfiguredNodeThatAcceptsAndNeverAnswersDoesNotSplitTheNodesThatAreUp() throws Exception {
+        try (ServerSocket frozen = new ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            ClusterConfig cluster = new ClusterConfig("trio-" + frozen.getLocalPort(), List.of(
+                    new NodeConfig("lb1", new HostPort("127.0.0.1", freePort()), NodeConfig.DEFAULT_ADMIN, 200),
+                    new NodeConfig("lb2", new HostPort("127.0.0.1", freePort()), NodeConfig.DEFAULT_ADMIN, 100),
+                    new NodeConfig("lb3", new HostPort("127.0.0.1", frozen.getLocalPort()),
+                            NodeConfig.DEFAULT_ADMIN, 50)),
+                    false, null, null);
+            Path key = key("k1");
+            ClusterNode lb1 = join(cluster, "lb1", 200, key);
+            ClusterNode lb2 = join(cluster, "lb2", 100, key);
+            await().atMost(Duration.ofSeconds(15)).until(() -> lb1.members().size() == 2 && lb2.members().size() == 2
+                    && "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+            long epoch = lb1.decision().epoch();
+
+            // at least two MERGE3 rounds (one every 1.5-4.5 s)
+            await().during(Duration.ofSeconds(9)).atMost(Duration.ofSeconds(12)).until(() ->
+                    lb1.members().equals(List.of("lb1", "lb2")) && lb2.members().equals(List.of("lb1", "lb2"))
+                            && lb1.decision().epoch() == epoch && lb2.decision().epoch() == epoch);
+        }
+    }
+
     private ClusterNode join(ClusterConfig cluster, String id, int priority, Path key) throws ClusterException {
         ClusterNode node = ClusterNode.join(cluster, id, new MemberInfo(id, priority, 1, true), key,
                 (decision, merged) -> decisions.put(id, decision));

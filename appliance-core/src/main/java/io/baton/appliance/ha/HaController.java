@@ -377,8 +377,14 @@ public final class HaController implements AutoCloseable {
             if (action instanceof HaStateMachine.Action.Claim claim) {
                 LOG.warn("node {} takes the active role (epoch {}): {}; {}", self, seen.decision().epoch(),
                         seen.decision().reason(), claim.reason());
+                boolean forwardFirst = l7.startsBeforeTheVipsAreAdded();
+                if (forwardFirst) {
+                    l7.setActive(true);
+                }
                 vipProblems = vips.claim(managed(config.vips()));
-                l7.setActive(true);
+                if (!forwardFirst) {
+                    l7.setActive(true);
+                }
                 vips.announce();
                 holding = true;
                 cluster.update(info());

@@ -123,6 +123,12 @@ public final class KernelDataPlane implements DataPlane, AutoCloseable {
         return nowActive ? await(done, TAKEOVER_WAIT) : List.of();
     }
 
+    /** The rules match the VIPs as destinations: they need no address on this host. */
+    @Override
+    public boolean startsBeforeTheVipsAreAdded() {
+        return true;
+    }
+
     /** A health verdict for one server; the table changes only if the server's usability does. */
     public synchronized void setHealth(String service, String server, Health verdict) {
         Health before = health.put(service + "/" + server, verdict);

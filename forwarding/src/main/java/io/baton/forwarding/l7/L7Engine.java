@@ -203,8 +203,14 @@ public final class L7Engine implements DataPlane, AutoCloseable {
         }
     }
 
+    /** Listeners bind to a VIP the host does not have yet where the transport allows it ({@link Transport#freeBind}). */
+    @Override
+    public boolean startsBeforeTheVipsAreAdded() {
+        return Transport.EPOLL;
+    }
+
     private ServerBootstrap bootstrap(L7Mode mode, Supplier<ServicePool> pool) {
-        return new ServerBootstrap()
+        return Transport.freeBind(new ServerBootstrap())
                 .group(group)
                 .channel(Transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 4096)

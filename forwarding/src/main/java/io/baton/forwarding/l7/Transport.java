@@ -1,5 +1,6 @@
 package io.baton.forwarding.l7;
 
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
@@ -29,6 +30,15 @@ final class Transport {
 
     static Class<? extends Channel> socketChannel() {
         return EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    /**
+     * Listening sockets may be bound to an address this host does not have yet (IP_FREEBIND):
+     * a node that takes the active role listens on its VIPs before it adds them, so that no
+     * client that the new address reaches is refused in between. Epoll only: NIO has no such option.
+     */
+    static ServerBootstrap freeBind(ServerBootstrap bootstrap) {
+        return EPOLL ? bootstrap.option(io.netty.channel.epoll.EpollChannelOption.IP_FREEBIND, true) : bootstrap;
     }
 
     static String name() {

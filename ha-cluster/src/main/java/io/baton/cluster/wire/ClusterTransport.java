@@ -44,6 +44,23 @@ public final class ClusterTransport extends TCP {
             new ThreadPoolExecutor.DiscardPolicy());
 
     @Override
+    public void start() throws Exception {
+        super.start();
+        if (getSocketFactory() instanceof GuardedSocketFactory sockets) {
+            sockets.whenConnectedLate(this::connectMade);
+        }
+    }
+
+    /** Takes a connection the dialer made after its sender stopped waiting (see {@link Dialer}). */
+    private void connectMade(InetSocketAddress target) {
+        try {
+            srv.getConnection(new IpAddress(target));
+        } catch (Exception e) {
+            log.trace("%s: taking the connection made to %s: %s", local_addr, target, e);
+        }
+    }
+
+    @Override
     public void connectionClosed(Connection connection) {
         Address physical = connection.peerAddress();
         if (!(physical instanceof IpAddress peer) || logical_addr_cache == null) {

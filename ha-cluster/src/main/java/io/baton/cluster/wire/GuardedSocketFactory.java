@@ -57,6 +57,7 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
             30, TimeUnit.SECONDS, new ArrayBlockingQueue<>(HANDSHAKE_QUEUE),
             new DaemonThreads("baton-cluster-handshake"), new ThreadPoolExecutor.AbortPolicy());
     private final Map<String, Set<TlsSocket>> connections = new HashMap<>();
+    private final Dialer dialer = new Dialer(this);
     /** Why the last handshake this node started failed; null once one succeeds. */
     private volatile String outboundFailure;
 
@@ -77,6 +78,22 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
 
     WireStats stats() {
         return stats;
+    }
+
+    Dialer dialer() {
+        return dialer;
+    }
+
+    /**
+     * Outbound connections are made off the sending thread ({@link Dialer}): {@code connect} is
+     * asked to connect to a target whose connection was made after its sender stopped waiting.
+     */
+    public void whenConnectedLate(java.util.function.Consumer<InetSocketAddress> connect) {
+        dialer.whenMadeUnclaimed(connect);
+    }
+
+    void later(Duration after, Runnable work) {
+        deadlines.schedule(work, after.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     ThreadPoolExecutor handshakes() {
@@ -211,6 +228,7 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
 
     @Override
     public void close() {
+        dialer.close();
         handshakes.shutdownNow();
         deadlines.shutdownNow();
     }

@@ -23,7 +23,8 @@ import java.security.cert.CertificateException;
 final class TlsSocket extends Socket {
 
     private final GuardedSocketFactory factory;
-    private final Socket raw;
+    /** The TCP socket underneath; an outbound one is replaced by the connection the {@link Dialer} made. */
+    private volatile Socket raw;
     private volatile SSLSocket ssl;
     private volatile String node;
     private volatile boolean closed;
@@ -55,8 +56,9 @@ final class TlsSocket extends Socket {
     }
 
     /**
-     * Connects only to a configured node's cluster address, then runs the handshake within
-     * {@link GuardedSocketFactory#HANDSHAKE_TIMEOUT} and checks the peer is that node.
+     * Connects only to a configured node's cluster address: the {@link Dialer} makes the
+     * connection and runs the handshake within {@link GuardedSocketFactory#HANDSHAKE_TIMEOUT} on a
+     * thread of its own (this caller waits briefly at most), and the peer must be that node.
      */
     @Override
     public void connect(SocketAddress endpoint, int timeout) throws IOException {
@@ -65,10 +67,13 @@ final class TlsSocket extends Socket {
         if (target.getAddress() == null || peers.nodeAt(target.getAddress(), target.getPort()).isEmpty()) {
             throw new SocketException("not connecting to " + target + ": not a node's cluster address in cluster.nodes");
         }
-        raw.connect(target, timeout);
-        SSLSocket layered = factory.tls().layer(raw, true);
-        String peer = factory.handshake(layered, raw, true, target.getAddress().getHostAddress() + ":"
-                + target.getPort());
+        Socket unconnected = raw;
+        Dialer.Made made = factory.dialer().connect(target, Dialer.Options.of(unconnected),
+                timeout > 0 ? timeout : (int) GuardedSocketFactory.HANDSHAKE_TIMEOUT.toMillis());
+        raw = made.raw();
+        unconnected.close();
+        SSLSocket layered = made.ssl();
+        String peer = made.node();
         if (!factory.admitted(peer, this)) {
             close();
             throw new SocketException("not connecting to node " + peer + ": it has "
