@@ -19,7 +19,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.apache.logging.log4j.LogManager;
@@ -273,6 +272,11 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 .setUseRfc9112TransferEncoding(true);
     }
 
+    /** The client side's codec: {@link #decoderConfig()} and the head rules of {@link StrictHttpServerCodec}. */
+    static StrictHttpServerCodec clientCodec() {
+        return new StrictHttpServerCodec(decoderConfig());
+    }
+
     /** The pipeline of one accepted client connection; {@code pool} is looked up per connection. */
     private ChannelInitializer<Channel> initializer(Supplier<ServicePool> currentPool, L7Mode mode) {
         return new ChannelInitializer<>() {
@@ -291,7 +295,7 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                             connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
                     channel.pipeline()
                             .addLast("bytes", frontend.byteCounter())
-                            .addLast("http", new HttpServerCodec(decoderConfig()))
+                            .addLast("http", clientCodec())
                             .addLast("proxy", frontend);
                 } else {
                     channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));

@@ -166,7 +166,7 @@ class L7EngineHttpTest {
             }));
         }
         await().until(() -> done.get() > 200);
-        web1.close();
+        web1.dieBetweenResponses();
         int atKill = done.get();
         await().until(() -> done.get() > atKill + 400);
         running.set(false);

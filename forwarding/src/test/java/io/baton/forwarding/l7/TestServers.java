@@ -85,6 +85,16 @@ final class TestServers {
             executor.shutdownNow();
         }
 
+        /**
+         * Dies between responses: the port refuses and idle connections close at once, and the
+         * responses under way are written first. (A death in the middle of a response cannot be
+         * hidden by any proxy: the client has its head already.)
+         */
+        void dieBetweenResponses() {
+            server.stop(1);
+            executor.shutdownNow();
+        }
+
         private static void closeAbruptly(com.sun.net.httpserver.HttpExchange exchange) {
             // stop(0) from another thread would take the whole server down; closing the exchange's
             // streams early leaves the promised body unfinished, which is what a crash looks like
