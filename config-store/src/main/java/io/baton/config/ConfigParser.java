@@ -176,13 +176,17 @@ public final class ConfigParser {
                 "is not an IPv4 address:port");
         String natGateway = fields.string("nat-gateway", false, null);
         String snatSource = fields.string("snat-source", false, null);
+        ForwardedFor forwardedFor = fields.choice("forwarded-for", ForwardedFor.class, ForwardedFor.APPEND, false);
+        if (fields.has("forwarded-for") && (mode != ForwardingMode.L7_SNAT || l7Mode != L7Mode.HTTP)) {
+            fields.error("forwarded-for", "only applies to mode l7-snat with l7: http");
+        }
         List<RealServer> servers = new ArrayList<>();
         for (Fields serverFields : fields.objects("servers", true)) {
             servers.add(server(serverFields));
         }
         fields.rejectUnknownKeys();
         return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
-                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, servers);
+                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, servers);
     }
 
     private static List<Integer> ports(Fields fields) {

@@ -122,6 +122,9 @@ public final class ConfigWriter {
         if (service.fallback() != null) {
             node.put("fallback", service.fallback().toString());
         }
+        if (service.l7Mode() == L7Mode.HTTP) {
+            node.put("forwarded-for", service.forwardedFor().configName());
+        }
         ArrayNode servers = node.putArray("servers");
         for (RealServer server : service.servers()) {
             servers.addObject()

@@ -14,6 +14,8 @@ import java.util.Optional;
  *                   gateway, so that replies return through the active node; null otherwise
  * @param snatSource l4-snat: the VIP whose address is the source of connections to the real
  *                   servers; null for the service's own VIP
+ * @param forwardedFor {@code l7: http}: whether the client's address is appended to the
+ *                     {@code X-Forwarded-For} it sent or replaces it
  */
 public record VirtualService(
         String name,
@@ -30,6 +32,7 @@ public record VirtualService(
         HostPort fallback,
         String natGateway,
         String snatSource,
+        ForwardedFor forwardedFor,
         List<RealServer> servers) {
 
     public static final String PROTOCOL_TCP = "tcp";
@@ -42,13 +45,13 @@ public record VirtualService(
     /** This service with other real servers (e.g. one server's state changed). */
     public VirtualService withServers(List<RealServer> newServers) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, fallback, natGateway, snatSource, newServers);
+                timeouts, fallback, natGateway, snatSource, forwardedFor, newServers);
     }
 
     /** This service with another fallback. */
     public VirtualService withFallback(HostPort newFallback) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, newFallback, natGateway, snatSource, servers);
+                timeouts, newFallback, natGateway, snatSource, forwardedFor, servers);
     }
 
     public Optional<RealServer> server(String serverName) {

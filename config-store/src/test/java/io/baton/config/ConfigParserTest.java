@@ -59,6 +59,18 @@ class ConfigParserTest {
         assertThat(web.timeouts().clientIdle()).isEqualTo(Duration.ofHours(1));
         assertThat(web.servers().get(0).weight()).isEqualTo(100);
         assertThat(web.servers().get(0).state()).isEqualTo(ServerState.ONLINE);
+        assertThat(web.forwardedFor()).isEqualTo(ForwardedFor.APPEND);
+    }
+
+    @Test
+    void forwardedForIsAnHttpServicesChoice() throws Exception {
+        String http = MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    l7: http\n    forwarded-for: replace\n");
+        assertThat(ConfigParser.parse(http, ConfigParser.Format.YAML).services().get(0).forwardedFor())
+                .isEqualTo(ForwardedFor.REPLACE);
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    forwarded-for: replace\n")))
+                .containsExactly("services[0].forwarded-for: only applies to mode l7-snat with l7: http");
+        assertThat(errorsOf(http.replace("forwarded-for: replace", "forwarded-for: trust")))
+                .containsExactly("services[0].forwarded-for: \"trust\" is not one of append|replace");
     }
 
     @Test

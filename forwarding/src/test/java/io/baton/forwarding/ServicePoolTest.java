@@ -170,7 +170,8 @@ class ServicePoolTest {
                 services: [{ name: s, vip: v, ports: [80], mode: l7-snat, servers: [{ name: x, address: 127.0.0.1:1 }] }]
                 """, ConfigParser.Format.YAML).services().get(0);
         return new VirtualService("s", "v", List.of(80), "tcp", template.mode(), template.l7Mode(), balance,
-                scheduler, persistence, template.check(), template.timeouts(), null, null, null, List.of(servers));
+                scheduler, persistence, template.check(), template.timeouts(), null, null, null, template.forwardedFor(),
+                List.of(servers));
     }
 
     static VirtualService withState(VirtualService config, String server, ServerState state) {

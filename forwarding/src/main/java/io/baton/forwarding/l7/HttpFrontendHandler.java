@@ -1,5 +1,6 @@
 package io.baton.forwarding.l7;
 
+import io.baton.config.ForwardedFor;
 import io.baton.config.PersistenceType;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
@@ -308,7 +309,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void prepareRequestHead(HttpRequest request) {
         HttpHeaders headers = request.headers();
         HttpFraming.prepareForwarding(headers);
-        String forwardedFor = headers.get(X_FORWARDED_FOR);
+        // every X-Forwarded-For the client sent is one list (RFC 7239's predecessor: fields combine)
+        String forwardedFor = pool.config().forwardedFor() == ForwardedFor.REPLACE ? null
+                : headers.getAll(X_FORWARDED_FOR).isEmpty() ? null : String.join(", ", headers.getAll(X_FORWARDED_FOR));
         headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientAddressText : forwardedFor + ", " + clientAddressText);
         headers.set(X_FORWARDED_PROTO, HTTP);
         request.setProtocolVersion(HttpVersion.HTTP_1_1);

@@ -68,6 +68,18 @@ class L7EngineHttpTest {
     }
 
     @Test
+    void forwardedForAppendsToEveryFieldTheClientSentOrReplacesThemWhenTheServiceSaysSo() throws Exception {
+        String forged = "X-Forwarded-For: 192.0.2.9\r\nX-Forwarded-For: 198.51.100.1\r\n";
+        apply("scheduler: rr", "weight: 1", "weight: 1");
+        assertThat(RawHttp.get(port, "/", "127.0.0.7", forged).body())
+                .endsWith("xff=192.0.2.9, 198.51.100.1, 127.0.0.7 proto=http\n");
+
+        apply("scheduler: rr\n    forwarded-for: replace", "weight: 1", "weight: 1");
+        assertThat(RawHttp.get(port, "/", "127.0.0.7", forged).body()).endsWith("xff=127.0.0.7 proto=http\n");
+        assertThat(RawHttp.get(port, "/", "127.0.0.7", "").body()).endsWith("xff=127.0.0.7 proto=http\n");
+    }
+
+    @Test
     void failoverModeSendsEverythingToTheFirstServerUntilItStops() throws Exception {
         apply("balance: failover", "weight: 1", "weight: 1");
 
