@@ -391,11 +391,11 @@ public final class ApplianceNode implements AutoCloseable {
             List<RealServer> servers = service.servers().stream().map(real -> {
                 ServerStates.Entry entry = states.get(service.name() + "/" + real.name());
                 return entry == null || entry.state() == real.state() ? real
-                        : new RealServer(real.name(), real.address(), real.weight(), entry.state());
+                        : real.withState(entry.state());
             }).toList();
             return service.withServers(servers);
         }).toList();
-        return new BatonConfig(config.cluster(), config.vips(), services);
+        return config.withServices(services);
     }
 
     /**

@@ -88,8 +88,10 @@ public final class ConfigParser {
         for (Fields serviceFields : top.objects("services", true)) {
             services.add(service(serviceFields));
         }
+        Integer maxConnections = top.integer("max-connections", BatonConfig.DEFAULT_MAX_CONNECTIONS, 1, Limits.MAX);
         top.rejectUnknownKeys();
-        BatonConfig config = new BatonConfig(cluster, vips, services);
+        BatonConfig config = new BatonConfig(cluster, vips, services,
+                maxConnections == null ? BatonConfig.DEFAULT_MAX_CONNECTIONS : maxConnections);
         ConfigRules.check(config, errors);
         if (!errors.isEmpty()) {
             throw new InvalidConfigException(errors);
@@ -180,13 +182,22 @@ public final class ConfigParser {
         if (fields.has("forwarded-for") && (mode != ForwardingMode.L7_SNAT || l7Mode != L7Mode.HTTP)) {
             fields.error("forwarded-for", "only applies to mode l7-snat with l7: http");
         }
+        Fields limitFields = fields.object("limits");
+        Limits limits = limitFields == null ? Limits.DEFAULTS : limits(limitFields);
+        if (limitFields != null && mode != null && mode != ForwardingMode.L7_SNAT) {
+            fields.error("limits", "only applies to mode l7-snat (the kernel modes forward without counting)");
+        }
         List<RealServer> servers = new ArrayList<>();
         for (Fields serverFields : fields.objects("servers", true)) {
-            servers.add(server(serverFields));
+            RealServer server = server(serverFields);
+            if (server.maxConnections() != null && mode != null && mode != ForwardingMode.L7_SNAT) {
+                serverFields.error("max-connections", "only applies to mode l7-snat");
+            }
+            servers.add(server);
         }
         fields.rejectUnknownKeys();
         return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
-                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, servers);
+                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, limits, servers);
     }
 
     private static List<Integer> ports(Fields fields) {
@@ -318,6 +329,17 @@ public final class ConfigParser {
         return new Timeouts(connect, clientIdle, serverIdle, httpRequest);
     }
 
+    private static Limits limits(Fields fields) {
+        Integer maxConnections = fields.integer("max-connections", Limits.DEFAULTS.maxConnections(), 1, Limits.MAX);
+        Integer serverMax = fields.integer("server-max-connections", Limits.DEFAULTS.serverMaxConnections(), 1,
+                Limits.MAX);
+        Integer queue = fields.integer("queue", Limits.DEFAULTS.queue(), 0, Limits.MAX);
+        Duration queueTimeout = positive(fields, "queue-timeout", Limits.DEFAULTS.queueTimeout());
+        fields.rejectUnknownKeys();
+        return new Limits(maxConnections == null ? 1 : maxConnections, serverMax == null ? 1 : serverMax,
+                queue == null ? 0 : queue, queueTimeout);
+    }
+
     private static Duration positive(Fields fields, String key, Duration defaultValue) {
         Duration value = fields.duration(key, defaultValue);
         if (value != null && value.isZero()) {
@@ -332,8 +354,10 @@ public final class ConfigParser {
                 "is not an IPv4 address:port");
         Integer weight = fields.integer("weight", RealServer.DEFAULT_WEIGHT, 0, RealServer.MAX_WEIGHT);
         ServerState state = fields.choice("state", ServerState.class, ServerState.ONLINE, false);
+        Integer maxConnections = fields.has("max-connections")
+                ? fields.integer("max-connections", null, 1, Limits.MAX) : null;
         fields.rejectUnknownKeys();
-        return new RealServer(name, address, weight == null ? 0 : weight, state);
+        return new RealServer(name, address, weight == null ? 0 : weight, state, maxConnections);
     }
 
     private static String name(Fields fields, String key) {

@@ -58,6 +58,9 @@ public final class ConfigWriter {
         for (VirtualService service : config.services()) {
             services.add(service(service));
         }
+        if (config.maxConnections() != BatonConfig.DEFAULT_MAX_CONNECTIONS) {
+            root.put("max-connections", config.maxConnections());
+        }
         return root;
     }
 
@@ -122,16 +125,28 @@ public final class ConfigWriter {
         if (service.fallback() != null) {
             node.put("fallback", service.fallback().toString());
         }
-        if (service.l7Mode() == L7Mode.HTTP) {
+        // written when not the default only: a config that does not use them keeps the canonical
+        // form (and checksum) it had before they existed, so that nodes of two versions agree on it
+        if (service.forwardedFor() != ForwardedFor.APPEND) {
             node.put("forwarded-for", service.forwardedFor().configName());
+        }
+        if (!service.limits().equals(Limits.DEFAULTS)) {
+            node.putObject("limits")
+                    .put("max-connections", service.limits().maxConnections())
+                    .put("server-max-connections", service.limits().serverMaxConnections())
+                    .put("queue", service.limits().queue())
+                    .put("queue-timeout", Durations.format(service.limits().queueTimeout()));
         }
         ArrayNode servers = node.putArray("servers");
         for (RealServer server : service.servers()) {
-            servers.addObject()
+            ObjectNode written = servers.addObject()
                     .put("name", server.name())
                     .put("address", server.address().toString())
                     .put("weight", server.weight())
                     .put("state", server.state().configName());
+            if (server.maxConnections() != null) {
+                written.put("max-connections", server.maxConnections());
+            }
         }
         return node;
     }

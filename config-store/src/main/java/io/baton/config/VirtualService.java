@@ -16,6 +16,7 @@ import java.util.Optional;
  *                   servers; null for the service's own VIP
  * @param forwardedFor {@code l7: http}: whether the client's address is appended to the
  *                     {@code X-Forwarded-For} it sent or replaces it
+ * @param limits   {@code l7-snat}: connections at once, per server, and the queue before them
  */
 public record VirtualService(
         String name,
@@ -33,6 +34,7 @@ public record VirtualService(
         String natGateway,
         String snatSource,
         ForwardedFor forwardedFor,
+        Limits limits,
         List<RealServer> servers) {
 
     public static final String PROTOCOL_TCP = "tcp";
@@ -45,13 +47,13 @@ public record VirtualService(
     /** This service with other real servers (e.g. one server's state changed). */
     public VirtualService withServers(List<RealServer> newServers) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, fallback, natGateway, snatSource, forwardedFor, newServers);
+                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, newServers);
     }
 
     /** This service with another fallback. */
     public VirtualService withFallback(HostPort newFallback) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, newFallback, natGateway, snatSource, forwardedFor, servers);
+                timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, servers);
     }
 
     public Optional<RealServer> server(String serverName) {

@@ -232,6 +232,45 @@ class ConfigParserTest {
     }
 
     @Test
+    void limitsHaveDefaultsThatProtectASmallServerAndReadBackWhenSet() throws Exception {
+        BatonConfig defaults = ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML);
+        assertThat(defaults.maxConnections()).isEqualTo(10_000);
+        assertThat(defaults.services().get(0).limits()).isEqualTo(new Limits(2000, 100, 200, Duration.ofSeconds(5)));
+        assertThat(ConfigWriter.toJson(defaults)).as("defaults are not written: old checksums stay")
+                .doesNotContain("limits", "max-connections", "forwarded-for");
+
+        String set = MINIMAL.replace("    mode: l7-snat\n",
+                        "    mode: l7-snat\n    limits: { max-connections: 50, server-max-connections: 4, queue: 0, queue-timeout: 2s }\n")
+                .replace("address: 10.0.1.1:8080 }", "address: 10.0.1.1:8080, max-connections: 9 }")
+                + "max-connections: 300\n";
+        BatonConfig config = ConfigParser.parse(set, ConfigParser.Format.YAML);
+        VirtualService web = config.services().get(0);
+        assertThat(config.maxConnections()).isEqualTo(300);
+        assertThat(web.limits()).isEqualTo(new Limits(50, 4, 0, Duration.ofSeconds(2)));
+        assertThat(web.limits().forServer(web.servers().get(0))).isEqualTo(9);
+        assertThat(ConfigParser.parse(ConfigWriter.toJson(config), ConfigParser.Format.JSON)).isEqualTo(config);
+    }
+
+    @Test
+    void limitsAreCheckedAndRefusedWhereNothingCountsConnections() {
+        String bad = MINIMAL.replace("    mode: l7-snat\n",
+                "    mode: l7-snat\n    limits: { max-connections: 0, queue: -1, queue-timeout: 0s, burst: 3 }\n")
+                + "max-connections: many\n";
+        assertThat(errorsOf(bad)).containsExactlyInAnyOrder(
+                "services[0].limits.max-connections: 0 is out of range 1..1000000",
+                "services[0].limits.queue: -1 is out of range 0..1000000",
+                "services[0].limits.queue-timeout: must be longer than 0",
+                "services[0].limits.burst: unknown key (expected one of max-connections, server-max-connections, "
+                        + "queue, queue-timeout)",
+                "max-connections: must be a whole number, not the string \"many\"");
+        String kernel = MINIMAL.replace("    mode: l7-snat\n", "    mode: l4-dr\n    limits: { queue: 5 }\n")
+                .replace("address: 10.0.1.1:8080 }", "address: 10.0.1.1, max-connections: 9 }");
+        assertThat(errorsOf(kernel)).contains(
+                "services[0].limits: only applies to mode l7-snat (the kernel modes forward without counting)",
+                "services[0].servers[0].max-connections: only applies to mode l7-snat");
+    }
+
+    @Test
     void durationsAreWrittenAsTheyReadBack() {
         for (String text : List.of("500ms", "2s", "90s", "30m", "2h", "1d", "0ms")) {
             assertThat(Durations.format(Durations.parse(text).orElseThrow())).isEqualTo(text);

@@ -177,10 +177,9 @@ class ConfigStoreTest {
     private BatonConfig withWeight(int weight) {
         VirtualService first = example.services().get(0);
         RealServer server = first.servers().get(0);
-        RealServer changed = new RealServer(server.name(), server.address(), weight, server.state());
+        RealServer changed = server.withWeight(weight);
         VirtualService service = first.withServers(List.of(changed, first.servers().get(1)));
-        return new BatonConfig(example.cluster(), example.vips(),
-                Stream.concat(Stream.of(service), example.services().stream().skip(1)).toList());
+        return example.withServices(Stream.concat(Stream.of(service), example.services().stream().skip(1)).toList());
     }
 
     private static BatonConfig load() {

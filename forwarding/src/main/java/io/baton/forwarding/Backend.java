@@ -28,9 +28,17 @@ public final class Backend {
     private final LongAdder errors = new LongAdder();
     /** Client-side channels relayed to this server, so that {@code halt} can close them. */
     private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    /** Connections it may have at once (its {@code max-connections}, or the service's). */
+    private volatile int maxConnections = Integer.MAX_VALUE;
+    /** Told when a connection slot frees (the service's queue is served from it). */
+    private volatile Runnable freed = () -> { };
 
     public Backend(RealServer config) {
         update(config);
+    }
+
+    public Backend(RealServer config, int maxConnections) {
+        update(config, maxConnections);
     }
 
     public String name() {
@@ -39,6 +47,43 @@ public final class Backend {
 
     public RealServer config() {
         return config;
+    }
+
+    void update(RealServer newConfig, int newMaxConnections) {
+        maxConnections = newMaxConnections;
+        update(newConfig);
+        freed.run(); // a raised limit frees slots at once
+    }
+
+    void whenFreed(Runnable listener) {
+        freed = listener;
+    }
+
+    public int maxConnections() {
+        return maxConnections;
+    }
+
+    /** True when every connection slot is taken. */
+    public boolean full() {
+        return active.get() >= maxConnections;
+    }
+
+    /**
+     * Takes one connection slot for {@code client} (a client channel holds at most one per server);
+     * false when every slot is taken. {@link #connectionClosed} gives it back.
+     */
+    public boolean reserve(Channel client) {
+        int now;
+        do {
+            now = active.get();
+            if (now >= maxConnections) {
+                return false;
+            }
+        } while (!active.compareAndSet(now, now + 1));
+        if (!connections.add(client)) {
+            active.decrementAndGet(); // it held one already
+        }
+        return true;
     }
 
     void update(RealServer newConfig) {
@@ -99,15 +144,19 @@ public final class Backend {
         return errors.sum();
     }
 
+    /** A connection for {@code client} is established (its slot taken by {@link #reserve} or now). */
     public void connectionOpened(Channel client) {
-        active.incrementAndGet();
         total.increment();
-        connections.add(client);
+        if (connections.add(client)) {
+            active.incrementAndGet();
+        }
     }
 
+    /** {@code client}'s connection (or its reserved slot) is given back. */
     public void connectionClosed(Channel client) {
         if (connections.remove(client)) {
             active.decrementAndGet();
+            freed.run();
         }
     }
 

@@ -16,7 +16,9 @@ public record Selection(Backend backend, boolean fallback, Reason reason) {
         /** No server may take new connections (all down, drained, halted or weight 0). */
         NO_HEALTHY_SERVER,
         /** Servers were available, but every one tried for this connection failed. */
-        ALL_FAILED
+        ALL_FAILED,
+        /** The usable servers (or the client's persistent one) have no free connection slot. */
+        BUSY
     }
 
     static Selection of(Backend backend, boolean fallback) {

@@ -49,6 +49,7 @@ import org.apache.logging.log4j.Logger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.HashSet;
 import java.util.List;
@@ -122,6 +123,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         boolean buffering;
         /** What is buffered of the body so far. */
         ByteBuf body;
+        /** The server whose connection slot this exchange holds (taken when it was chosen). */
+        Backend slot;
+        /** Waiting for a server slot (every usable server at its maximum); null otherwise. */
+        ServicePool.Waiter waiter;
+        ScheduledFuture<?> queueTimer;
 
         void tried(Backend backend) {
             if (tried.isEmpty()) {
@@ -322,12 +328,21 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         Backend chosen = null;
         if (current.cookieServer != null) {
-            chosen = pool.backend(current.cookieServer)
+            Backend persistent = pool.backend(current.cookieServer)
                     .filter(backend -> backend.acceptsPersistent() && !current.tried.contains(backend))
                     .orElse(null);
+            if (persistent != null && !persistent.reserve(ctx.channel())) {
+                queue(current); // the client's session is on that server: it waits for it
+                return;
+            }
+            chosen = persistent;
         }
         if (chosen == null) {
-            Selection selection = pool.choose(clientAddress, current.tried);
+            Selection selection = pool.choose(clientAddress, current.tried, ctx.channel());
+            if (selection.reason() == Selection.Reason.BUSY) {
+                queue(current);
+                return;
+            }
             if (!selection.found()) {
                 pool.countError();
                 if (selection.reason() == Selection.Reason.NO_HEALTHY_SERVER) {
@@ -339,6 +354,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             chosen = selection.backend();
         }
+        stopWaiting(current);
+        current.slot = chosen;
         Backend backend = chosen;
         InetSocketAddress address = backend.socketAddress(((InetSocketAddress) ctx.channel().localAddress()).getPort());
         Channel pooled = connections.acquire(address);
@@ -365,19 +382,74 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .connect(address)
                 .addListener((ChannelFuture future) -> {
                     if (closing || exchange != current) {
-                        future.channel().close();
+                        future.channel().close(); // the slot went back when the exchange ended
                         return;
                     }
                     if (future.isSuccess()) {
                         attach(backend, address, future.channel());
                     } else {
                         backend.countError();
+                        releaseSlot(current);
                         current.tried(backend);
                         LOG.warn("{}: cannot connect to {} {}: {}; trying the next server", pool.name(), backend.name(),
                                 address, future.cause().getMessage());
                         dispatch();
                     }
                 });
+    }
+
+    /**
+     * Every usable server is at its connection limit: the exchange waits in the service's queue,
+     * holding no server connection, until a slot frees (then it chooses again) or the queue
+     * timeout ends it with 503. A full queue is 503 at once.
+     */
+    private void queue(Exchange current) {
+        if (current.waiter != null) {
+            pool.awaitAgain(current.waiter);
+            return;
+        }
+        ServicePool.Waiter waiter = new ServicePool.Waiter(ctx.executor(), () -> {
+            if (closing || exchange != current) {
+                pool.wakeNext(); // this one is gone: the slot is the next waiter's
+                return;
+            }
+            dispatch();
+        });
+        if (!pool.await(waiter)) {
+            reject(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    "every server is at its connection limit and the queue is full");
+            return;
+        }
+        current.waiter = waiter;
+        Duration patience = pool.config().limits().queueTimeout();
+        current.queueTimer = ctx.executor().schedule(() -> {
+            if (exchange == current && current.waiter == waiter && pool.leave(waiter)) {
+                current.waiter = null;
+                pool.queueTimedOut();
+                reject(HttpResponseStatus.SERVICE_UNAVAILABLE, "no server had a free connection within " + patience);
+            }
+        }, patience.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** The exchange no longer waits for a slot (it got one, or it ended). */
+    private void stopWaiting(Exchange current) {
+        if (current == null || current.waiter == null) {
+            return;
+        }
+        pool.leave(current.waiter);
+        current.waiter = null;
+        if (current.queueTimer != null) {
+            current.queueTimer.cancel(false);
+            current.queueTimer = null;
+        }
+    }
+
+    /** Gives back the server slot the exchange holds, if any. */
+    private void releaseSlot(Exchange current) {
+        if (current != null && current.slot != null) {
+            current.slot.connectionClosed(ctx.channel());
+            current.slot = null;
+        }
     }
 
     private void attach(Backend backend, InetSocketAddress address, Channel server) {
@@ -536,7 +608,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             abort();
             return;
         }
-        current.backend.connectionClosed(ctx.channel());
+        releaseSlot(current);
         current.backend.countError();
         if (current.retriable) {
             LOG.info("{}: server {} closed before answering {} {}; sending it to the next server", pool.name(),
@@ -570,7 +642,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void finishExchange() {
         Exchange current = exchange;
         exchange = null;
-        current.backend.connectionClosed(ctx.channel());
+        releaseSlot(current);
         HttpBackendHandler handler = current.server.pipeline().get(HttpBackendHandler.class);
         if (handler != null) {
             handler.release();
@@ -595,8 +667,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         exchange = null;
         releaseBody(current);
+        stopWaiting(current);
+        releaseSlot(current);
         if (current != null && current.server != null) {
-            current.backend.connectionClosed(ctx.channel());
             current.server.close();
         }
         closing = true;
@@ -621,11 +694,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         exchange = null;
         releaseBody(current);
-        if (current != null) {
-            current.backend.connectionClosed(ctx.channel());
-            if (current.server != null) {
-                current.server.close();
-            }
+        stopWaiting(current);
+        releaseSlot(current);
+        if (current != null && current.server != null) {
+            current.server.close();
         }
         closing = true;
         releaseInbound();
@@ -704,8 +776,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         exchange = null;
         releaseBody(current);
+        stopWaiting(current);
+        releaseSlot(current);
         if (current != null && current.server != null) {
-            current.backend.connectionClosed(context.channel());
             current.server.close();
         }
     }

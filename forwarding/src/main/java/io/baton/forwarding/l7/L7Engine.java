@@ -75,7 +75,10 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     private final Map<String, ServicePool> pools = new ConcurrentHashMap<>();
     private final Map<ListenerKey, Listener> listeners = new ConcurrentHashMap<>();
     private final Map<EventLoop, BackendConnections> connections = new ConcurrentHashMap<>();
-    private BatonConfig config;
+    private volatile BatonConfig config;
+    /** Client connections open on every service together (the config's {@code max-connections}). */
+    private final java.util.concurrent.atomic.AtomicInteger clientsOpen = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.LongAdder refusedClients = new java.util.concurrent.atomic.LongAdder();
     private boolean active = true;
     private boolean warmedUp;
 
@@ -272,6 +275,77 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 .setUseRfc9112TransferEncoding(true);
     }
 
+    /**
+     * Admits a client connection under the node's and the service's {@code max-connections};
+     * returns which limit refused it, or null. Either refusal is counted.
+     */
+    private String admit(ServicePool pool) {
+        BatonConfig current = config;
+        int max = current == null ? BatonConfig.DEFAULT_MAX_CONNECTIONS : current.maxConnections();
+        int now;
+        do {
+            now = clientsOpen.get();
+            if (now >= max) {
+                refusedClients.increment();
+                return "this node has " + max + " client connections open (max-connections)";
+            }
+        } while (!clientsOpen.compareAndSet(now, now + 1));
+        if (!pool.admitClient()) {
+            clientsOpen.decrementAndGet();
+            return "service " + pool.name() + " has " + pool.config().limits().maxConnections()
+                    + " client connections open (limits.max-connections)";
+        }
+        return null;
+    }
+
+    /** When a refusal was last logged: a flood is logged once per {@link #REFUSAL_LOG_PERIOD_NANOS}, with its count. */
+    private final java.util.concurrent.atomic.AtomicLong refusalLoggedAt = new java.util.concurrent.atomic.AtomicLong(
+            System.nanoTime() - REFUSAL_LOG_PERIOD_NANOS);
+    private final java.util.concurrent.atomic.AtomicLong refusalsNotLogged = new java.util.concurrent.atomic.AtomicLong();
+    private static final long REFUSAL_LOG_PERIOD_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+    /** A client beyond a limit: 503 and closed ({@code http}), or closed at once ({@code tcp}). */
+    private void refuse(Channel channel, L7Mode mode, String why) {
+        long last = refusalLoggedAt.get();
+        long now = System.nanoTime();
+        if (now - last >= REFUSAL_LOG_PERIOD_NANOS && refusalLoggedAt.compareAndSet(last, now)) {
+            long more = refusalsNotLogged.getAndSet(0);
+            LOG.warn("refusing a client connection from {}: {}{}", channel.remoteAddress(), why,
+                    more == 0 ? "" : " (and " + more + " more refused in the last 10 s)");
+        } else {
+            refusalsNotLogged.incrementAndGet();
+        }
+        if (mode != L7Mode.HTTP) {
+            channel.close();
+            return;
+        }
+        byte[] body = ("503 Service Unavailable: too many connections\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] head = ("HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                + "Content-Length: " + body.length + "\r\nConnection: close\r\nRetry-After: 1\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        channel.pipeline().addLast("refuse", new io.netty.channel.ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelActive(io.netty.channel.ChannelHandlerContext ctx) {
+                ctx.writeAndFlush(io.netty.buffer.Unpooled.wrappedBuffer(head, body))
+                        .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+            }
+
+            @Override
+            public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+                io.netty.util.ReferenceCountUtil.release(msg); // whatever it sent is not read
+            }
+        });
+    }
+
+    /** Client connections open now on all services; refused at the node's {@code max-connections}. */
+    public int clientsOpen() {
+        return clientsOpen.get();
+    }
+
+    public long refusedClients() {
+        return refusedClients.sum();
+    }
+
     /** The client side's codec: {@link #decoderConfig()} and the head rules of {@link StrictHttpServerCodec}. */
     static StrictHttpServerCodec clientCodec() {
         return new StrictHttpServerCodec(decoderConfig());
@@ -288,6 +362,15 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                     channel.close();
                     return;
                 }
+                String full = admit(pool);
+                if (full != null) {
+                    refuse(channel, mode, full);
+                    return;
+                }
+                channel.closeFuture().addListener(closed -> {
+                    pool.clientLeft();
+                    clientsOpen.decrementAndGet();
+                });
                 long clientIdle = pool.config().timeouts().clientIdle().toMillis();
                 channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
                 if (mode == L7Mode.HTTP) {

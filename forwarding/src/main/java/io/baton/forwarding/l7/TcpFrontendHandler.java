@@ -45,6 +45,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private Backend backend;
     private boolean clientInputShut;
     private boolean serverInputShut;
+    /** Waiting for a server slot (every usable server at its maximum); null otherwise. */
+    private ServicePool.Waiter waiter;
+    private io.netty.util.concurrent.ScheduledFuture<?> queueTimer;
 
     TcpFrontendHandler(ServicePool pool) {
         this.pool = pool;
@@ -57,8 +60,16 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void connect() {
+        if (!client.isActive()) {
+            return;
+        }
         InetAddress clientAddress = ((InetSocketAddress) client.remoteAddress()).getAddress();
-        Selection selection = pool.choose(clientAddress, tried);
+        Selection selection = pool.choose(clientAddress, tried, client);
+        if (selection.reason() == Selection.Reason.BUSY) {
+            queue();
+            return;
+        }
+        stopWaiting();
         if (!selection.found()) {
             pool.countError();
             LOG.warn("{}: no server for {} ({}); closing", pool.name(), client.remoteAddress(),
@@ -88,11 +99,13 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 });
         bootstrap.connect(target).addListener((ChannelFuture future) -> {
             if (!client.isActive()) {
+                chosen.connectionClosed(client); // its slot back
                 future.channel().close();
                 return;
             }
             if (!future.isSuccess()) {
                 chosen.countError();
+                chosen.connectionClosed(client);
                 tried.add(chosen);
                 LOG.warn("{}: cannot connect to {} {} for {}: {}; trying the next server", pool.name(), chosen.name(),
                         target, client.remoteAddress(), future.cause().getMessage());
@@ -106,6 +119,52 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             client.read();
             server.read();
         });
+    }
+
+    /**
+     * Every usable server is at its connection limit: the client waits in the service's queue
+     * (nothing is read from it meanwhile) until a slot frees or the queue timeout closes it.
+     */
+    private void queue() {
+        if (waiter != null) {
+            pool.awaitAgain(waiter);
+            return;
+        }
+        ServicePool.Waiter queued = new ServicePool.Waiter(client.eventLoop(), () -> {
+            if (!client.isActive()) {
+                pool.wakeNext(); // this one is gone: the slot is the next waiter's
+                return;
+            }
+            connect();
+        });
+        if (!pool.await(queued)) {
+            LOG.warn("{}: every server is at its connection limit and the queue is full; closing {}", pool.name(),
+                    client.remoteAddress());
+            client.close();
+            return;
+        }
+        waiter = queued;
+        java.time.Duration patience = pool.config().limits().queueTimeout();
+        queueTimer = client.eventLoop().schedule(() -> {
+            if (waiter == queued && pool.leave(queued)) {
+                waiter = null;
+                pool.queueTimedOut();
+                LOG.warn("{}: no server had a free connection for {} within {}; closing", pool.name(),
+                        client.remoteAddress(), patience);
+                client.close();
+            }
+        }, patience.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void stopWaiting() {
+        if (waiter != null) {
+            pool.leave(waiter);
+            waiter = null;
+        }
+        if (queueTimer != null) {
+            queueTimer.cancel(false);
+            queueTimer = null;
+        }
     }
 
     @Override
@@ -142,6 +201,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        stopWaiting();
         if (backend != null) {
             backend.connectionClosed(client);
         }

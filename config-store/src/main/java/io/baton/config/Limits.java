@@ -1,0 +1,30 @@
+package io.baton.config;
+
+import java.time.Duration;
+
+/**
+ * How much an {@code l7-snat} service takes on at once, in HAProxy's terms (frontend
+ * {@code maxconn}, server {@code maxconn}, the backend queue and {@code timeout queue}). The
+ * defaults protect a small PACS or web viewer: a hundred connections each, which such a server
+ * serves well, and a short queue in front of them instead of a flood of connects.
+ *
+ * @param maxConnections       client connections open at once; a client beyond it is answered
+ *                             503 ({@code http}) or closed ({@code tcp}) at once
+ * @param serverMaxConnections connections to each real server at once (its own
+ *                             {@code max-connections} overrides it): in {@code http} mode requests
+ *                             in progress, in {@code tcp} mode relayed connections
+ * @param queue                requests or connections that wait for a server with a free
+ *                             connection when every usable one is at its maximum; 0 waits none.
+ *                             Beyond it: 503 or closed
+ * @param queueTimeout         how long one waits in the queue at most; then 503 or closed
+ */
+public record Limits(int maxConnections, int serverMaxConnections, int queue, Duration queueTimeout) {
+
+    public static final int MAX = 1_000_000;
+    public static final Limits DEFAULTS = new Limits(2000, 100, 200, Duration.ofSeconds(5));
+
+    /** The most connections {@code server} may have open at once under these limits. */
+    public int forServer(RealServer server) {
+        return server.maxConnections() == null ? serverMaxConnections : server.maxConnections();
+    }
+}
