@@ -242,7 +242,13 @@ class AdminApiTest {
                 .contains("baton_server_connections_total{server=\"viewer1\",service=\"web-viewer\"} 0.0")
                 .contains("baton_server_active_connections{server=\"engine-standby\",service=\"hl7-mllp\"} 0.0")
                 .contains("baton_server_connections_total{server=\"(fallback)\",service=\"web-viewer\"} 0.0")
-                .contains("baton_service_errors_total{service=\"web-viewer\"} 0.0");
+                .contains("baton_service_errors_total{service=\"web-viewer\"} 0.0")
+                .contains("baton_service_waiting{service=\"web-viewer\"} 0.0")
+                .contains("baton_service_queue_full_total{service=\"web-viewer\"} 0.0")
+                .contains("baton_service_queue_timeouts_total{service=\"web-viewer\"} 0.0")
+                .contains("baton_service_refused_clients_total{service=\"web-viewer\"} 0.0")
+                .contains("baton_server_max_connections{server=\"viewer1\",service=\"web-viewer\"} 100.0")
+                .contains("baton_refused_clients_total 0.0");
     }
 
     @Test

@@ -32,6 +32,8 @@ import java.util.Map;
  * written by the node and read by the CLI.
  *
  * @param clustering true when the node runs its cluster membership
+ * @param clients    this node's client connections on its {@code l7-snat} services, against its
+ *                   {@code max-connections}
  * @param warnings   split brain, revision mismatch and VIP problems, for an operator to act on
  */
 public record StatusReport(
@@ -43,7 +45,24 @@ public record StatusReport(
         List<VipStatus> vips,
         List<ServiceStatus> services,
         Failover lastFailover,
+        Clients clients,
         List<String> warnings) {
+
+    /** Client connections open now, the most allowed, and those refused at that limit. */
+    public record Clients(int open, int max, long refused) {
+    }
+
+    /**
+     * An {@code l7-snat} service's limits and what they did.
+     *
+     * @param clients  client connections open now; {@code maxClients} its limit; {@code refusedClients} refused at it
+     * @param waiting  requests (tcp: connections) in the queue now, of at most {@code queue}
+     * @param queued   ever queued; {@code queueFull} answered 503 (closed) for a full queue;
+     *                 {@code queueTimeouts} after the queue timeout
+     */
+    public record LimitStatus(int clients, int maxClients, long refusedClients, int serverMaxConnections, int waiting,
+                              int queue, String queueTimeout, long queued, long queueFull, long queueTimeouts) {
+    }
 
     /** Holds the VIPs and forwards. */
     public static final String ROLE_ACTIVE = "ACTIVE";
@@ -103,10 +122,11 @@ public record StatusReport(
      * @param dataPlane what forwards the service's traffic on this node, and whether it runs
      * @param listeners one line per VIP:port, with its error if it could not be bound
      * @param stats     counters over all its servers; null when no data plane runs the service
+     * @param limits    its limits and what they did; null for a kernel-mode service
      */
     public record ServiceStatus(String name, String vip, String address, List<Integer> ports, String mode,
                                 String balance, String scheduler, String persistence, String dataPlane,
-                                List<String> listeners, Stats stats, List<ServerStatus> servers) {
+                                List<String> listeners, Stats stats, LimitStatus limits, List<ServerStatus> servers) {
     }
 
     /**
@@ -115,9 +135,11 @@ public record StatusReport(
      * @param stats     null when no data plane runs the service
      * @param state     the operator's state in force ({@code online}, {@code drain}, {@code halt})
      * @param stateSetBy who set it at runtime, and when ({@code baton drain}); null when the config decides
+     * @param maxConnections the most connections it gets at once; null for a kernel-mode service
      */
     public record ServerStatus(String name, String address, int weight, String state, String stateSetBy,
-                               String health, String lastCheck, Stats stats, KernelEntry kernel) {
+                               String health, String lastCheck, Stats stats, Integer maxConnections,
+                               KernelEntry kernel) {
     }
 
     /**
@@ -248,7 +270,8 @@ public record StatusReport(
         return new StatusReport(config.cluster().name(), nodeId, true,
                 new ConfigSummary(applied.revision(), applied.checksum(), applied.appliedAt().toString(),
                         applied.source(), serverStatesVersion, serverStates.size()),
-                nodes, vips, services, failover, warnings);
+                nodes, vips, services, failover,
+                new Clients(l7.clientsOpen(), config.maxConnections(), l7.refusedClients()), warnings);
     }
 
     private static ServiceStatus serviceStatus(BatonConfig config, VirtualService service, L7Engine l7,
@@ -307,17 +330,26 @@ public record StatusReport(
             ServerStates.Entry set = serverStates.get(service.name() + "/" + server.name());
             servers.add(new ServerStatus(server.name(), server.address().toString(), server.weight(),
                     (set == null ? server.state() : set.state()).configName(),
-                    set == null ? null : set.source() + " at " + set.at(), health, lastCheck, stats, entry));
+                    set == null ? null : set.source() + " at " + set.at(), health, lastCheck, stats,
+                    backend == null ? null : backend.maxConnections(), entry));
         }
         if (pool != null && pool.fallback().isPresent()) {
             Backend fallback = pool.fallback().get();
             Stats stats = Stats.of(fallback);
             total = total.plus(stats);
             servers.add(new ServerStatus(ServicePool.FALLBACK_NAME, fallback.config().address().toString(), 0, "online",
-                    null, HEALTH_UNKNOWN, null, stats, null));
+                    null, HEALTH_UNKNOWN, null, stats, null, null));
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
                 service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,
-                pool == null ? null : total, servers);
+                pool == null ? null : total, pool == null ? null : limits(pool), servers);
+    }
+
+    private static LimitStatus limits(ServicePool pool) {
+        io.baton.config.Limits limits = pool.config().limits();
+        return new LimitStatus(pool.clients(), limits.maxConnections(), pool.refusedClients(),
+                limits.serverMaxConnections(), pool.waiting(), limits.queue(),
+                io.baton.config.Durations.format(limits.queueTimeout()), pool.queuedTotal(), pool.queueFullTotal(),
+                pool.queueTimeoutsTotal());
     }
 }

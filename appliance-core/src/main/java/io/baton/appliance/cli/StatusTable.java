@@ -55,6 +55,8 @@ public final class StatusTable {
         Table servers = new Table("SERVICE", "SERVER", "ADDRESS", "WEIGHT", "STATE", "HEALTH", "ACTIVE", "TOTAL",
                 "BYTES IN", "BYTES OUT", "ERRORS", "LAST CHECK");
         Table kernel = new Table("SERVICE", "SERVER", "IN TABLE", "SLOTS", "PACKETS", "BYTES", "NOTE");
+        Table limits = new Table("SERVICE", "CLIENTS", "REFUSED", "PER SERVER", "WAITING", "QUEUE TIMEOUT", "QUEUED",
+                "QUEUE FULL", "TIMED OUT");
         List<String> notes = new ArrayList<>();
         for (StatusReport.ServiceStatus service : report.services()) {
             StatusReport.Stats stats = service.stats();
@@ -66,12 +68,20 @@ public final class StatusTable {
             if (stats == null) {
                 notes.add(service.name() + ": " + service.dataPlane());
             }
+            StatusReport.LimitStatus limit = service.limits();
+            if (limit != null) {
+                limits.row(service.name(), limit.clients() + "/" + limit.maxClients(), String.valueOf(limit.refusedClients()),
+                        String.valueOf(limit.serverMaxConnections()), limit.waiting() + "/" + limit.queue(),
+                        limit.queueTimeout(), String.valueOf(limit.queued()), String.valueOf(limit.queueFull()),
+                        String.valueOf(limit.queueTimeouts()));
+            }
             service.listeners().stream().filter(listener -> listener.contains("NOT LISTENING"))
                     .forEach(listener -> notes.add(service.name() + ": " + listener));
             for (StatusReport.ServerStatus server : service.servers()) {
                 StatusReport.Stats s = server.stats();
                 servers.row(service.name(), server.name(), server.address(), String.valueOf(server.weight()),
-                        server.state() + (server.stateSetBy() == null ? "" : "*"), server.health(), s == null ? "-" : String.valueOf(s.active()),
+                        server.state() + (server.stateSetBy() == null ? "" : "*"), server.health(),
+                        s == null ? "-" : s.active() + (server.maxConnections() == null ? "" : "/" + server.maxConnections()),
                         s == null ? "-" : String.valueOf(s.total()), s == null ? "-" : String.valueOf(s.bytesIn()),
                         s == null ? "-" : String.valueOf(s.bytesOut()), s == null ? "-" : String.valueOf(s.errors()),
                         server.lastCheck() == null ? "-" : server.lastCheck());
@@ -84,6 +94,15 @@ public final class StatusTable {
             }
         }
         out.append(services).append('\n').append(servers);
+        if (!limits.isEmpty()) {
+            StatusReport.Clients clients = report.clients();
+            out.append('\n').append(limits);
+            if (clients != null) {
+                out.append("Client connections on this node: ").append(clients.open()).append(" of ")
+                        .append(clients.max()).append(" (max-connections), ").append(clients.refused())
+                        .append(" refused at it\n");
+            }
+        }
         if (!kernel.isEmpty()) {
             out.append('\n').append(kernel);
         }

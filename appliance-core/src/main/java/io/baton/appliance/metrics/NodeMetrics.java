@@ -80,6 +80,50 @@ public final class NodeMetrics {
                 .labelNames("service")
                 .callback(callback -> engine.pools().forEach(pool -> callback.call(pool.errors(), pool.name())))
                 .register(registry);
+        // limits (issue 15): what waits, what was turned away, and why
+        serviceGauge("baton_service_client_connections", "Client connections open on a virtual service",
+                ServicePool::clients);
+        serviceGauge("baton_service_waiting", "Requests (tcp: connections) waiting for a server with a free slot",
+                ServicePool::waiting);
+        serviceCounter("baton_service_queued", "Requests (tcp: connections) that had to wait for a server slot",
+                ServicePool::queuedTotal);
+        serviceCounter("baton_service_queue_full",
+                "Requests (tcp: connections) answered 503 (closed) because the queue was full", ServicePool::queueFullTotal);
+        serviceCounter("baton_service_queue_timeouts",
+                "Requests (tcp: connections) answered 503 (closed) after limits.queue-timeout in the queue",
+                ServicePool::queueTimeoutsTotal);
+        serviceCounter("baton_service_refused_clients",
+                "Client connections refused at the service's limits.max-connections", ServicePool::refusedClients);
+        serverGauge("baton_server_max_connections", "The most connections a real server gets at once",
+                Backend::maxConnections);
+        GaugeWithCallback.builder()
+                .name("baton_client_connections")
+                .help("Client connections open on all l7-snat services of this node")
+                .callback(callback -> callback.call(engine.clientsOpen()))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("baton_refused_clients")
+                .help("Client connections refused at the node's max-connections")
+                .callback(callback -> callback.call(engine.refusedClients()))
+                .register(registry);
+    }
+
+    private void serviceGauge(String name, String help, ToDoubleFunction<ServicePool> value) {
+        GaugeWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("service")
+                .callback(callback -> engine.pools().forEach(pool -> callback.call(value.applyAsDouble(pool), pool.name())))
+                .register(registry);
+    }
+
+    private void serviceCounter(String name, String help, ToDoubleFunction<ServicePool> value) {
+        CounterWithCallback.builder()
+                .name(name)
+                .help(help)
+                .labelNames("service")
+                .callback(callback -> engine.pools().forEach(pool -> callback.call(value.applyAsDouble(pool), pool.name())))
+                .register(registry);
     }
 
     public String scrape() {

@@ -58,13 +58,16 @@ final class Dialer implements AutoCloseable {
     record Made(Socket raw, SSLSocket ssl, String node) {
     }
 
-    /** The socket options JGroups set on the socket it asked to connect; the made one gets them too. */
-    record Options(InetAddress local, boolean noDelay, boolean keepAlive, int linger, int sendBuffer,
+    /**
+     * The socket options JGroups set on the socket it asked to connect; the made one gets them too
+     * (bound to the same address; {@code localPort} is 0, an ephemeral port, but for tests).
+     */
+    record Options(InetAddress local, int localPort, boolean noDelay, boolean keepAlive, int linger, int sendBuffer,
                    int receiveBuffer) {
         /** A buffer size JGroups did not set stays unset (a set one turns off the kernel's autotuning). */
         static Options of(Socket socket) throws SocketException {
             try (Socket fresh = new Socket()) {
-                return new Options(socket.isBound() ? socket.getLocalAddress() : null, socket.getTcpNoDelay(),
+                return new Options(socket.isBound() ? socket.getLocalAddress() : null, 0, socket.getTcpNoDelay(),
                         socket.getKeepAlive(), socket.getSoLinger(),
                         socket.getSendBufferSize() == fresh.getSendBufferSize() ? 0 : socket.getSendBufferSize(),
                         socket.getReceiveBufferSize() == fresh.getReceiveBufferSize() ? 0
@@ -89,7 +92,7 @@ final class Dialer implements AutoCloseable {
                 socket.setReceiveBufferSize(receiveBuffer);
             }
             if (local != null && !local.isAnyLocalAddress()) {
-                socket.bind(new InetSocketAddress(local, 0));
+                socket.bind(new InetSocketAddress(local, localPort));
             }
         }
     }
@@ -190,6 +193,12 @@ final class Dialer implements AutoCloseable {
         try {
             options.applyTo(raw);
             raw.connect(target, timeoutMs);
+            if (raw.getLocalSocketAddress().equals(raw.getRemoteSocketAddress())) {
+                // TCP's simultaneous open with itself: nobody listens on the target, and the kernel
+                // gave this socket the target's own port (same host; rare, but a node retrying a
+                // peer that is not up meets it). The handshake would read its own hello.
+                throw new java.net.ConnectException("nobody listens on " + peer + " (connected to itself)");
+            }
             SSLSocket ssl = factory.tls().layer(raw, true);
             String node = factory.handshake(ssl, raw, true, peer);
             synchronized (this) {

@@ -137,6 +137,26 @@ class DialerTest {
                 .isEqualTo("closed");
     }
 
+    /**
+     * On one host, a connect to a port nobody listens on can be given that same port as its own:
+     * TCP's simultaneous open connects the socket to itself, and a TLS handshake would then read
+     * its own hello ("refused the handshake", blamed on the key). Forced here by binding to it.
+     */
+    @Test
+    void aConnectThatMeetsItselfIsANobodyListensNotARefusedHandshake() throws Exception {
+        int nobody;
+        try (ServerSocket free = new ServerSocket(0, 1, LOOPBACK)) {
+            nobody = free.getLocalPort();
+        }
+        GuardedSocketFactory lb1 = factory(cluster(nobody));
+        Dialer.Options sameLocalPort = new Dialer.Options(LOOPBACK, nobody, true, false, -1, 0, 0);
+
+        assertThatThrownBy(() -> lb1.dialer().connect(new InetSocketAddress(LOOPBACK, nobody), sameLocalPort, 500))
+                .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("connected to itself");
+        assertThat(lb1.outboundFailure()).as("no handshake was refused").isEmpty();
+        assertThat(lb1.stats().refusedConnections()).isEmpty();
+    }
+
     private ServerSocket listen() throws Exception {
         ServerSocket socket = new ServerSocket(0, 50, LOOPBACK);
         resources.add(socket);
