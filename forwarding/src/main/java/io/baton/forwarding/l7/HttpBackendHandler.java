@@ -17,14 +17,14 @@ final class HttpBackendHandler extends ChannelInboundHandlerAdapter {
 
     private final BackendConnections pool;
     private final InetSocketAddress server;
-    private HttpFrontendHandler owner;
+    private ExchangeHandler owner;
 
     HttpBackendHandler(BackendConnections pool, InetSocketAddress server) {
         this.pool = pool;
         this.server = server;
     }
 
-    void own(HttpFrontendHandler newOwner) {
+    void own(ExchangeHandler newOwner) {
         this.owner = newOwner;
     }
 

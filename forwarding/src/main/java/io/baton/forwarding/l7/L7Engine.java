@@ -374,12 +374,17 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 long clientIdle = pool.config().timeouts().clientIdle().toMillis();
                 channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
                 if (mode == L7Mode.HTTP) {
-                    HttpFrontendHandler frontend = new HttpFrontendHandler(pool,
-                            connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()));
+                    // one job each, in the order a request meets them (see each class)
+                    RequestDeadline deadline = new RequestDeadline(pool);
                     channel.pipeline()
-                            .addLast("bytes", frontend.byteCounter())
+                            .addLast("bytes", deadline.byteCounter())
                             .addLast("http", clientCodec())
-                            .addLast("proxy", frontend);
+                            .addLast("deadline", deadline)
+                            .addLast("gate", new RequestGate(pool.name()))
+                            .addLast("cookie", new PersistenceCookie(pool))
+                            .addLast("forwarded", new ForwardedHeaders(pool))
+                            .addLast("exchange", new ExchangeHandler(pool,
+                                    connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections())));
                 } else {
                     channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
                 }

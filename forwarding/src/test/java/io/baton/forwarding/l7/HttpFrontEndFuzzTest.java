@@ -5,10 +5,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestEncoder;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 
@@ -18,9 +16,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Fuzzes the HTTP front end's reading of client bytes, differentially: the proxy's decoder (as
- * configured for the L7 engine) and its framing rules ({@link HttpFraming}) decide which requests
- * pass; what passes is encoded as the proxy sends it to a server, and a strict, independent parser
+ * Fuzzes the HTTP front end's reading of client bytes, differentially: the engine's client-side
+ * handlers ahead of the exchange (its codec, request deadline, framing gate ({@link RequestGate},
+ * {@link HttpFraming}), cookie and forwarding headers) decide which requests pass; what passes
+ * is encoded as the proxy sends it to a server, and a strict, independent parser
  * ({@link LoggingBackend}) must read back exactly those requests, with the same method, target and
  * body, and nothing else. A disagreement is request smuggling. Without JAZZER_FUZZ it runs the
  * inputs in its corpus; ./run-tests fuzzes it for a bounded time.
@@ -30,36 +29,43 @@ class HttpFrontEndFuzzTest {
     private record Passed(String method, String target, String body) {
     }
 
+    /** A service as the engine runs it, for the handlers that read its config. */
+    private static final io.baton.forwarding.ServicePool POOL = pool();
+
     @FuzzTest(maxDuration = "60s")
     void whatThePassesIsReadBackByAStrictParserAsExactlyTheSameRequests(byte[] input) throws IOException {
-        EmbeddedChannel decoder = new EmbeddedChannel(L7Engine.clientCodec()); // the engine's own codec
+        // the engine's own client-side handlers ahead of the exchange, in the engine's order (a
+        // handler that trips over a head it has not judged yet is a finding too)
+        RequestDeadline deadline = new RequestDeadline(POOL);
+        EmbeddedChannel decoder = new EmbeddedChannel(deadline.byteCounter(), L7Engine.clientCodec(), deadline,
+                new RequestGate("fuzz"), new PersistenceCookie(POOL), new ForwardedHeaders(POOL));
         EmbeddedChannel encoder = new EmbeddedChannel(new HttpRequestEncoder());
         List<Passed> passed = new ArrayList<>();
         ByteArrayOutputStream sent = new ByteArrayOutputStream();
         int completeLength = 0;
         try {
             decoder.writeInbound(Unpooled.wrappedBuffer(input));
+            decoder.checkException();
             HttpRequest request = null;
             ByteArrayOutputStream body = new ByteArrayOutputStream();
             Object message;
             while ((message = decoder.readInbound()) != null) {
                 try {
-                    if (!(message instanceof HttpObject object) || object.decoderResult().isFailure()) {
-                        break; // the proxy answers 400 and closes: nothing more of this connection is read
+                    if (message instanceof ClientRequest.Refused) {
+                        break; // the proxy answers 4xx/5xx and closes: nothing more of this connection is read
                     }
-                    if (message instanceof HttpRequest head) {
-                        if (HttpFraming.request(head) != null) {
-                            break; // refused, and the connection closed
-                        }
-                        HttpFraming.prepareForwarding(head.headers());
-                        head.setProtocolVersion(HttpVersion.HTTP_1_1);
-                        request = head;
+                    if (message instanceof ClientRequest client) {
+                        request = client.head();
                         body.reset();
-                        encoder.writeOutbound(ReferenceCountUtil.retain(head));
+                        encoder.writeOutbound(request);
+                        continue;
                     }
                     if (message instanceof HttpContent content) {
                         if (request == null) {
                             break;
+                        }
+                        if (content.decoderResult().isFailure()) {
+                            break; // a malformed body: refused, or the server's connection cut mid-request
                         }
                         ByteBuf bytes = content.content();
                         byte[] copy = new byte[bytes.readableBytes()];
@@ -95,6 +101,21 @@ class HttpFrontEndFuzzTest {
         } finally {
             decoder.finishAndReleaseAll();
             encoder.finishAndReleaseAll();
+        }
+    }
+
+    private static io.baton.forwarding.ServicePool pool() {
+        try {
+            return new io.baton.forwarding.ServicePool(io.baton.config.ConfigParser.parse("""
+                    cluster: { name: fuzz, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
+                    vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
+                    services:
+                      - { name: web, vip: v, ports: [80], mode: l7-snat, l7: http,
+                          persistence: { type: cookie }, servers: [{ name: s1, address: 127.0.0.1:8080 }] }
+                    """, io.baton.config.ConfigParser.Format.YAML).services().get(0),
+                    new io.baton.forwarding.PersistenceTable(java.time.Clock.systemUTC()));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
         }
     }
 

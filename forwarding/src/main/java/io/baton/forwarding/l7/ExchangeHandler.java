@@ -1,7 +1,5 @@
 package io.baton.forwarding.l7;
 
-import io.baton.config.ForwardedFor;
-import io.baton.config.PersistenceType;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.Selection;
@@ -16,8 +14,9 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
@@ -25,22 +24,14 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
-import io.netty.handler.codec.http.TooLongHttpLineException;
-import io.netty.handler.codec.http.cookie.Cookie;
-import io.netty.handler.codec.http.cookie.DefaultCookie;
-import io.netty.handler.codec.http.cookie.ServerCookieDecoder;
-import io.netty.handler.codec.http.cookie.ServerCookieEncoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
-import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.apache.logging.log4j.LogManager;
@@ -51,33 +42,29 @@ import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code l7-snat http}: one client connection, its requests handled one at a time. For each
- * request: choose a server (cookie, then scheduler), take a pooled keep-alive connection to it or
- * open one, send the head with X-Forwarded-For/-Proto, stream the body, stream the response back
- * (inserting the persistence cookie). Bodies are never aggregated: reading from a side stops while
- * the other side cannot take more (a bounded queue towards the server, channel writability towards
- * the client). A safe request (GET, HEAD, OPTIONS, TRACE) without a body is sent again to the next
- * server if its server fails before answering, so a dying server costs clients nothing; any other
- * gets 502. Framing is held to RFC 9112 on both sides ({@link HttpFraming}): a request or response
- * that could be read two ways is refused, and a malformed body never reaches the other side as a
- * complete one.
+ * The end of the client side's pipeline in {@code http} mode: one exchange (a request and its
+ * answer) at a time, through its {@link Phase}s. The handlers before it have judged the head's
+ * framing ({@link RequestGate}), added the forwarding headers ({@link ForwardedHeaders}), read the
+ * persistence cookie ({@link PersistenceCookie}) and watch the request deadline
+ * ({@link RequestDeadline}); this one buffers the start of the body, chooses a server (the
+ * client's pinned one, then the scheduler; waiting in the service's queue when every usable one
+ * is at its limit), takes a pooled keep-alive connection to it or opens one, streams the request
+ * and then the answer, and sends a request again to the next server where {@link RetryRule}
+ * allows it. Bodies are never aggregated: reading from a side stops while the other side cannot
+ * take more (a bounded queue towards the server, channel writability towards the client). A
+ * malformed body never reaches the other side as a complete one.
  */
-final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
+final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
-    private static final Logger LOG = LogManager.getLogger(HttpFrontendHandler.class);
+    private static final Logger LOG = LogManager.getLogger(ExchangeHandler.class);
 
-    private static final AsciiString X_FORWARDED_FOR = AsciiString.cached("X-Forwarded-For");
-    private static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("X-Forwarded-Proto");
-    private static final AsciiString HTTP = AsciiString.cached("http");
-    private static final Set<io.netty.handler.codec.http.HttpMethod> SAFE_METHODS = Set.of(
-            io.netty.handler.codec.http.HttpMethod.GET, io.netty.handler.codec.http.HttpMethod.HEAD,
-            io.netty.handler.codec.http.HttpMethod.OPTIONS, io.netty.handler.codec.http.HttpMethod.TRACE);
     /**
      * A request body is read up to this much before a server connection is taken for it (HAProxy's
      * http-buffer-request): a client that dribbles its request holds no server connection, and a
@@ -87,47 +74,60 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     /** Reading stops while this many decoded objects wait to be handled. */
     private static final int MAX_QUEUED = 64;
 
+    /** Where an exchange is. */
+    enum Phase {
+        /** Reading the start of the body (up to {@link #REQUEST_BUFFER_BYTES}) before a server is chosen. */
+        BUFFERING,
+        /** Every usable server is at its connection limit: waiting in the service's queue. */
+        QUEUED,
+        /** A server is chosen (its slot taken) and its connection is being opened. */
+        CONNECTING,
+        /** The request goes to the server; no answer has begun. */
+        REQUEST,
+        /** The answer streams to the client (the request may still be streaming to the server). */
+        ANSWER
+    }
+
     private final ServicePool pool;
     private final BackendConnections connections;
     /** Decoded input not handled yet (pipelined requests, body chunks waiting for the server). */
-    private final ArrayDeque<HttpObject> inbound = new ArrayDeque<>();
+    private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private InetAddress clientAddress;
-    private String clientAddressText;
     private Exchange exchange;
     private boolean closing;
-    private boolean firstRequest = true;
-    private long bytesSinceWaiting;
-    /** Checks the request-head deadline; armed at most once per timeout period, not per request. */
-    private ScheduledFuture<?> headTimer;
-    private boolean waitingForHead;
-    private long headDeadline;
 
-    /** One request and its response. */
+    /** One request and its answer. */
     private static final class Exchange {
-        final HttpRequest request;
+        final ClientRequest request;
         final boolean retriable;
-        final boolean clientKeepAlive;
+        Phase phase;
         Set<Backend> tried = Set.of();
-        String cookieServer;
+        /** The server whose connection slot this exchange holds (taken when it was chosen). */
+        Backend slot;
         Backend backend;
         Channel server;
         InetSocketAddress serverAddress;
-        boolean serverReady;
+        /** A chunk's write to the server is under way: the next waits for it. */
         boolean writing;
+        /** The whole request has gone to the server. */
         boolean requestComplete;
-        boolean responseStarted;
+        /** An interim (1xx) answer is streaming: the final one follows. */
         boolean informational;
         boolean serverKeepAlive;
-        /** The body is read (up to {@link #REQUEST_BUFFER_BYTES}) before a server connection is taken. */
-        boolean buffering;
-        /** What is buffered of the body so far. */
+        /** What is buffered of the body so far (phase BUFFERING). */
         ByteBuf body;
-        /** The server whose connection slot this exchange holds (taken when it was chosen). */
-        Backend slot;
-        /** Waiting for a server slot (every usable server at its maximum); null otherwise. */
         ServicePool.Waiter waiter;
         ScheduledFuture<?> queueTimer;
+
+        Exchange(ClientRequest request) {
+            this.request = request;
+            this.retriable = RetryRule.mayResend(request.head());
+        }
+
+        boolean hasServer() {
+            return phase == Phase.REQUEST || phase == Phase.ANSWER;
+        }
 
         void tried(Backend backend) {
             if (tried.isEmpty()) {
@@ -135,56 +135,31 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             tried.add(backend);
         }
-
-        Exchange(HttpRequest request) {
-            this.request = request;
-            this.clientKeepAlive = HttpUtil.isKeepAlive(request);
-            // sent again to the next server only when that cannot do anything twice: a safe method
-            // (RFC 9110 9.2.1) without a body. PUT and DELETE are idempotent, but a second server
-            // may have no idea the first one already acted
-            this.retriable = SAFE_METHODS.contains(request.method()) && !HttpUtil.isTransferEncodingChunked(request)
-                    && HttpUtil.getContentLength(request, 0L) == 0;
-        }
     }
 
-    HttpFrontendHandler(ServicePool pool, BackendConnections connections) {
+    ExchangeHandler(ServicePool pool, BackendConnections connections) {
         this.pool = pool;
         this.connections = connections;
-    }
-
-    /** Counts raw bytes ahead of the HTTP decoder, to tell a slow client from an idle one. */
-    ChannelInboundHandlerAdapter byteCounter() {
-        return new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext context, Object msg) {
-                if (msg instanceof ByteBuf buffer) {
-                    bytesSinceWaiting += buffer.readableBytes();
-                }
-                context.fireChannelRead(msg);
-            }
-        };
     }
 
     @Override
     public void channelActive(ChannelHandlerContext context) {
         ctx = context;
         clientAddress = ((InetSocketAddress) context.channel().remoteAddress()).getAddress();
-        clientAddressText = clientAddress.getHostAddress();
-        waitForRequest();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext context, Object msg) {
-        if (closing || !(msg instanceof HttpObject object)) {
+        if (closing) {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (exchange != null && exchange.buffering && object instanceof HttpContent content) {
+        if (exchange != null && exchange.phase == Phase.BUFFERING && msg instanceof HttpContent content) {
             absorb(content);
             drain();
             return;
         }
-        inbound.add(object);
+        inbound.add(msg);
         if (inbound.size() >= MAX_QUEUED) {
             ctx.channel().config().setAutoRead(false); // backpressure: the queue is handled first
         }
@@ -194,67 +169,39 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Handles queued input as far as the current state allows. */
+    /** Handles queued input as far as the current phase allows. */
     private void drain() {
         while (!closing) {
             if (exchange == null) {
-                HttpObject next = inbound.poll();
+                Object next = inbound.poll();
                 if (next == null) {
                     return;
                 }
-                if (next instanceof HttpRequest request) {
+                if (next instanceof ClientRequest request) {
                     startExchange(request);
+                } else if (next instanceof ClientRequest.Refused refused) {
+                    reject(refused.status(), refused.reason());
                 } else {
                     ReferenceCountUtil.release(next);
                 }
-            } else if (exchange.buffering) {
-                return; // its pieces are absorbed as they are read
-            } else if (exchange.serverReady && !exchange.writing && !exchange.requestComplete) {
-                HttpObject next = inbound.poll();
+            } else if (exchange.hasServer() && !exchange.writing && !exchange.requestComplete) {
+                Object next = inbound.poll();
                 if (next == null) {
                     exchange.server.flush();
                     return;
                 }
                 forwardBody((HttpContent) next);
             } else {
-                return;
+                return; // buffering (pieces are absorbed as they are read), queued, connecting, or sent
             }
         }
     }
 
-    private void startExchange(HttpRequest request) {
-        waitingForHead = false;
-        firstRequest = false;
-        if (request.decoderResult().isFailure()) {
-            Throwable cause = request.decoderResult().cause();
-            ReferenceCountUtil.release(request);
-            if (cause instanceof TooLongHttpHeaderException) {
-                reject(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "request headers too large");
-            } else if (cause instanceof TooLongHttpLineException) {
-                reject(HttpResponseStatus.REQUEST_URI_TOO_LONG, "request line too long");
-            } else if (cause instanceof TooLongFrameException) {
-                reject(HttpResponseStatus.BAD_REQUEST, "request too large");
-            } else {
-                reject(HttpResponseStatus.BAD_REQUEST, "malformed request");
-            }
-            return;
-        }
-        HttpFraming.Refusal refusal = HttpFraming.request(request);
-        if (refusal != null) {
-            ReferenceCountUtil.release(request);
-            LOG.info("{}: refused a request from {}: {}", pool.name(), ctx.channel().remoteAddress(), refusal.reason());
-            reject(refusal.status(), refusal.reason());
-            return;
-        }
+    private void startExchange(ClientRequest request) {
         exchange = new Exchange(request);
-        prepareRequestHead(request);
-        if (pool.config().persistence().type() == PersistenceType.COOKIE) {
-            exchange.cookieServer = cookieValue(request.headers());
-        }
-        if (HttpUtil.isTransferEncodingChunked(request) || HttpUtil.getContentLength(request, 0L) > 0) {
-            exchange.buffering = true;
-            waitingForHead = true; // the request deadline covers the buffered body too (408 after it)
-            while (exchange != null && exchange.buffering && inbound.peek() instanceof HttpContent queued) {
+        if (HttpUtil.isTransferEncodingChunked(request.head()) || HttpUtil.getContentLength(request.head(), 0L) > 0) {
+            exchange.phase = Phase.BUFFERING;
+            while (exchange != null && exchange.phase == Phase.BUFFERING && inbound.peek() instanceof HttpContent queued) {
                 inbound.poll();
                 absorb(queued); // pieces read while an earlier exchange ran
             }
@@ -288,17 +235,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(content);
             return;
         }
-        current.buffering = false;
-        waitingForHead = false;
-        inbound.addFirst(new io.netty.handler.codec.http.DefaultHttpContent(current.body));
+        inbound.addFirst(new DefaultHttpContent(current.body));
         current.body = null;
         if (last) {
             HttpHeaders trailers = ((LastHttpContent) content).trailingHeaders();
-            List<HttpObject> after = new java.util.ArrayList<>(inbound);
+            List<Object> after = new ArrayList<>(inbound);
             inbound.clear();
             inbound.add(after.remove(0));
             inbound.add(trailers.isEmpty() ? LastHttpContent.EMPTY_LAST_CONTENT
-                    : new io.netty.handler.codec.http.DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers.copy()));
+                    : new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, trailers.copy()));
             inbound.addAll(after);
         }
         ReferenceCountUtil.release(content);
@@ -312,23 +257,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void prepareRequestHead(HttpRequest request) {
-        HttpHeaders headers = request.headers();
-        HttpFraming.prepareForwarding(headers);
-        // every X-Forwarded-For the client sent is one list (RFC 7239's predecessor: fields combine)
-        String forwardedFor = pool.config().forwardedFor() == ForwardedFor.REPLACE ? null
-                : headers.getAll(X_FORWARDED_FOR).isEmpty() ? null : String.join(", ", headers.getAll(X_FORWARDED_FOR));
-        headers.set(X_FORWARDED_FOR, forwardedFor == null ? clientAddressText : forwardedFor + ", " + clientAddressText);
-        headers.set(X_FORWARDED_PROTO, HTTP);
-        request.setProtocolVersion(HttpVersion.HTTP_1_1);
-    }
-
     /** Chooses a server for the current exchange and gets a connection to it. */
     private void dispatch() {
         Exchange current = exchange;
         Backend chosen = null;
-        if (current.cookieServer != null) {
-            Backend persistent = pool.backend(current.cookieServer)
+        String pinned = current.request.pinnedServer();
+        if (pinned != null) {
+            Backend persistent = pool.backend(pinned)
                     .filter(backend -> backend.acceptsPersistent() && !current.tried.contains(backend))
                     .orElse(null);
             if (persistent != null && !persistent.reserve(ctx.channel())) {
@@ -356,6 +291,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         stopWaiting(current);
         current.slot = chosen;
+        current.phase = Phase.CONNECTING;
         Backend backend = chosen;
         InetSocketAddress address = backend.socketAddress(((InetSocketAddress) ctx.channel().localAddress()).getPort());
         Channel pooled = connections.acquire(address);
@@ -404,6 +340,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
      * timeout ends it with 503. A full queue is 503 at once.
      */
     private void queue(Exchange current) {
+        current.phase = Phase.QUEUED;
         if (current.waiter != null) {
             pool.awaitAgain(current.waiter);
             return;
@@ -461,12 +398,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         backend.connectionOpened(ctx.channel());
         pool.connected(clientAddress, backend);
         // a failed write closes the server connection (exceptionCaught), and onServerClosed decides
-        server.write(current.request, server.voidPromise());
+        server.write(current.request.head(), server.voidPromise());
         if (current.requestComplete) {
             // a resend: the body-less request was read in full before
             server.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, server.voidPromise());
         }
-        current.serverReady = true;
+        current.phase = Phase.REQUEST;
         drain();
     }
 
@@ -478,7 +415,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             String cause = String.valueOf(content.decoderResult().cause().getMessage());
             ReferenceCountUtil.release(content);
             LOG.info("{}: malformed request body from {}: {}", pool.name(), ctx.channel().remoteAddress(), cause);
-            if (current.responseStarted) {
+            if (current.phase == Phase.ANSWER) {
                 abort();
             } else {
                 reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
@@ -510,6 +447,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             server.close();
             return;
         }
+        Object toClient = message;
         if (message instanceof HttpResponse response) {
             if (response.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(message);
@@ -527,9 +465,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             current.informational = response.status().codeClass() == HttpStatusClass.INFORMATIONAL;
             if (!current.informational) {
-                current.responseStarted = true;
+                current.phase = Phase.ANSWER;
                 current.serverKeepAlive = HttpUtil.isKeepAlive(response);
-                prepareResponseHead(response, current);
+                HttpFraming.prepareForwarding(response.headers());
+                HttpUtil.setKeepAlive(response, current.request.keepAlive());
+                toClient = new PersistenceCookie.Served(response, current.backend.name(),
+                        current.request.pinnedServer());
             }
         }
         if (message instanceof HttpContent content) {
@@ -539,7 +480,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 LOG.warn("{}: server {} sent a malformed response body: {}", pool.name(), current.backend.name(),
                         content.decoderResult().cause().getMessage());
                 current.backend.countError();
-                if (current.responseStarted) {
+                if (current.phase == Phase.ANSWER) {
                     abort();
                 } else {
                     reject(HttpResponseStatus.BAD_GATEWAY, "the server's response is malformed");
@@ -554,7 +495,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         // written now, flushed when the server's batch is read (channelReadComplete): one system
         // call per batch rather than per message; a failed write closes the client (exceptionCaught)
-        ctx.write(message, ctx.voidPromise());
+        ctx.write(toClient, ctx.voidPromise());
         if (finished) {
             ctx.flush();
             finishExchange();
@@ -582,26 +523,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         context.fireChannelWritabilityChanged();
     }
 
-    private void prepareResponseHead(HttpResponse response, Exchange current) {
-        HttpHeaders headers = response.headers();
-        HttpFraming.prepareForwarding(headers);
-        VirtualService service = pool.config();
-        if (service.persistence().type() == PersistenceType.COOKIE
-                && !current.backend.name().equals(current.cookieServer)) {
-            DefaultCookie cookie = new DefaultCookie(service.persistence().cookieName(), current.backend.name());
-            cookie.setPath("/");
-            cookie.setHttpOnly(true);
-            headers.add(HttpHeaderNames.SET_COOKIE, ServerCookieEncoder.STRICT.encode(cookie));
-        }
-        HttpUtil.setKeepAlive(response, current.clientKeepAlive);
-    }
-
     void onServerClosed(Channel server) {
         Exchange current = exchange;
         if (current == null || current.server != server) {
             return;
         }
-        if (current.responseStarted) {
+        if (current.phase == Phase.ANSWER) {
             LOG.warn("{}: server {} closed in the middle of a response to {}; closing the client connection",
                     pool.name(), current.backend.name(), ctx.channel().remoteAddress());
             current.backend.countError();
@@ -612,10 +539,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         current.backend.countError();
         if (current.retriable) {
             LOG.info("{}: server {} closed before answering {} {}; sending it to the next server", pool.name(),
-                    current.backend.name(), current.request.method(), current.request.uri());
+                    current.backend.name(), current.request.head().method(), current.request.head().uri());
             current.tried(current.backend);
             current.server = null;
-            current.serverReady = false;
             current.writing = false;
             dispatch();
         } else {
@@ -631,8 +557,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         current.backend.countError();
         LOG.warn("{}: server {} did not answer {} {} within {}", pool.name(), current.backend.name(),
-                current.request.method(), current.request.uri(), pool.config().timeouts().serverIdle());
-        if (current.responseStarted) {
+                current.request.head().method(), current.request.head().uri(), pool.config().timeouts().serverIdle());
+        if (current.phase == Phase.ANSWER) {
             abort();
         } else {
             reject(HttpResponseStatus.GATEWAY_TIMEOUT, "the server did not answer in time");
@@ -652,29 +578,22 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         } else {
             current.server.close();
         }
-        if (!current.clientKeepAlive) {
+        if (!current.request.keepAlive()) {
             closing = true;
             releaseInbound();
             ctx.close();
             return;
         }
-        waitForRequest();
         drain();
     }
 
-    /** Ends the exchange with an error page and closes the client connection. */
+    /** Ends the exchange (if any) with an error page and closes the client connection. */
     private void reject(HttpResponseStatus status, String reason) {
         Exchange current = exchange;
         exchange = null;
-        releaseBody(current);
-        stopWaiting(current);
-        releaseSlot(current);
-        if (current != null && current.server != null) {
-            current.server.close();
-        }
+        end(current);
         closing = true;
         releaseInbound();
-        cancelHeadTimer();
         byte[] body = (status.code() + " " + status.reasonPhrase() + ": " + reason + "\n")
                 .getBytes(StandardCharsets.UTF_8);
         FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
@@ -689,80 +608,28 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
 
-    /** Cuts the client connection: the response cannot be completed. */
+    /** Cuts the client connection: the answer cannot be completed. */
     private void abort() {
         Exchange current = exchange;
         exchange = null;
+        end(current);
+        closing = true;
+        releaseInbound();
+        ctx.close();
+    }
+
+    /** Gives back what an exchange that ends early holds: its buffer, its place in the queue, its slot, its server. */
+    private void end(Exchange current) {
         releaseBody(current);
         stopWaiting(current);
         releaseSlot(current);
         if (current != null && current.server != null) {
             current.server.close();
         }
-        closing = true;
-        releaseInbound();
-        ctx.close();
-    }
-
-    private void waitForRequest() {
-        bytesSinceWaiting = 0;
-        waitingForHead = true;
-        headDeadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
-        if (headTimer == null) {
-            armHeadTimer(headDeadline - System.nanoTime());
-        }
-    }
-
-    private void armHeadTimer(long delayNanos) {
-        headTimer = ctx.executor().schedule(this::checkHeadDeadline, Math.max(delayNanos, 0), TimeUnit.NANOSECONDS);
-    }
-
-    private void checkHeadDeadline() {
-        headTimer = null;
-        if (closing || !waitingForHead) {
-            return;
-        }
-        long remaining = headDeadline - System.nanoTime();
-        if (remaining > 0) {
-            armHeadTimer(remaining);
-        } else if (bytesSinceWaiting > 0 || firstRequest) {
-            LOG.info("{}: {} sent no complete request {} within {}; closing", pool.name(),
-                    ctx.channel().remoteAddress(), exchange != null && exchange.buffering ? "body" : "head",
-                    pool.config().timeouts().httpRequest());
-            reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
-        } else {
-            // an idle keep-alive connection: the client-idle timeout applies, but keep watching
-            // for a client that starts a request and never finishes it
-            bytesSinceWaiting = 0;
-            headDeadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
-            armHeadTimer(headDeadline - System.nanoTime());
-        }
-    }
-
-    private void cancelHeadTimer() {
-        waitingForHead = false;
-        if (headTimer != null) {
-            headTimer.cancel(false);
-            headTimer = null;
-        }
-    }
-
-    private String cookieValue(HttpHeaders headers) {
-        String header = headers.get(HttpHeaderNames.COOKIE);
-        if (header == null) {
-            return null;
-        }
-        String name = pool.config().persistence().cookieName();
-        for (Cookie cookie : ServerCookieDecoder.LAX.decode(header)) {
-            if (cookie.name().equals(name)) {
-                return cookie.value();
-            }
-        }
-        return null;
     }
 
     private void releaseInbound() {
-        HttpObject object;
+        Object object;
         while ((object = inbound.poll()) != null) {
             ReferenceCountUtil.release(object);
         }
@@ -771,21 +638,20 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext context) {
         closing = true;
-        cancelHeadTimer();
         releaseInbound();
         Exchange current = exchange;
         exchange = null;
-        releaseBody(current);
-        stopWaiting(current);
-        releaseSlot(current);
-        if (current != null && current.server != null) {
-            current.server.close();
-        }
+        end(current);
     }
 
     @Override
     public void userEventTriggered(ChannelHandlerContext context, Object event) {
-        if (event instanceof IdleStateEvent) {
+        if (event instanceof RequestDeadline.Expired expired) {
+            LOG.info("{}: {} sent no complete request {} within {}; closing", pool.name(),
+                    context.channel().remoteAddress(), expired.body() ? "body" : "head",
+                    pool.config().timeouts().httpRequest());
+            reject(HttpResponseStatus.REQUEST_TIMEOUT, "no complete request in time");
+        } else if (event instanceof IdleStateEvent) {
             LOG.info("{}: client {} idle for {}; closing", pool.name(), context.channel().remoteAddress(),
                     pool.config().timeouts().clientIdle());
             abort();
