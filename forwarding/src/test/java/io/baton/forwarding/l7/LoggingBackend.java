@@ -28,15 +28,29 @@ final class LoggingBackend implements AutoCloseable {
     }
 
     private final ServerSocket socket;
-    private final ExecutorService executor = Executors.newCachedThreadPool();
+    private final ExecutorService acceptor = Executors.newSingleThreadExecutor();
+    private final ExecutorService executor;
     private final List<Seen> seen = new CopyOnWriteArrayList<>();
     private final List<String> unparsable = new CopyOnWriteArrayList<>();
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicInteger mostOpen = new AtomicInteger();
 
     LoggingBackend() throws IOException {
+        this(Executors.newCachedThreadPool());
+    }
+
+    /**
+     * A backend with {@code workers} threads, each serving one connection at a time (a threaded
+     * server with a fixed pool, as gunicorn's): a connection beyond them waits for a worker.
+     */
+    LoggingBackend(int workers) throws IOException {
+        this(Executors.newFixedThreadPool(workers));
+    }
+
+    private LoggingBackend(ExecutorService workers) throws IOException {
+        executor = workers;
         socket = new ServerSocket(0, 512, InetAddress.getLoopbackAddress());
-        executor.submit(() -> {
+        acceptor.submit(() -> {
             while (!socket.isClosed()) {
                 Socket connection;
                 try {
@@ -215,6 +229,7 @@ final class LoggingBackend implements AutoCloseable {
     @Override
     public void close() throws IOException {
         socket.close();
+        acceptor.shutdownNow();
         executor.shutdownNow();
     }
 }

@@ -16,8 +16,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Slowloris and slow-body clients stay at the proxy: hundreds of them dribble a request head or
- * body (one byte each, round after round) while a well-behaved client is answered every time, and
- * the backend never has more connections open than the well-behaved traffic needs.
+ * body (one byte each, round after round) while a well-behaved client is answered every time by
+ * a backend of four worker threads, and the backend never has more connections open than the
+ * well-behaved traffic needs.
  */
 @org.junit.jupiter.api.extension.ExtendWith(NettyLeakCheck.class)
 class SlowClientsTest {
@@ -32,7 +33,7 @@ class SlowClientsTest {
 
     @BeforeEach
     void start() throws Exception {
-        backend = new LoggingBackend();
+        backend = new LoggingBackend(4); // a small worker pool: four slow clients that reached it would starve it
         port = TestServers.freePort();
         engine = TestServers.httpEngine(port, "timeouts: { http-request: 30s }",
                 "[{ name: logger, address: 127.0.0.1:" + backend.port() + " }]");
