@@ -150,6 +150,29 @@ class ThreeNodeIT {
         assertThat(holds(lbs[2])).isFalse();
     }
 
+    /**
+     * Nodes started together elect by priority even when they did not form one view at first (on a
+     * busy host their discoveries time out and each forms a view of its own): lb1 starts cut off,
+     * lb2 and lb3 form the majority and lb2 takes the VIP; the cut heals while they still boot, and
+     * the merged cluster gives the role to lb1, as one formed at once would have.
+     */
+    @Test
+    void nodesStartedTogetherThatMergeDuringTheBootElectByPriority() throws Exception {
+        for (String peer : List.of(network.subnet + "12", network.subnet + "13")) {
+            cut(lbs[0], peer);
+        }
+        for (int i = 0; i < 3; i++) {
+            node(i);
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> holds(lbs[1]));
+        assertThat(holds(lbs[0])).as("lb1 alone is a minority").isFalse();
+        NamespaceNodes.heal(lbs[0]);
+        await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(50))
+                .until(() -> holds(lbs[0]) && !holds(lbs[1]) && !holds(lbs[2]));
+        await().atMost(Duration.ofSeconds(10)).until(this::answers);
+        assertThat(processes.get(1).output()).contains("partitions merged while the cluster boots; ");
+    }
+
     private void node(int index) throws Exception {
         processes.add(NamespaceNodes.start(lbs[index], "lb" + (index + 1), work));
     }

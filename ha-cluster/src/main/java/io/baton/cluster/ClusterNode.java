@@ -89,11 +89,14 @@ public final class ClusterNode implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(ClusterNode.class);
     private static final String STACK = "/io/baton/cluster/jgroups.xml";
     /**
-     * For this long after a cluster's first election, a member with a higher priority that joins
-     * takes the active role (as with keepalived, nodes started together elect by priority, not by
-     * which one formed the view first); later, the active node stays unless {@code preempt}.
+     * How long a node boots: from its start until it has seen every configured node ready in one
+     * view, at most this long. While every member of a view boots, the highest priority takes the
+     * active role, whether the members joined one by one or formed partitions that merged (as with
+     * keepalived, nodes started together elect by priority, not by which one formed a view first;
+     * on a busy host the nodes often time out their discovery and form views of their own, which
+     * MERGE3 joins 2-5 s later). Later, the active node stays unless {@code preempt}.
      */
-    static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(5);
+    static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(15);
     /**
      * How often a member says its info again, unchanged: a member that stops hearing it (it left
      * this node's view on its side, while this node still has it) stops counting it toward a quorum.
@@ -136,10 +139,16 @@ public final class ClusterNode implements AutoCloseable {
     private volatile Map<String, Address> addresses = Map.of();
     private volatile Decision decision = Decision.NONE;
     private volatile List<String> members = List.of();
+    /** The JGroups view that {@link #members} names (set on the event thread, in view order). */
+    private View processedView;
     private volatile Failover lastFailover;
     private boolean mergePending;
-    /** System.nanoTime() of the first election this node made for a cluster it formed; 0 if it made none. */
-    private long firstElectionAt;
+    /** System.nanoTime() when this node started: it boots until {@link #BOOT_SETTLE} after it. */
+    private final long startedAt = System.nanoTime();
+    /** This node has seen every configured node ready in one view: it no longer boots. */
+    private volatile boolean booted;
+    /** The members whose last info said they boot. */
+    private final java.util.Set<String> bootingMembers = new java.util.HashSet<>();
     /** The coordinator of the current view has decided, knowing every member's info. */
     private boolean decidedInView;
     private volatile boolean settled;
@@ -458,7 +467,7 @@ public final class ClusterNode implements AutoCloseable {
                 if (suspects != null) {
                     suspects.forgetMembers(view.getMembers());
                 }
-                events.execute(() -> onView(names, merge, calmlyGone));
+                events.execute(() -> onView(view, names, merge, calmlyGone));
             }
 
             @Override
@@ -507,7 +516,8 @@ public final class ClusterNode implements AutoCloseable {
         return "from node " + sender + " at " + physical + ", not at its configured address " + configured;
     }
 
-    private void onView(List<String> view, boolean merge, java.util.Set<String> calmlyGone) {
+    private void onView(View installed, List<String> view, boolean merge, java.util.Set<String> calmlyGone) {
+        processedView = installed;
         java.util.Set<String> onPurpose = new java.util.HashSet<>(leftOnPurpose);
         onPurpose.removeAll(view);
         onPurpose.addAll(calmlyGone);
@@ -559,10 +569,15 @@ public final class ClusterNode implements AutoCloseable {
      * Names the members of the current view again: a member that joined through another coordinator
      * can be in a view before this node knows its name or its address, and is then named by its UUID,
      * which no message of it would match. Its first message makes it known.
+     *
+     * <p>Only the view this node has taken in is named again: when JGroups has installed a newer
+     * one, its own {@link #onView} is on its way, with its merge (taking a merged view for an
+     * ordinary one let a node claim the VIPs on the decision of the partition it came from while
+     * the merged view's coordinator chose another node: two holders for 80 ms).
      */
     private void renameMembers() {
-        View view = channel.getView();
-        if (view == null) {
+        View view = processedView;
+        if (view == null || !view.equals(channel.getView())) {
             return;
         }
         List<String> names = view.getMembers().stream().map(this::name).toList();
@@ -585,6 +600,23 @@ public final class ClusterNode implements AutoCloseable {
         electIfCoordinator(false);
     }
 
+    /** This node started a moment ago and has not yet seen every configured node ready in one view. */
+    private boolean booting() {
+        return !booted && System.nanoTime() - startedAt < BOOT_SETTLE.toNanos();
+    }
+
+    /**
+     * The boot ends for good once a decision is made or adopted while every configured node is in
+     * the view and ready (a later handover stays). Not sooner: the members' flags must still say
+     * "booting" when the coordinator makes that decision.
+     */
+    private void noteWhetherBooted() {
+        if (!booted && members.size() == config.nodes().size() && members.stream()
+                .allMatch(member -> infos.containsKey(member) && infos.get(member).ready())) {
+            booted = true;
+        }
+    }
+
     /** True once the current view's decision was made with every member's info: safe to claim VIPs. */
     public boolean settled() {
         return settled;
@@ -604,6 +636,11 @@ public final class ClusterNode implements AutoCloseable {
         if (message instanceof ClusterMessage.Info said) {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
                     said.unready(), said.macs());
+            if (said.booting()) {
+                bootingMembers.add(sender);
+            } else {
+                bootingMembers.remove(sender);
+            }
             epochsSeen.merge(sender, said.epoch(), Math::max);
             epochsSnapshot = Map.copyOf(epochsSeen);
             if (!members.contains(sender) && departed.containsKey(sender)) {
@@ -653,17 +690,16 @@ public final class ClusterNode implements AutoCloseable {
         }
         boolean merged = merge || mergePending;
         long highestSeen = epochsSeen.values().stream().mapToLong(Long::longValue).max().orElse(0);
-        boolean settling = firstElectionAt != 0 && System.nanoTime() - firstElectionAt < BOOT_SETTLE.toNanos();
+        boolean settling = booting() && members.stream().filter(member -> !member.equals(self))
+                .allMatch(bootingMembers::contains);
         Election.Outcome outcome = Election.coordinate(new Election.Round(decision, highestSeen,
                 members.stream().map(infos::get).toList(), config.nodes().size(), merged, config.preempt(), settling));
         if (outcome.warning() != null) {
             LOG.warn(outcome.warning());
         }
         Decision next = outcome.decision();
-        if (decision.epoch() == 0 && next.active() != null) {
-            firstElectionAt = System.nanoTime();
-        } else if (settling && outcome.everyoneReady()) {
-            firstElectionAt = 0; // every node is here and ready: the boot is settled (a later handover stays)
+        if (outcome.everyoneReady()) {
+            booted = true;
         }
         if (merged) {
             mergePending = false;
@@ -696,6 +732,7 @@ public final class ClusterNode implements AutoCloseable {
         }
         Decision before = decision;
         decision = next;
+        noteWhetherBooted();
         epochsSeen.merge(self, next.epoch(), Math::max);
         if (before.epoch() == 0) {
             // the first decision this node adopts: the cluster's first election, or the state of a
@@ -724,7 +761,7 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (infoLock) {
             MemberInfo info = selfInfo;
             send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                    info.unready(), decision.epoch(), info.macs()));
+                    info.unready(), decision.epoch(), info.macs(), booting()));
         }
     }
 

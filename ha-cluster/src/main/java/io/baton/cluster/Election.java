@@ -35,7 +35,8 @@ public final class Election {
      * @param highestEpochSeen the highest epoch any member says it adopted
      * @param view             every member's info, in the view's order
      * @param merged           the view follows a merge of partitions
-     * @param settling         the cluster booted a moment ago: a higher priority takes the role (see BOOT_SETTLE)
+     * @param settling         every member of the view booted a moment ago: the highest priority takes
+     *                         the role, after a join or a merge alike (see BOOT_SETTLE)
      */
     public record Round(Decision current, long highestEpochSeen, List<MemberInfo> view, int nodesConfigured,
                         boolean merged, boolean preempt, boolean settling) {
@@ -79,11 +80,19 @@ public final class Election {
             base = new Decision(null, base.epoch(), "");
             candidates = candidates.stream().filter(info -> holders.contains(info.nodeId())).toList();
         }
-        // boot settle is for nodes started together; after a merge the holder stays (unless preempt)
-        Decision next = decide(base, candidates, round.preempt() || round.settling() && !round.merged());
+        // boot settle is for nodes started together, whether they joined or merged; otherwise the holder
+        // stays (unless preempt)
+        Decision next = decide(base, candidates, round.preempt() || round.settling());
         if (round.merged()) {
-            next = new Decision(next.active(), highestEpoch + 1, next.active() == null
-                    ? "partitions merged; no member is eligible" : "partitions merged; " + next.active() + " stays active");
+            String why;
+            if (next.active() == null) {
+                why = "partitions merged; no member is eligible";
+            } else if (base.active() != null && !next.active().equals(base.active())) {
+                why = "partitions merged while the cluster boots; " + next.reason();
+            } else {
+                why = "partitions merged; " + next.active() + " stays active";
+            }
+            next = new Decision(next.active(), highestEpoch + 1, why);
         }
         boolean everyoneReady = round.view().size() == round.nodesConfigured()
                 && round.view().stream().allMatch(MemberInfo::ready);

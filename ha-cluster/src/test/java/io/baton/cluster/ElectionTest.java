@@ -177,14 +177,30 @@ class ElectionTest {
     }
 
     @Test
-    void aMergeWhileTheBootSettlesKeepsTheHolder() {
-        // lb1 restarted, formed a view of its own for a moment, and merges with lb2, which held the VIPs all along
+    void aMergeOfPartitionsThatAllBootElectsByPriority() {
+        // started together on a busy host: lb1 timed out its discovery and formed a view of its own,
+        // lb2 formed another and took the VIPs; when MERGE3 joins them, priority decides, as at any boot
         Decision lb1Alone = new Decision("lb1", 1, "lb1 has the highest priority of the eligible members");
 
         Election.Outcome outcome = Election.coordinate(round(lb1Alone, 2, List.of(LB1, holding("lb2", 100)), true,
                 true));
 
+        assertThat(outcome.decision().active()).isEqualTo("lb1");
+        assertThat(outcome.decision().epoch()).isEqualTo(3);
+        assertThat(outcome.decision().reason()).startsWith("partitions merged while the cluster boots; ");
+    }
+
+    @Test
+    void aMergeWithAMemberThatHasBootedKeepsTheHolder() {
+        // lb1 restarted, formed a view of its own for a moment, and merges with lb2, which held the VIPs
+        // all along: lb2 is past its boot, so the round does not settle by priority
+        Decision lb1Alone = new Decision("lb1", 1, "lb1 has the highest priority of the eligible members");
+
+        Election.Outcome outcome = Election.coordinate(round(lb1Alone, 2, List.of(LB1, holding("lb2", 100)), true,
+                false));
+
         assertThat(outcome.decision().active()).isEqualTo("lb2");
+        assertThat(outcome.decision().reason()).isEqualTo("partitions merged; lb2 stays active");
     }
 
     @Test

@@ -68,6 +68,7 @@ public final class ClusterCodec {
             for (String mac : info.macs()) {
                 out.string(mac, MAX_NAME);
             }
+            out.bool(info.booting());
         } else if (message instanceof ClusterMessage.Decided decided) {
             out.u8(DECISION);
             out.optionalString(decided.active(), MAX_NAME);
@@ -180,7 +181,8 @@ public final class ClusterCodec {
         ClusterMessage message = switch (type) {
             case INFO -> new ClusterMessage.Info(in.range("priority", in.u8("priority"), 1, 255),
                     in.nonNegative("revision"), in.bool("ready"), in.bool("holding"),
-                    in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"), macs(in));
+                    in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"), macs(in),
+                    in.bool("booting"));
             case DECISION -> new ClusterMessage.Decided(in.optionalString("active", MAX_NAME),
                     in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"),
                     in.nonNegative("moved-at"), in.optionalString("moved-from", MAX_NAME));

@@ -8,11 +8,19 @@ public sealed interface ClusterMessage {
      *
      * @param unready why it is not ready, null when ready
      * @param epoch   the highest decision epoch it has adopted
+     * @param booting it started a moment ago and has not yet seen every configured node ready in one
+     *                view: a merge or join of members that all boot elects by priority
      */
     record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
-                java.util.List<String> macs) implements ClusterMessage {
+                java.util.List<String> macs, boolean booting) implements ClusterMessage {
         public Info {
             macs = java.util.List.copyOf(macs);
+        }
+
+        /** A member that is not booting. */
+        public Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
+                    java.util.List<String> macs) {
+            this(priority, revision, ready, holding, unready, epoch, macs, false);
         }
 
         /** Without MACs. */

@@ -18,6 +18,7 @@ class ClusterCodecTest {
             new ClusterMessage.Info(200, 7, true, false, null, 3),
             new ClusterMessage.Info(1, 0, false, true, "has no link on eth0 — é", Long.MAX_VALUE),
             new ClusterMessage.Info(100, 3, true, true, null, 2, List.of("02:42:ac:11:00:02", "02:42:ac:11:00:03")),
+            new ClusterMessage.Info(150, 1, true, false, null, 0, List.of(), true),
             new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
             new ClusterMessage.Decided(null, 0, "", true),
             new ClusterMessage.Decided("lb2", 4, "lb1 left the cluster", false, 1_764_000_000_000L, "lb1"),
@@ -149,6 +150,9 @@ class ClusterCodecTest {
         byte[] notABoolean = info.clone();
         notABoolean[11] = 2;
         assertRefused(notABoolean, "field ready is 2, not 0 or 1");
+        byte[] bootingNotABoolean = info.clone();
+        bootingNotABoolean[info.length - 1] = 7;
+        assertRefused(bootingNotABoolean, "field booting is 7, not 0 or 1");
         byte[] revisionZero = ClusterCodec.encode(new ClusterMessage.Config(1, "{}"));
         revisionZero[9] = 0;
         assertRefused(revisionZero, "field revision is 0, outside 1..");
