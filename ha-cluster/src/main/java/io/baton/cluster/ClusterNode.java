@@ -96,7 +96,7 @@ public final class ClusterNode implements AutoCloseable {
      * on a busy host the nodes often time out their discovery and form views of their own, which
      * MERGE3 joins 2-5 s later). Later, the active node stays unless {@code preempt}.
      */
-    static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(15);
+    static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(30);
     /**
      * How often a member says its info again, unchanged: a member that stops hearing it (it left
      * this node's view on its side, while this node still has it) stops counting it toward a quorum.
@@ -140,7 +140,7 @@ public final class ClusterNode implements AutoCloseable {
     private volatile Decision decision = Decision.NONE;
     private volatile List<String> members = List.of();
     /** The JGroups view that {@link #members} names (set on the event thread, in view order). */
-    private View processedView;
+    private volatile View processedView;
     private volatile Failover lastFailover;
     private boolean mergePending;
     /** System.nanoTime() when this node started: it boots until {@link #BOOT_SETTLE} after it. */
@@ -606,9 +606,9 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /**
-     * The boot ends for good once a decision is made or adopted while every configured node is in
-     * the view and ready (a later handover stays). Not sooner: the members' flags must still say
-     * "booting" when the coordinator makes that decision.
+     * The boot ends for good once this view's coordinator has decided while every configured node
+     * is in the view and ready (a later handover stays). Not sooner, and not on a decision from
+     * another node: the members' flags must still say "booting" when the coordinator decides.
      */
     private void noteWhetherBooted() {
         if (!booted && members.size() == config.nodes().size() && members.stream()
@@ -667,6 +667,7 @@ public final class ClusterNode implements AutoCloseable {
             adopt(new Decision(decided.active(), decided.epoch(), decided.reason()), decided.merged());
             if (!members.isEmpty() && members.get(0).equals(sender)) {
                 decidedInView = true;
+                noteWhetherBooted();
                 updateSettled();
             }
         } else if (!abandoned) {
@@ -687,6 +688,12 @@ public final class ClusterNode implements AutoCloseable {
         }
         if (!members.stream().allMatch(infos::containsKey)) {
             return; // decide only knowing every member (who holds the VIPs, who is ready)
+        }
+        if (processedView != null && !processedView.equals(channel.getView())) {
+            // JGroups installed a newer view, whose onView is on its way: a decision for this one would
+            // go to the new view's members, from a node that may no longer coordinate (after a merge,
+            // raising the epoch with the merged members' infos that already reach it)
+            return;
         }
         boolean merged = merge || mergePending;
         long highestSeen = epochsSeen.values().stream().mapToLong(Long::longValue).max().orElse(0);
@@ -732,7 +739,6 @@ public final class ClusterNode implements AutoCloseable {
         }
         Decision before = decision;
         decision = next;
-        noteWhetherBooted();
         epochsSeen.merge(self, next.epoch(), Math::max);
         if (before.epoch() == 0) {
             // the first decision this node adopts: the cluster's first election, or the state of a

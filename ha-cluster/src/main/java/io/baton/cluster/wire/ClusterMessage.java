@@ -9,7 +9,7 @@ public sealed interface ClusterMessage {
      * @param unready why it is not ready, null when ready
      * @param epoch   the highest decision epoch it has adopted
      * @param booting it started a moment ago and has not yet seen every configured node ready in one
-     *                view: a merge or join of members that all boot elects by priority
+     *                view (at most 30 s): a merge or join of members that all boot elects by priority
      */
     record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
                 java.util.List<String> macs, boolean booting) implements ClusterMessage {
