@@ -330,6 +330,12 @@ for phase in 2 3; do
     for node in "${nodes[@]}"; do
         after=$(grep -c 'cluster view' "$work/$node.log" || true)
         spurious_views=$((spurious_views + after - marks[k]))
+        if ((after > marks[k])); then
+            # what changed, for whoever reads the run: the node's view lines and warnings since the mark
+            log "$node: views during the phase without failures:"
+            awk -v mark="${marks[k]}" '/cluster view/ { seen++ } seen >= mark && /cluster view| WARN /' \
+                "$work/$node.log" | grep -v '^\s*at ' | cut -c1-300 | head -40 || true
+        fi
         k=$((k + 1))
     done
     roles_after=$(cat "$work"/lb[12].log | grep -c -E 'active role: |takes the active role|gives up the active role' || true)

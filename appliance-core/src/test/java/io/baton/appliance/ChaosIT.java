@@ -47,6 +47,7 @@ class ChaosIT {
             assertThat(run.exitValue()).as("chaos.sh exit status:\n%s", log).isZero();
             List<String> lines = log.lines().filter(line -> line.startsWith("chaos ")).toList();
             assertThat(lines).as(log).hasSize(2);
+            lines.forEach(System.out::println);
             Map<String, Long> soak = figures(lines.get(0));
             Map<String, Long> idle = figures(lines.get(1));
             assertThat(soak.get("failures")).as(log).isEqualTo(12);
