@@ -325,8 +325,9 @@ public final class ConfigParser {
         Duration clientIdle = positive(fields, "client-idle", Timeouts.DEFAULTS.clientIdle());
         Duration serverIdle = positive(fields, "server-idle", Timeouts.DEFAULTS.serverIdle());
         Duration httpRequest = positive(fields, "http-request", Timeouts.DEFAULTS.httpRequest());
+        Duration httpBody = positive(fields, "http-body", Timeouts.DEFAULTS.httpBody());
         fields.rejectUnknownKeys();
-        return new Timeouts(connect, clientIdle, serverIdle, httpRequest);
+        return new Timeouts(connect, clientIdle, serverIdle, httpRequest, httpBody);
     }
 
     private static Limits limits(Fields fields) {
@@ -335,9 +336,11 @@ public final class ConfigParser {
                 Limits.MAX);
         Integer queue = fields.integer("queue", Limits.DEFAULTS.queue(), 0, Limits.MAX);
         Duration queueTimeout = positive(fields, "queue-timeout", Limits.DEFAULTS.queueTimeout());
+        Integer requestBuffer = fields.integer("request-buffer", Limits.DEFAULT_REQUEST_BUFFER, 0,
+                Limits.MAX_REQUEST_BUFFER);
         fields.rejectUnknownKeys();
         return new Limits(maxConnections == null ? 1 : maxConnections, serverMax == null ? 1 : serverMax,
-                queue == null ? 0 : queue, queueTimeout);
+                queue == null ? 0 : queue, queueTimeout, requestBuffer == null ? 0 : requestBuffer);
     }
 
     private static Duration positive(Fields fields, String key, Duration defaultValue) {

@@ -116,6 +116,9 @@ public final class ConfigWriter {
                 .put("client-idle", Durations.format(service.timeouts().clientIdle()))
                 .put("server-idle", Durations.format(service.timeouts().serverIdle()))
                 .put("http-request", Durations.format(service.timeouts().httpRequest()));
+        if (!service.timeouts().httpBody().equals(Timeouts.DEFAULTS.httpBody())) {
+            ((ObjectNode) node.get("timeouts")).put("http-body", Durations.format(service.timeouts().httpBody()));
+        }
         if (service.natGateway() != null) {
             node.put("nat-gateway", service.natGateway());
         }
@@ -135,7 +138,8 @@ public final class ConfigWriter {
                     .put("max-connections", service.limits().maxConnections())
                     .put("server-max-connections", service.limits().serverMaxConnections())
                     .put("queue", service.limits().queue())
-                    .put("queue-timeout", Durations.format(service.limits().queueTimeout()));
+                    .put("queue-timeout", Durations.format(service.limits().queueTimeout()))
+                    .put("request-buffer", service.limits().requestBuffer());
         }
         ArrayNode servers = node.putArray("servers");
         for (RealServer server : service.servers()) {

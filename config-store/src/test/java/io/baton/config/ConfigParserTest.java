@@ -237,16 +237,20 @@ class ConfigParserTest {
         assertThat(defaults.maxConnections()).isEqualTo(10_000);
         assertThat(defaults.services().get(0).limits()).isEqualTo(new Limits(2000, 100, 200, Duration.ofSeconds(5)));
         assertThat(ConfigWriter.toJson(defaults)).as("defaults are not written: old checksums stay")
-                .doesNotContain("limits", "max-connections", "forwarded-for");
+                .doesNotContain("limits", "max-connections", "forwarded-for", "http-body", "request-buffer");
 
         String set = MINIMAL.replace("    mode: l7-snat\n",
-                        "    mode: l7-snat\n    limits: { max-connections: 50, server-max-connections: 4, queue: 0, queue-timeout: 2s }\n")
+                        "    mode: l7-snat\n    limits: { max-connections: 50, server-max-connections: 4, queue: 0, queue-timeout: 2s,"
+                                + " request-buffer: 0 }\n    timeouts: { http-body: 3s }\n")
                 .replace("address: 10.0.1.1:8080 }", "address: 10.0.1.1:8080, max-connections: 9 }")
                 + "max-connections: 300\n";
         BatonConfig config = ConfigParser.parse(set, ConfigParser.Format.YAML);
         VirtualService web = config.services().get(0);
         assertThat(config.maxConnections()).isEqualTo(300);
-        assertThat(web.limits()).isEqualTo(new Limits(50, 4, 0, Duration.ofSeconds(2)));
+        assertThat(web.limits()).isEqualTo(new Limits(50, 4, 0, Duration.ofSeconds(2), 0));
+        assertThat(web.timeouts().httpBody()).isEqualTo(Duration.ofSeconds(3));
+        assertThat(defaults.services().get(0).timeouts().httpBody()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(defaults.services().get(0).limits().requestBuffer()).isEqualTo(64 * 1024);
         assertThat(web.limits().forServer(web.servers().get(0))).isEqualTo(9);
         assertThat(ConfigParser.parse(ConfigWriter.toJson(config), ConfigParser.Format.JSON)).isEqualTo(config);
     }
@@ -261,7 +265,7 @@ class ConfigParserTest {
                 "services[0].limits.queue: -1 is out of range 0..1000000",
                 "services[0].limits.queue-timeout: must be longer than 0",
                 "services[0].limits.burst: unknown key (expected one of max-connections, server-max-connections, "
-                        + "queue, queue-timeout)",
+                        + "queue, queue-timeout, request-buffer)",
                 "max-connections: must be a whole number, not the string \"many\"");
         String kernel = MINIMAL.replace("    mode: l7-snat\n", "    mode: l4-dr\n    limits: { queue: 5 }\n")
                 .replace("address: 10.0.1.1:8080 }", "address: 10.0.1.1, max-connections: 9 }");

@@ -65,18 +65,16 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     private static final Logger LOG = LogManager.getLogger(ExchangeHandler.class);
 
-    /**
-     * A request body is read up to this much before a server connection is taken for it (HAProxy's
-     * http-buffer-request): a client that dribbles its request holds no server connection, and a
-     * malformed body that fits is refused before the server sees anything. Larger bodies stream.
-     */
-    static final int REQUEST_BUFFER_BYTES = 64 * 1024;
     /** Reading stops while this many decoded objects wait to be handled. */
     private static final int MAX_QUEUED = 64;
 
     /** Where an exchange is. */
     enum Phase {
-        /** Reading the start of the body (up to {@link #REQUEST_BUFFER_BYTES}) before a server is chosen. */
+        /**
+         * Reading the start of the body (up to {@code limits.request-buffer}) before a server is
+         * chosen (HAProxy's http-buffer-request): a client that dribbles its request holds no
+         * server connection, and a malformed body that fits is refused before a server sees it.
+         */
         BUFFERING,
         /** Every usable server is at its connection limit: waiting in the service's queue. */
         QUEUED,
@@ -199,7 +197,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     private void startExchange(ClientRequest request) {
         exchange = new Exchange(request);
-        if (HttpUtil.isTransferEncodingChunked(request.head()) || HttpUtil.getContentLength(request.head(), 0L) > 0) {
+        if ((HttpUtil.isTransferEncodingChunked(request.head()) || HttpUtil.getContentLength(request.head(), 0L) > 0)
+                && pool.config().limits().requestBuffer() > 0) {
             exchange.phase = Phase.BUFFERING;
             while (exchange != null && exchange.phase == Phase.BUFFERING && inbound.peek() instanceof HttpContent queued) {
                 inbound.poll();
@@ -225,13 +224,13 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             reject(HttpResponseStatus.BAD_REQUEST, "malformed request body (" + cause + ")");
             return;
         }
+        int limit = pool.config().limits().requestBuffer();
         if (current.body == null) {
-            current.body = ctx.alloc().buffer(Math.min(REQUEST_BUFFER_BYTES, Math.max(256,
-                    content.content().readableBytes())));
+            current.body = ctx.alloc().buffer(Math.min(limit, Math.max(256, content.content().readableBytes())));
         }
         current.body.writeBytes(content.content());
         boolean last = content instanceof LastHttpContent;
-        if (!last && current.body.readableBytes() < REQUEST_BUFFER_BYTES) {
+        if (!last && current.body.readableBytes() < limit) {
             ReferenceCountUtil.release(content);
             return;
         }

@@ -17,11 +17,12 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The request deadline ({@code timeouts.http-request}, HAProxy's {@code timeout http-request}): a
- * client owes a whole request head, and its body up to {@link ExchangeHandler#REQUEST_BUFFER_BYTES}
- * (what is read before a server is chosen), within the deadline from the moment the proxy waits
- * for it: when the connection opens, and when the last answer it owed is written. Past the
- * deadline a {@link Expired} event goes down the pipeline (the exchange answers 408). A
+ * The request deadlines (HAProxy's {@code timeout http-request}): a client owes a whole request
+ * head within {@code timeouts.http-request} from the moment the proxy waits for it (when the
+ * connection opens, and when the last answer it owed is written), and then its body up to
+ * {@code limits.request-buffer} (what is read before a server is chosen) within
+ * {@code timeouts.http-body}. Past a deadline a {@link Expired} event goes down the pipeline (the
+ * exchange answers 408). A
  * keep-alive connection that sends nothing at all is idle, not slow: {@code client-idle} is its
  * limit, and the deadline starts again; the first request of a connection has no such grace.
  * Raw bytes are counted ahead of the codec ({@link #byteCounter}), since a head that is not
@@ -48,6 +49,8 @@ final class RequestDeadline extends ChannelDuplexHandler {
     /** A final answer's head is written and its last content not yet. */
     private boolean answering;
     private ScheduledFuture<?> timer;
+    /** When {@link #timer} fires (System.nanoTime()). */
+    private long timerAt;
 
     RequestDeadline(ServicePool pool) {
         this.pool = pool;
@@ -78,18 +81,18 @@ final class RequestDeadline extends ChannelDuplexHandler {
         if (msg instanceof HttpRequest request) {
             firstRequest = false;
             unanswered++;
-            if (hasBody(request)) {
+            if (hasBody(request) && pool.config().limits().requestBuffer() > 0) {
                 bodyOwed = true;
                 bodyBytes = 0;
-                if (!waiting) {
-                    startWaiting(); // a pipelined head: its body is owed from now
-                }
+                waiting = true;
+                deadline = System.nanoTime() + pool.config().timeouts().httpBody().toNanos();
+                armFor(deadline);
             } else {
                 waiting = false;
             }
         } else if (msg instanceof HttpContent content && bodyOwed) {
             bodyBytes += content.content().readableBytes();
-            if (content instanceof LastHttpContent || bodyBytes >= ExchangeHandler.REQUEST_BUFFER_BYTES) {
+            if (content instanceof LastHttpContent || bodyBytes >= pool.config().limits().requestBuffer()) {
                 bodyOwed = false; // more streams as it comes, bounded by client-idle
                 waiting = false;
             }
@@ -138,13 +141,22 @@ final class RequestDeadline extends ChannelDuplexHandler {
         bytesSinceWaiting = 0;
         waiting = true;
         deadline = System.nanoTime() + pool.config().timeouts().httpRequest().toNanos();
-        if (timer == null) {
-            arm(deadline - System.nanoTime());
-        }
+        armFor(deadline);
     }
 
-    private void arm(long delayNanos) {
-        timer = ctx.executor().schedule(this::check, Math.max(delayNanos, 0), TimeUnit.NANOSECONDS);
+    /**
+     * Makes sure the timer fires by {@code at}: one timer at a time, armed again only when a
+     * deadline comes earlier than it (not per request: a later one is rechecked when it fires).
+     */
+    private void armFor(long at) {
+        if (timer != null && timerAt - at <= 0) {
+            return;
+        }
+        if (timer != null) {
+            timer.cancel(false);
+        }
+        timerAt = at;
+        timer = ctx.executor().schedule(this::check, Math.max(at - System.nanoTime(), 0), TimeUnit.NANOSECONDS);
     }
 
     private void check() {
@@ -154,7 +166,7 @@ final class RequestDeadline extends ChannelDuplexHandler {
         }
         long remaining = deadline - System.nanoTime();
         if (remaining > 0) {
-            arm(remaining);
+            armFor(deadline);
         } else if (bodyOwed || bytesSinceWaiting > 0 || firstRequest) {
             waiting = false;
             ctx.fireUserEventTriggered(new Expired(bodyOwed));

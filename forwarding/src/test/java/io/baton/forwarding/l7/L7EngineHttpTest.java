@@ -261,6 +261,32 @@ class L7EngineHttpTest {
     }
 
     @Test
+    void aBodyOwedPastHttpBodyIs408AndWithNoRequestBufferABodyStreamsAtOnce() throws Exception {
+        apply("timeouts: { http-request: 30s, http-body: 500ms }", "weight: 1", "weight: 0");
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            // the head at once, then ten bytes of the forty promised, and silence
+            socket.getOutputStream().write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n0123456789"
+                    .getBytes(StandardCharsets.US_ASCII));
+            assertThat(RawHttp.read(socket.getInputStream()).status()).as("within http-body: 408, not http-request's 30 s")
+                    .isEqualTo(408);
+        }
+
+        apply("scheduler: wrr\n    limits: { request-buffer: 0 }", "weight: 1", "weight: 0");
+        try (Socket socket = new Socket("127.0.0.1", port)) {
+            socket.setSoTimeout(10_000);
+            OutputStream out = socket.getOutputStream();
+            out.write("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\nab".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            // nothing buffered: a server is chosen (its slot taken) before the body is complete
+            await().atMost(Duration.ofSeconds(5)).until(() ->
+                    engine.pool("web").orElseThrow().backend("web1").orElseThrow().activeConnections() == 1);
+            out.write("cd".getBytes(StandardCharsets.US_ASCII));
+            assertThat(RawHttp.read(socket.getInputStream()).status()).isEqualTo(200);
+        }
+    }
+
+    @Test
     void aLargeDownloadStreamsThrough() throws Exception {
         apply("", "weight: 1", "weight: 0");
         long size = 64L * 1024 * 1024;
