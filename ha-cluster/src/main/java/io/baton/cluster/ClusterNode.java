@@ -606,13 +606,20 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     /**
-     * The boot ends for good once this view's coordinator has decided while every configured node
-     * is in the view and ready (a later handover stays). Not sooner, and not on a decision from
-     * another node: the members' flags must still say "booting" when the coordinator decides.
+     * A member's boot ends for good once every configured node is in the view and ready and the
+     * view's coordinator says its own boot has ended (the coordinator's ends when it decides knowing
+     * them all ready, in {@link #electIfCoordinator}): not sooner, for the members' flags must still
+     * say "booting" when the coordinator makes that decision. A later handover stays.
      */
     private void noteWhetherBooted() {
-        if (!booted && members.size() == config.nodes().size() && members.stream()
-                .allMatch(member -> infos.containsKey(member) && infos.get(member).ready())) {
+        List<String> view = members;
+        if (booted || view.isEmpty() || view.get(0).equals(self)) {
+            return;
+        }
+        String coordinator = view.get(0);
+        if (infos.containsKey(coordinator) && !bootingMembers.contains(coordinator)
+                && view.size() == config.nodes().size()
+                && view.stream().allMatch(member -> infos.containsKey(member) && infos.get(member).ready())) {
             booted = true;
         }
     }
@@ -658,6 +665,7 @@ public final class ClusterNode implements AutoCloseable {
                     listener.infosChanged();
                 }
             }
+            noteWhetherBooted();
         } else if (message instanceof ClusterMessage.Decided decided) {
             if (decided.movedAt() > 0 && decision.epoch() == 0 && decided.epoch() > 0) {
                 // joining: the cluster's last failover, as its coordinator saw it, is this node's to report
@@ -667,7 +675,6 @@ public final class ClusterNode implements AutoCloseable {
             adopt(new Decision(decided.active(), decided.epoch(), decided.reason()), decided.merged());
             if (!members.isEmpty() && members.get(0).equals(sender)) {
                 decidedInView = true;
-                noteWhetherBooted();
                 updateSettled();
             }
         } else if (!abandoned) {
