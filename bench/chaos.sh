@@ -347,6 +347,19 @@ wait "$wrk_pid" 2>/dev/null || true
 
 # --- the figures -------------------------------------------------------------------------------
 two_holders=$(wc -l <"$work/holders")
+if ((two_holders > 0)); then
+    # what each node did around the first moments two held a VIP, for whoever reads the run
+    head -3 "$work/holders" | while read -r at _; do
+        second=$(date -u -d "@$((at / 1000))" +%H:%M:%S)
+        before=$(date -u -d "@$((at / 1000 - 1))" +%H:%M:%S)
+        log "two holders seen at $(date -u -d "@$((at / 1000))" +%H:%M:%S).$(printf %03d $((at % 1000))); the nodes' logs around it:"
+        for node in lb1 lb2 lb3; do
+            [[ -f $work/$node.log ]] || continue
+            grep -E "T($before|$second)" "$work/$node.log" | grep -E 'VIP|active|view|claim|releas|drain|fence|left|merge' \
+                | cut -c1-300 | head -30 || true
+        done
+    done
+fi
 lost_applies=$(awk '{n += $1} END {print n + 0}' "$work/lost")
 # each failure's gap: the longest time between two answered probes from just before it to its recovery
 paste -d' ' "$work/failure-times" "$work/recovery-times" | awk -v probes="$work/probes.log" '

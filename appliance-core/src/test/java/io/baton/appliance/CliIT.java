@@ -264,7 +264,9 @@ class CliIT {
     private static void awaitHealthy(BatonProcess node, HostPort admin) {
         await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100))
                 .ignoreExceptions()
-                .failFast("the node exited: " + node.output(), () -> !node.isAlive())
+                // the output read when it exits, not when the wait starts (it was empty then)
+                .failFast(() -> assertThat(node.isAlive()).as("the node is running; its output:%n%s", node.output())
+                        .isTrue())
                 .until(() -> TestHttp.get(admin, "/healthz").statusCode() == 200);
     }
 }

@@ -1,7 +1,5 @@
 package io.baton.forwarding.l7;
 
-import io.baton.config.ConfigParser;
-import io.baton.forwarding.PersistenceTable;
 import io.baton.forwarding.ServicePool;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -14,7 +12,6 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -162,26 +159,10 @@ class LimitsTest {
     }
 
     private L7Engine engine(String l7, String serviceKeys, HoldingServer server, String... top) throws Exception {
-        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = free.getLocalPort();
-        }
-        L7Engine engine = new L7Engine(new PersistenceTable(Clock.systemUTC()), 2);
+        port = TestServers.freePort();
+        L7Engine engine = TestServers.engine(port, l7, String.join("\n", top), serviceKeys,
+                "[{ name: held, address: 127.0.0.1:" + server.port() + " }]");
         resources.add(engine);
-        List<String> problems = engine.apply(ConfigParser.parse("""
-                cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
-                vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
-                %s
-                services:
-                  - name: web
-                    vip: v
-                    ports: [%d]
-                    mode: l7-snat
-                    l7: %s
-                    %s
-                    servers: [{ name: held, address: 127.0.0.1:%d }]
-                """.formatted(String.join("\n", top), port, l7, serviceKeys, server.port()), ConfigParser.Format.YAML));
-        assertThat(problems).isEmpty();
-        engine.setActive(true);
         return engine;
     }
 

@@ -198,19 +198,30 @@ final class TestServers {
      * servers ({@code servers}: a YAML flow list).
      */
     static L7Engine httpEngine(int port, String serviceKeys, String servers) throws Exception {
+        return engine(port, "http", "", serviceKeys, servers);
+    }
+
+    /**
+     * An active L7 engine with one service "web" of the given {@code l7} kind on 127.0.0.1:{@code port},
+     * with top-level keys ({@code topKeys}, YAML lines, may be empty) besides the cluster and VIP.
+     */
+    static L7Engine engine(int port, String l7, String topKeys, String serviceKeys, String servers)
+            throws Exception {
         L7Engine engine = new L7Engine(new io.baton.forwarding.PersistenceTable(java.time.Clock.systemUTC()), 2);
         java.util.List<String> problems = engine.apply(io.baton.config.ConfigParser.parse("""
                 cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
                 vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
+                %s
                 services:
                   - name: web
                     vip: v
                     ports: [%d]
                     mode: l7-snat
-                    l7: http
+                    l7: %s
                 %s
                     servers: %s
-                """.formatted(port, serviceKeys.isEmpty() ? "" : serviceKeys.indent(4).stripTrailing(), servers),
+                """.formatted(topKeys, port, l7, serviceKeys.isEmpty() ? "" : serviceKeys.indent(4).stripTrailing(),
+                        servers),
                 io.baton.config.ConfigParser.Format.YAML));
         if (!problems.isEmpty()) {
             engine.close();
