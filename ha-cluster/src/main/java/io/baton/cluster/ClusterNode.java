@@ -452,7 +452,6 @@ public final class ClusterNode implements AutoCloseable {
         return new Receiver() {
             @Override
             public void viewAccepted(View view) {
-                sockets.joined(); // a member now: its heartbeats must not wait for a connect (see Dialer)
                 boolean merge = view instanceof MergeView;
                 List<String> names = view.getMembers().stream().map(ClusterNode.this::name).toList();
                 Map<String, Address> byName = byName(view);

@@ -31,7 +31,7 @@ import java.util.concurrent.TimeoutException;
  * (FD_ALL3: 150 ms). Measured in {@code ThreeNodeIT}: with one node of three cut off, the other
  * two split and merged again every 3-8 s for as long as the cut lasted.
  *
- * <p>Now a connect runs here, and a member's sender waits for it at most {@link #FIRST_WAIT} (a LAN
+ * <p>Now a connect runs here, and the sender waits for it at most {@link #FIRST_WAIT} (a LAN
  * connect and TLS handshake take a few milliseconds, so a reachable peer is usually connected at
  * once), and not at all when the last attempt to that peer failed. It must not wait longer even
  * while it has nobody to send heartbeats to: it waits inside JGroups' connection lock, which
@@ -46,14 +46,6 @@ final class Dialer implements AutoCloseable {
 
     /** How long a sender waits for a connect to a peer not known to be down: many LAN handshakes, a third of FD_ALL3's timeout. */
     static final Duration FIRST_WAIT = Duration.ofMillis(50);
-    /**
-     * How long a sender waits for it while this node is still joining: it has no heartbeats yet to
-     * keep from anyone, and its discovery must reach the members. A JVM that has just started makes
-     * its first TLS handshakes cold, often slower than {@link #FIRST_WAIT}: its discovery requests
-     * were dropped, it found nobody, formed a view of its own beside the running cluster and
-     * merged seconds later (seen in the chaos soak after every restart of a node under load).
-     */
-    static final Duration JOINING_WAIT = Duration.ofSeconds(1);
     /**
      * How long a connection made in the background waits to be taken. The peer's transport closes a
      * connection that has not named its sender within {@code peer_addr_read_timeout} (500 ms), and
@@ -113,8 +105,6 @@ final class Dialer implements AutoCloseable {
     /** The peers whose last attempt failed: a sender does not wait for them. */
     private final Map<String, String> down = new HashMap<>();
     private volatile boolean closed;
-    /** This node is a member of the cluster: a sender carries heartbeats and waits only {@link #FIRST_WAIT}. */
-    private volatile boolean joined;
     private volatile java.util.function.Consumer<InetSocketAddress> unclaimed = target -> { };
 
     Dialer(GuardedSocketFactory factory) {
@@ -129,11 +119,6 @@ final class Dialer implements AutoCloseable {
      */
     void whenMadeUnclaimed(java.util.function.Consumer<InetSocketAddress> transport) {
         this.unclaimed = transport;
-    }
-
-    /** From now on this node is a member: see {@link #JOINING_WAIT}. */
-    void joined() {
-        joined = true;
     }
 
     /**
@@ -158,7 +143,7 @@ final class Dialer implements AutoCloseable {
                 attempt = null; // the last one failed: a new one starts, and nobody waits for it
             }
             lastFailure = down.get(peer);
-            waitMs = lastFailure != null ? 0 : joined ? FIRST_WAIT.toMillis() : JOINING_WAIT.toMillis();
+            waitMs = lastFailure == null ? FIRST_WAIT.toMillis() : 0;
             if (attempt == null) {
                 attempt = start(peer, target, options, connectTimeoutMs);
             }

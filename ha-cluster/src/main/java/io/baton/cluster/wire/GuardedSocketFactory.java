@@ -84,11 +84,6 @@ public final class GuardedSocketFactory implements org.jgroups.util.SocketFactor
         return dialer;
     }
 
-    /** This node has joined its cluster: outbound connects no longer hold a sender for long ({@link Dialer}). */
-    public void joined() {
-        dialer.joined();
-    }
-
     /**
      * Outbound connections are made off the sending thread ({@link Dialer}): {@code connect} is
      * asked to connect to a target whose connection was made after its sender stopped waiting.

@@ -48,7 +48,6 @@ class DialerTest {
     void aSenderIsNotHeldByAPeerThatAcceptsAndNeverAnswersAndAfterItsFirstFailureNotAtAll() throws Exception {
         ServerSocket frozen = listen(); // the kernel completes TCP's handshake; nobody ever speaks TLS
         GuardedSocketFactory lb1 = factory(cluster(frozen.getLocalPort()));
-        lb1.joined();
         InetSocketAddress target = new InetSocketAddress(LOOPBACK, frozen.getLocalPort());
 
         // the handshake deadline is 2 s; the sender is back long before, while the attempt goes on
@@ -65,48 +64,11 @@ class DialerTest {
                 lb1.stats().refusedConnections().get("handshake-timeout") >= 2);
     }
 
-    /**
-     * A node that is still joining has no heartbeats to keep from anyone: its sender waits for a
-     * handshake slower than a member's wait (a cold JVM's first), so that its discovery reaches the
-     * members instead of the node forming a view of its own beside them.
-     */
-    @Test
-    void whileJoiningASenderWaitsForASlowHandshakeAndAsAMemberItDoesNot() throws Exception {
-        ServerSocket slow = listen();
-        ClusterConfig cluster = cluster(slow.getLocalPort());
-        InetSocketAddress target = new InetSocketAddress(LOOPBACK, slow.getLocalPort());
-        CompletableFuture<Void> served = CompletableFuture.runAsync(() -> {
-            try {
-                for (int i = 0; i < 2; i++) {
-                    Socket raw = slow.accept();
-                    resources.add(raw);
-                    Thread.sleep(Dialer.FIRST_WAIT.toMillis() * 4); // slower than a member waits
-                    SSLSocket ssl = new ClusterTls(new ClusterPeers(cluster, "lb2"), () -> keys).layer(raw, false);
-                    ssl.startHandshake();
-                }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        });
-        GuardedSocketFactory joining = factory(cluster);
-
-        Dialer.Made made = joining.dialer().connect(target, options(), 500);
-        resources.add(made.raw());
-        assertThat(made.node()).isEqualTo("lb2");
-
-        GuardedSocketFactory member = factory(cluster);
-        member.joined();
-        assertThatThrownBy(() -> member.dialer().connect(target, options(), 500))
-                .isInstanceOf(SocketException.class).hasMessageContaining("in the background");
-        served.get(10, TimeUnit.SECONDS);
-    }
-
     @Test
     void aPeerThatAnswersLateIsConnectedInTheBackgroundAndHandedToTheTransport() throws Exception {
         ServerSocket slow = listen();
         ClusterConfig cluster = cluster(slow.getLocalPort());
         GuardedSocketFactory lb1 = factory(cluster);
-        lb1.joined();
         InetSocketAddress target = new InetSocketAddress(LOOPBACK, slow.getLocalPort());
         CountDownLatch answer = new CountDownLatch(1);
         CompletableFuture<SSLSocket> served = CompletableFuture.supplyAsync(() -> {
@@ -146,7 +108,6 @@ class DialerTest {
         ServerSocket slow = listen();
         ClusterConfig cluster = cluster(slow.getLocalPort());
         GuardedSocketFactory lb1 = factory(cluster); // no transport told: nobody takes a late connection
-        lb1.joined();
         InetSocketAddress target = new InetSocketAddress(LOOPBACK, slow.getLocalPort());
         CountDownLatch answer = new CountDownLatch(1);
         CompletableFuture<String> served = CompletableFuture.supplyAsync(() -> {
