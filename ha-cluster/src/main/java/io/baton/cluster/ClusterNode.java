@@ -94,7 +94,7 @@ public final class ClusterNode implements AutoCloseable {
      * active role, whether the members joined one by one or formed partitions that merged (as with
      * keepalived, nodes started together elect by priority, not by which one formed a view first;
      * on a busy host the nodes often time out their discovery and form views of their own, which
-     * MERGE3 joins 2-5 s later). Later, the active node stays unless {@code preempt}.
+     * MERGE3 joins 2-10 s later). Later, the active node stays unless {@code preempt}.
      */
     static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(30);
     /**
@@ -145,7 +145,7 @@ public final class ClusterNode implements AutoCloseable {
     private boolean mergePending;
     /** System.nanoTime() when this node started: it boots until {@link #BOOT_SETTLE} after it. */
     private final long startedAt = System.nanoTime();
-    /** This node has seen every configured node ready in one view: it no longer boots. */
+    /** This node's boot has ended (see {@link #noteWhetherBooted}): for good, even if it is not yet 30 s old. */
     private volatile boolean booted;
     /** The members whose last info said they boot. */
     private final java.util.Set<String> bootingMembers = new java.util.HashSet<>();
