@@ -97,6 +97,8 @@ public final class ClusterNode implements AutoCloseable {
      * MERGE3 joins 2-10 s later). Later, the active node stays unless {@code preempt}.
      */
     static final java.time.Duration BOOT_SETTLE = java.time.Duration.ofSeconds(30);
+    /** How often the coordinator says its decision again (see {@link #repeatDecision}). */
+    static final java.time.Duration DECISION_REPEAT = java.time.Duration.ofMillis(500);
     /**
      * How often a member says its info again, unchanged: a member that stops hearing it (it left
      * this node's view on its side, while this node still has it) stops counting it toward a quorum.
@@ -254,6 +256,13 @@ public final class ClusterNode implements AutoCloseable {
         // from its own thread: a busy event thread must not silence this node to its peers
         cluster.ticker.scheduleWithFixedDelay(cluster::broadcastInfo,
                 INFO_INTERVAL.toMillis(), INFO_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+        cluster.ticker.scheduleWithFixedDelay(() -> {
+            try {
+                cluster.events.execute(cluster::repeatDecision);
+            } catch (java.util.concurrent.RejectedExecutionException closing) {
+                // the node is closing
+            }
+        }, DECISION_REPEAT.toMillis(), DECISION_REPEAT.toMillis(), TimeUnit.MILLISECONDS);
         LOG.info("node {} joined cluster {} at {} over mutual TLS (peers: {}; {})", self, config.name(),
                 node.clusterAddress(), config.nodes().stream().filter(n -> !n.id().equals(self))
                         .map(n -> n.id() + "@" + n.clusterAddress()).collect(Collectors.joining(", ")),
@@ -685,6 +694,20 @@ public final class ClusterNode implements AutoCloseable {
                     LOG.warn("{} from {} not taken: {}", message.getClass().getSimpleName(), sender, e.toString());
                 }
             }
+        }
+    }
+
+    /**
+     * The coordinator says its decision again, unchanged. A member can take in the coordinator's
+     * decision for a new view before the view itself (JGroups hands both over on different
+     * threads); taking in the view then sets the member back to "not decided in this view", and
+     * a coordinator whose decision did not change sent no other: the member never settled and
+     * never claimed (ThreeNodeIT: lb2, decided active after lb1 was cut off, held nothing for 30 s).
+     */
+    private void repeatDecision() {
+        if (isCoordinator() && decidedInView && decision.epoch() > 0 && members.size() > 1
+                && processedView != null && processedView.equals(channel.getView())) {
+            sendDecision(decision, false);
         }
     }
 
