@@ -352,7 +352,7 @@ if ((two_holders > 0)); then
     head -3 "$work/holders" | while read -r at _; do
         second=$(date -u -d "@$((at / 1000))" +%H:%M:%S)
         before=$(date -u -d "@$((at / 1000 - 1))" +%H:%M:%S)
-        log "two holders seen at $(date -u -d "@$((at / 1000))" +%H:%M:%S).$(printf %03d $((at % 1000))); the nodes' logs around it:"
+        log "two holders seen at $second.$(printf %03d $((at % 1000))); the nodes' logs around it:"
         for node in lb1 lb2 lb3; do
             [[ -f $work/$node.log ]] || continue
             grep -E "T($before|$second)" "$work/$node.log" | grep -E 'VIP|active|view|claim|releas|drain|fence|left|merge' \

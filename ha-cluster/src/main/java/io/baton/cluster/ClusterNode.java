@@ -585,10 +585,10 @@ public final class ClusterNode implements AutoCloseable {
      * the merged view's coordinator chose another node: two holders for 80 ms).
      */
     private void renameMembers() {
-        View view = processedView;
-        if (view == null || !view.equals(channel.getView())) {
+        if (!viewIsCurrent()) {
             return;
         }
+        View view = processedView;
         List<String> names = view.getMembers().stream().map(this::name).toList();
         if (names.equals(members)) {
             return;
@@ -607,6 +607,12 @@ public final class ClusterNode implements AutoCloseable {
         }
         broadcastInfo();
         electIfCoordinator(false);
+    }
+
+    /** The view this node has taken in is JGroups' current one (no newer view's onView is on its way). */
+    private boolean viewIsCurrent() {
+        View view = processedView;
+        return view != null && view.equals(channel.getView());
     }
 
     /** This node started a moment ago and has not yet seen every configured node ready in one view. */
@@ -705,8 +711,7 @@ public final class ClusterNode implements AutoCloseable {
      * never claimed (ThreeNodeIT: lb2, decided active after lb1 was cut off, held nothing for 30 s).
      */
     private void repeatDecision() {
-        if (isCoordinator() && decidedInView && decision.epoch() > 0 && members.size() > 1
-                && processedView != null && processedView.equals(channel.getView())) {
+        if (isCoordinator() && decidedInView && decision.epoch() > 0 && members.size() > 1 && viewIsCurrent()) {
             sendDecision(decision, false);
         }
     }
@@ -719,7 +724,7 @@ public final class ClusterNode implements AutoCloseable {
         if (!members.stream().allMatch(infos::containsKey)) {
             return; // decide only knowing every member (who holds the VIPs, who is ready)
         }
-        if (processedView != null && !processedView.equals(channel.getView())) {
+        if (processedView != null && !viewIsCurrent()) {
             // JGroups installed a newer view, whose onView is on its way: a decision for this one would
             // go to the new view's members, from a node that may no longer coordinate (after a merge,
             // raising the epoch with the merged members' infos that already reach it)
