@@ -25,11 +25,12 @@ public final class VipGuard implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(VipGuard.class);
     /**
      * How often the guard reads whether the JVM is stopped, and how many reads in a row fence it:
-     * 6 x 50 ms, longer than failure detection (about 0.2 s: a shorter stop is no failure), well
-     * within the 1 s a majority waits for a VIP that a stopped node's kernel still answers for.
+     * 12 x 50 ms, about when the peers remove a stopped node (failure detection's 0.2 s, and 0.5 s
+     * more while its kernel still answers: StallGuard; a shorter stop is no failure), well within
+     * the 1 s a majority waits for a VIP that a stopped node's kernel still answers for.
      */
     static final String POLL_SECONDS = "0.05";
-    static final int STOPPED_POLLS = 6;
+    static final int STOPPED_POLLS = 12;
 
     private final Path heldFile;
     private final Process guard;
