@@ -15,7 +15,8 @@
 #
 # Then two phases without any failure, on the pair, whose view and role changes are counted
 # (there must be none): HOG_SECONDS (default 60) with a busy process per core beside the nodes,
-# and PAUSES (default 10) SIGSTOPs of the active for 100 ms, shorter than failure detection.
+# and PAUSES (default 10) SIGSTOPs of the active, by turns 100 ms (shorter than failure detection)
+# and 400 ms (a JVM starved or paused that long: its kernel still answers, and it is no failure).
 #
 # A sampler (every 10 ms) counts moments at which two nodes have the VIP on their interface; a
 # prober (a new connection per request, back to back) gives each failure's gap: the longest time
@@ -24,7 +25,7 @@
 # (default INFO: the view and role changes are counted from the logs). BATON_JAR=FILE runs that jar
 # instead of building one. KEEP=1 keeps the work directory (node logs, failures.log, probes.log). Ends with two lines:
 #   chaos failures=N two_holders=N lost_applies=N max_gap_ms=N p50_gap_ms=N client_errors=N ...
-#   chaos spurious_view_changes=N spurious_role_changes=N (hog Ns, P pauses of 100 ms)
+#   chaos spurious_view_changes=N spurious_role_changes=N (hog Ns, P pauses of 100 and 400 ms)
 set -euo pipefail
 
 failures="${1:-100}"
@@ -244,6 +245,7 @@ stop_nodes() {
 }
 
 # --- the soak ----------------------------------------------------------------------------------
+: >"$work/failure-times"; : >"$work/recovery-times"   # a run of 0 failures has none
 read -r -a kinds <<<"${KINDS:-kill9 sigterm linkdown sigstop cut}"
 generation=0
 done_failures=0
@@ -318,10 +320,11 @@ for phase in 2 3; do
     sleep "$hog_seconds"
     kill "${hogs[@]}" 2>/dev/null || true
     wait "${hogs[@]}" 2>/dev/null || true
-    log "phase without failures: $pauses pauses of the active for 100 ms"
+    log "phase without failures: $pauses pauses of the active, by turns for 100 and 400 ms"
     for ((i = 0; i < pauses; i++)); do
         target=$(active)
-        kill -STOP "${pid[$target]}"; sleep 0.1; kill -CONT "${pid[$target]}"
+        pause=0.1; ((i % 2)) && pause=0.4
+        kill -STOP "${pid[$target]}"; sleep "$pause"; kill -CONT "${pid[$target]}"
         sleep 1
     done
     sleep 1
@@ -383,4 +386,4 @@ requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$work/wrk.log")
 cp "$work/failures.log" "/tmp/baton-chaos-last.log" 2>/dev/null || true
 echo "(failures by kind: $(awk '{print $2}' "$work/failure-times" | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}'); applies acknowledged: $(cat "$work"/acknowledged-* 2>/dev/null | wc -l); wrk requests: ${requests:-?}; $by_kind)"
 echo "chaos failures=$done_failures two_holders=$two_holders lost_applies=$lost_applies max_gap_ms=${max_gap:-0} p50_gap_ms=${p50_gap:-0} client_errors=$(( ${errors:-0} + ${non2xx:-0} ))"
-echo "chaos spurious_view_changes=$spurious_views spurious_role_changes=$spurious_roles (a busy loop per core for ${hog_seconds} s, $pauses pauses of 100 ms)"
+echo "chaos spurious_view_changes=$spurious_views spurious_role_changes=$spurious_roles (a busy loop per core for ${hog_seconds} s, $pauses pauses of 100 and 400 ms)"

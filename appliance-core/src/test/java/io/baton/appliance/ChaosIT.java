@@ -17,7 +17,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A short run of the chaos soak ({@code bench/chaos.sh}) with the jar under test: a dozen failures
  * of mixed kinds on two and three nodes under wrk load with applies in between, then a busy loop per
- * core and pauses shorter than failure detection. Whatever the timings, there is never more than one
+ * core and pauses of the active (100 and 400 ms: a stall, not a death). Whatever the timings, there is never more than one
  * holder, no acknowledged apply is lost, and the phases without a failure change no view and no role.
  * Needs root (CI runs as root).
  */
