@@ -151,6 +151,7 @@ public final class ApplianceNode implements AutoCloseable {
         serverStates.follow(ha.cluster(), history::sequencer);
         this.replication = new StateReplication(persistence, ha.cluster(), ha::holding, this::verdicts,
                 this::takeVerdicts, Clock.systemUTC());
+        ha.cluster().startDelivering(); // every part has subscribed: what came since the join reaches them now
         try {
             this.admin = AdminServer.start(adminAddress, this);
         } catch (NodeStartException e) {

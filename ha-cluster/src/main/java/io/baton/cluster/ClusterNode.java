@@ -41,6 +41,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 
@@ -137,6 +138,16 @@ public final class ClusterNode implements AutoCloseable {
     private volatile MemberInfo selfInfo;
     private final Object infoLock = new Object();
     private final List<Subscriber> subscribers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /**
+     * What the subscribers are to be told, held until {@link #startDelivering()} (null from then on);
+     * on the event thread. A node's parts subscribe one after the other once it has joined, and what
+     * came before was lost: a joining node missed the active node's health verdicts, which are sent
+     * once when a member joins (clean-clone CI, StateReplicationTest).
+     */
+    private List<Consumer<Subscriber>> held = new ArrayList<>();
+    /** Bounds {@link #held}: a node that never starts delivering must not fill its heap. */
+    static final int MAX_HELD = 10_000;
+    private boolean heldOverflowed;
     /** The address of each member of the current view, by node id. */
     private volatile Map<String, Address> addresses = Map.of();
     private volatile Decision decision = Decision.NONE;
@@ -414,6 +425,49 @@ public final class ClusterNode implements AutoCloseable {
         subscribers.add(subscriber);
     }
 
+    /**
+     * Tells the subscribers what was held for them since the join, in order, and from now on
+     * everything at once. Call it when every part of the node has subscribed.
+     */
+    public void startDelivering() {
+        try {
+            events.execute(() -> {
+                List<Consumer<Subscriber>> backlog = held;
+                held = null;
+                if (backlog != null) {
+                    LOG.debug("{} event(s) held for the subscribers since the join delivered", backlog.size());
+                    backlog.forEach(this::tellSubscribers);
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closing) {
+            // the node is closing
+        }
+    }
+
+    /** How many events are held for the subscribers (0 once delivering); for tests. */
+    int heldForSubscribers() throws Exception {
+        return events.submit(() -> held == null ? 0 : held.size()).get(5, TimeUnit.SECONDS);
+    }
+
+    /** Tells every subscriber {@code event}, or holds it until {@link #startDelivering()}; on the event thread. */
+    private void tellSubscribers(Consumer<Subscriber> event) {
+        if (abandoned) {
+            return;
+        }
+        if (held != null) {
+            if (held.size() < MAX_HELD) {
+                held.add(event);
+            } else if (!heldOverflowed) {
+                heldOverflowed = true;
+                LOG.warn("{} events held for subscribers that have not started: later ones are dropped", MAX_HELD);
+            }
+            return;
+        }
+        for (Subscriber subscriber : subscribers) {
+            event.accept(subscriber);
+        }
+    }
+
     /** Sends {@code message} to every other member. */
     public void broadcast(ClusterMessage message) {
         send(message);
@@ -566,9 +620,7 @@ public final class ClusterNode implements AutoCloseable {
         settled = false;
         if (!abandoned) {
             listener.viewChanged(view);
-            for (Subscriber subscriber : subscribers) {
-                subscriber.viewChanged(view, merge);
-            }
+            tellSubscribers(subscriber -> subscriber.viewChanged(view, merge));
         }
         broadcastInfo();
         electIfCoordinator(merge);
@@ -601,9 +653,7 @@ public final class ClusterNode implements AutoCloseable {
         LOG.info("cluster view {}: {} (a member's name learnt since the view came)", config.name(), names);
         if (!abandoned) {
             listener.viewChanged(names);
-            for (Subscriber subscriber : subscribers) {
-                subscriber.viewChanged(names, false);
-            }
+            tellSubscribers(subscriber -> subscriber.viewChanged(names, false));
         }
         broadcastInfo();
         electIfCoordinator(false);
@@ -692,14 +742,14 @@ public final class ClusterNode implements AutoCloseable {
                 decidedInView = true;
                 updateSettled();
             }
-        } else if (!abandoned) {
-            for (Subscriber subscriber : subscribers) {
+        } else {
+            tellSubscribers(subscriber -> {
                 try {
                     subscriber.received(sender, message);
                 } catch (RuntimeException e) {
                     LOG.warn("{} from {} not taken: {}", message.getClass().getSimpleName(), sender, e.toString());
                 }
-            }
+            });
         }
     }
 
@@ -787,9 +837,7 @@ public final class ClusterNode implements AutoCloseable {
         }
         if (!abandoned) {
             listener.decided(next, merged);
-            for (Subscriber subscriber : subscribers) {
-                subscriber.decided(next);
-            }
+            tellSubscribers(subscriber -> subscriber.decided(next));
         }
         broadcastInfo();
     }

@@ -1,6 +1,7 @@
 package io.baton.cluster;
 
 import io.baton.cluster.wire.ClusterKeys;
+import io.baton.cluster.wire.ClusterMessage;
 import io.baton.config.ClusterConfig;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
@@ -58,6 +59,33 @@ class ClusterNodeTest {
             assertThat(failover.from()).isEqualTo("lb1");
             assertThat(failover.to()).isEqualTo("lb2");
         });
+    }
+
+    @Test
+    void whatArrivesBeforeTheSubscribersStartIsHeldForThemInOrder() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path key = key("k1");
+        ClusterNode lb1 = join(cluster, "lb1", 200, key);
+        lb1.startDelivering();
+        ClusterNode lb2 = join(cluster, "lb2", 100, key);
+        await().atMost(Duration.ofSeconds(10)).until(() -> lb1.members().size() == 2 && lb2.members().size() == 2);
+
+        // sent once, at the join, as the active node's health verdicts are: before lb2's parts have subscribed
+        lb1.broadcast(verdict("first"));
+        lb1.broadcast(verdict("second"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb2.heldForSubscribers() >= 2);
+
+        List<String> told = new java.util.concurrent.CopyOnWriteArrayList<>();
+        lb2.subscribe((from, message) -> told.add(from + " " + message));
+        assertThat(told).as("nothing before the node starts delivering").isEmpty();
+        lb2.startDelivering();
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> told.size() == 2);
+        assertThat(told.get(0)).startsWith("lb1 ").contains("first");
+        assertThat(told.get(1)).contains("second");
+        assertThat(lb2.heldForSubscribers()).isZero();
+        lb1.broadcast(verdict("third"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> told.size() == 3);
     }
 
     @Test
@@ -181,6 +209,10 @@ class ClusterNodeTest {
                 (decision, merged) -> decisions.put(id, decision));
         nodes.add(node);
         return node;
+    }
+
+    private static ClusterMessage verdict(String server) {
+        return new ClusterMessage.Verdicts(List.of(new ClusterMessage.Verdict("web", server, false)));
     }
 
     private String active(String node) {

@@ -267,6 +267,7 @@ class HostileHostTest {
                 configsReceived.add(id + " got " + message.getClass().getSimpleName() + " from " + from);
             }
         });
+        node.startDelivering();
         return node;
     }
 

@@ -88,6 +88,8 @@ class ConfigHistoryWireTest {
         states2 = ServerStates.load("lb2", dir.resolve("lb2"), statesHost("lb2"));
         states1.follow(lb1, history1::sequencer);
         states2.follow(lb2, history2::sequencer);
+        lb1.startDelivering();
+        lb2.startDelivering();
         closeLast.add(0, states1);
         closeLast.add(0, states2);
         await().atMost(Duration.ofSeconds(10)).until(() -> history1.members().size() == 2
