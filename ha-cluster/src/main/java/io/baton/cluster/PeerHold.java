@@ -24,11 +24,13 @@ final class PeerHold<P> {
         HOLD,
         /** Let it through: the peer's kernel does not answer. */
         THROUGH,
-        /** Let it through: the peer's kernel answers, but its process has been silent for the whole hold. */
-        THROUGH_AFTER_HOLD
+        /** Let it through: the peer's kernel answers, but its process has been silent for the whole hold (the first). */
+        THROUGH_AFTER_HOLD,
+        /** Let it through, as the streak's {@link #THROUGH_AFTER_HOLD} before it did (already logged). */
+        THROUGH_STILL
     }
 
-    private record Streak(long since, long last) {
+    private record Streak(long since, long last, boolean through) {
     }
 
     private final long holdNanos;
@@ -46,10 +48,14 @@ final class PeerHold<P> {
         }
         Streak streak = streaks.get(peer);
         if (streak == null) {
-            streaks.put(peer, new Streak(now, now));
+            streaks.put(peer, new Streak(now, now, false));
             return Verdict.HOLD_FIRST;
         }
-        streaks.put(peer, new Streak(streak.since(), now));
-        return now - streak.since() < holdNanos ? Verdict.HOLD : Verdict.THROUGH_AFTER_HOLD;
+        boolean through = now - streak.since() >= holdNanos;
+        streaks.put(peer, new Streak(streak.since(), now, through));
+        if (!through) {
+            return Verdict.HOLD;
+        }
+        return streak.through() ? Verdict.THROUGH_STILL : Verdict.THROUGH_AFTER_HOLD;
     }
 }

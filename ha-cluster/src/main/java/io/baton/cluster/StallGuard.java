@@ -136,6 +136,7 @@ public final class StallGuard extends Protocol {
             }
             case THROUGH_AFTER_HOLD -> log.warn("%s: suspecting %s: its host answers, but its process has been"
                     + " silent for %d ms more", local_addr, peer, peer_stall_hold);
+            case THROUGH_STILL -> { }
             case THROUGH -> log.debug("%s: %s's host: %s", local_addr, peer, kernel);
         }
         return false;

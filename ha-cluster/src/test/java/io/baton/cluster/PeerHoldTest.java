@@ -19,7 +19,8 @@ class PeerHoldTest {
             assertThat(hold.suspected("lb2", PeerKernel.ANSWERING, t * MS)).isEqualTo(Verdict.HOLD);
         }
         assertThat(hold.suspected("lb2", PeerKernel.ANSWERING, 1_500 * MS)).isEqualTo(Verdict.THROUGH_AFTER_HOLD);
-        assertThat(hold.suspected("lb2", PeerKernel.ANSWERING, 1_560 * MS)).isEqualTo(Verdict.THROUGH_AFTER_HOLD);
+        assertThat(hold.suspected("lb2", PeerKernel.ANSWERING, 1_560 * MS)).as("said once a streak")
+                .isEqualTo(Verdict.THROUGH_STILL);
     }
 
     @Test

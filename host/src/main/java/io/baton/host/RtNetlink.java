@@ -16,18 +16,10 @@ import java.nio.charset.StandardCharsets;
  */
 final class RtNetlink {
 
-    private static final int AF_NETLINK = 16;
-    private static final int SOCK_RAW = 3;
-    private static final int SOCK_CLOEXEC = 0x80000;
-    private static final int NETLINK_ROUTE = 0;
     private static final int AF_INET = 2;
-    private static final int SOL_SOCKET = 1;
-    private static final int SO_RCVTIMEO = 20;
 
     private static final short RTM_NEWADDR = 20;
     private static final short RTM_DELADDR = 21;
-    private static final short NLMSG_ERROR = 2;
-    private static final short NLM_F_REQUEST = 0x1;
     private static final short NLM_F_ACK = 0x4;
     private static final short NLM_F_EXCL = 0x200;
     private static final short NLM_F_CREATE = 0x400;
@@ -62,22 +54,13 @@ final class RtNetlink {
     /** Sends one request and returns the errno of the kernel's answer (0: done). */
     private static int request(short type, short flags, VipConfig vip, int ifindex, String label) throws IOException {
         byte[] message = message(type, flags, vip, ifindex, label);
-        int fd;
+        int fd = Netlink.open(Netlink.NETLINK_ROUTE, 2_000_000);
         try {
-            fd = LIBC.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        } catch (LastErrorException e) {
-            throw new IOException("cannot open a netlink socket (errno " + e.getErrorCode() + ")", e);
-        }
-        try {
-            byte[] timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder()).putLong(2).putLong(0).array();
-            LIBC.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, timeout.length);
-            byte[] kernel = new byte[12]; // sockaddr_nl: AF_NETLINK, pid 0 (the kernel), no groups
-            ByteBuffer.wrap(kernel).order(ByteOrder.nativeOrder()).putShort((short) AF_NETLINK);
-            LIBC.sendto(fd, message, message.length, 0, kernel, kernel.length);
+            Netlink.sendToKernel(fd, message);
             byte[] answer = new byte[1024];
             long length = LIBC.recv(fd, answer, answer.length, 0);
             ByteBuffer in = ByteBuffer.wrap(answer, 0, (int) length).order(ByteOrder.nativeOrder());
-            if (length < 20 || in.getShort(4) != NLMSG_ERROR) {
+            if (length < 20 || in.getShort(4) != Netlink.NLMSG_ERROR) {
                 throw new IOException("unexpected netlink answer (" + length + " bytes)");
             }
             return -in.getInt(16);
@@ -95,7 +78,7 @@ final class RtNetlink {
         byte[] name = label == null ? null : (label + "\0").getBytes(StandardCharsets.US_ASCII);
         int length = 16 + 8 + 8 + 8 + (name == null ? 0 : align(4 + name.length));
         ByteBuffer out = ByteBuffer.allocate(length).order(ByteOrder.nativeOrder());
-        out.putInt(length).putShort(type).putShort((short) (NLM_F_REQUEST | NLM_F_ACK | flags)).putInt(1).putInt(0);
+        out.putInt(length).putShort(type).putShort((short) (Netlink.NLM_F_REQUEST | NLM_F_ACK | flags)).putInt(1).putInt(0);
         out.put((byte) AF_INET).put((byte) vip.prefix()).put((byte) 0).put((byte) 0).putInt(ifindex);
         out.putShort((short) 8).putShort(IFA_LOCAL).put(address);
         out.putShort((short) 8).putShort(IFA_ADDRESS).put(address);

@@ -33,23 +33,13 @@ public final class TcpDiag {
     /** Connections read at most: a node with more is a busy proxy, and its peers are among the first. */
     static final int MAX_CONNECTIONS = 100_000;
 
-    private static final int AF_NETLINK = 16;
     private static final int AF_INET = 2;
     private static final int AF_INET6 = 10;
-    private static final int SOCK_RAW = 3;
-    private static final int SOCK_CLOEXEC = 0x80000;
-    private static final int NETLINK_SOCK_DIAG = 4;
-    private static final int SOL_SOCKET = 1;
-    private static final int SO_RCVTIMEO = 20;
     private static final int IPPROTO_TCP = 6;
     private static final short SOCK_DIAG_BY_FAMILY = 20;
-    private static final short NLMSG_ERROR = 2;
-    private static final short NLMSG_DONE = 3;
-    private static final short NLM_F_REQUEST = 0x1;
     private static final short NLM_F_DUMP = 0x300;
     private static final int TCP_ESTABLISHED = 1;
     private static final int INET_DIAG_INFO = 2;
-    private static final int NLMSG_HEADER = 16;
     /** struct inet_diag_msg: family, state, timer, retrans, inet_diag_sockid (48), expires, rqueue, wqueue, uid, inode. */
     private static final int DIAG_MSG = 72;
     /** Offsets in struct tcp_info (linux/tcp.h): after eight one-byte fields, u32s. */
@@ -71,20 +61,9 @@ public final class TcpDiag {
     }
 
     private static List<Connection> established(int family) throws IOException {
-        int fd;
+        int fd = Netlink.open(Netlink.NETLINK_SOCK_DIAG, RECEIVE_TIMEOUT_MICROS);
         try {
-            fd = LibC.INSTANCE.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-        } catch (LastErrorException e) {
-            throw new IOException("cannot open a sock_diag netlink socket (errno " + e.getErrorCode() + ")", e);
-        }
-        try {
-            byte[] timeout = ByteBuffer.allocate(16).order(ByteOrder.nativeOrder())
-                    .putLong(0).putLong(RECEIVE_TIMEOUT_MICROS).array();
-            LibC.INSTANCE.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeout, timeout.length);
-            byte[] kernel = new byte[12];
-            ByteBuffer.wrap(kernel).order(ByteOrder.nativeOrder()).putShort((short) AF_NETLINK);
-            byte[] request = request(family);
-            LibC.INSTANCE.sendto(fd, request, request.length, 0, kernel, kernel.length);
+            Netlink.sendToKernel(fd, request(family));
             List<Connection> connections = new ArrayList<>();
             byte[] buffer = new byte[BUFFER];
             while (true) {
@@ -108,9 +87,10 @@ public final class TcpDiag {
 
     /** nlmsghdr + inet_diag_req_v2 asking for every established TCP socket with its tcp_info. */
     static byte[] request(int family) {
-        int length = NLMSG_HEADER + 56;
+        int length = Netlink.HEADER + 56;
         ByteBuffer out = ByteBuffer.allocate(length).order(ByteOrder.nativeOrder());
-        out.putInt(length).putShort(SOCK_DIAG_BY_FAMILY).putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(1).putInt(0);
+        out.putInt(length).putShort(SOCK_DIAG_BY_FAMILY).putShort((short) (Netlink.NLM_F_REQUEST | NLM_F_DUMP))
+                .putInt(1).putInt(0);
         out.put((byte) family).put((byte) IPPROTO_TCP).put((byte) (1 << (INET_DIAG_INFO - 1))).put((byte) 0);
         out.putInt(1 << TCP_ESTABLISHED);
         // inet_diag_sockid: zeros (a dump matches every socket)
@@ -122,22 +102,22 @@ public final class TcpDiag {
      * message was among them. A message shorter than it says, or an error, is an IOException.
      */
     static boolean parse(ByteBuffer in, List<Connection> connections) throws IOException {
-        while (in.remaining() >= NLMSG_HEADER) {
+        while (in.remaining() >= Netlink.HEADER) {
             int start = in.position();
             int length = in.getInt(start);
             short type = in.getShort(start + 4);
-            if (length < NLMSG_HEADER || length > in.remaining()) {
+            if (length < Netlink.HEADER || length > in.remaining()) {
                 throw new IOException("malformed sock_diag message (length " + length + ")");
             }
-            if (type == NLMSG_DONE) {
+            if (type == Netlink.NLMSG_DONE) {
                 return true;
             }
-            if (type == NLMSG_ERROR) {
-                int errno = length >= NLMSG_HEADER + 4 ? -in.getInt(start + NLMSG_HEADER) : 0;
+            if (type == Netlink.NLMSG_ERROR) {
+                int errno = length >= Netlink.HEADER + 4 ? -in.getInt(start + Netlink.HEADER) : 0;
                 throw new IOException("sock_diag refused the dump (errno " + errno + ")");
             }
-            if (type == SOCK_DIAG_BY_FAMILY && length >= NLMSG_HEADER + DIAG_MSG) {
-                Connection connection = connection(in, start + NLMSG_HEADER, start + length);
+            if (type == SOCK_DIAG_BY_FAMILY && length >= Netlink.HEADER + DIAG_MSG) {
+                Connection connection = connection(in, start + Netlink.HEADER, start + length);
                 if (connection != null) {
                     connections.add(connection);
                 }
