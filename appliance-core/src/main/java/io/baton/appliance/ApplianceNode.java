@@ -1,6 +1,8 @@
 package io.baton.appliance;
 
+import io.baton.appliance.admin.AdminAccess;
 import io.baton.appliance.admin.AdminServer;
+import io.baton.appliance.admin.AdminTokens;
 import io.baton.appliance.admin.StatusReport;
 import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
@@ -76,7 +78,7 @@ public final class ApplianceNode implements AutoCloseable {
     private volatile StoredConfig applied;
 
     private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress,
-                          IpCommand addresses) throws NodeStartException {
+                          AdminAccess access, IpCommand addresses) throws NodeStartException {
         this.nodeId = nodeId;
         this.store = store;
         this.applied = applied;
@@ -153,7 +155,7 @@ public final class ApplianceNode implements AutoCloseable {
                 this::takeVerdicts, Clock.systemUTC());
         ha.cluster().startDelivering(); // every part has subscribed: what came since the join reaches them now
         try {
-            this.admin = AdminServer.start(adminAddress, this);
+            this.admin = AdminServer.start(adminAddress, this, access);
         } catch (NodeStartException e) {
             replication.close();
             history.close();
@@ -192,6 +194,26 @@ public final class ApplianceNode implements AutoCloseable {
         }
     }
 
+    /** Who may use the admin API: refuses to start one that others can reach without tokens. */
+    private static AdminAccess adminAccess(NodeOptions options, HostPort adminAddress) throws NodeStartException {
+        AdminTokens tokens = null;
+        if (options.adminTokens() != null) {
+            try {
+                tokens = AdminTokens.load(options.adminTokens());
+            } catch (java.io.IOException e) {
+                throw new NodeStartException("--admin-tokens: " + e.getMessage(), e);
+            }
+        }
+        String refused = AdminAccess.requireTokens(adminAddress.host(), tokens != null);
+        if (refused != null) {
+            throw new NodeStartException(refused);
+        }
+        if (tokens != null) {
+            LOG.info("admin API on {}: admits tokens {} only", adminAddress, tokens.names());
+        }
+        return new AdminAccess(tokens, java.util.Set.copyOf(options.adminHosts()));
+    }
+
     private static ApplianceNode startNode(NodeOptions options) throws NodeStartException {
         ConfigStore store;
         try {
@@ -204,7 +226,8 @@ public final class ApplianceNode implements AutoCloseable {
             StoredConfig applied = settleConfig(options, store, addresses);
             NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow();
             HostPort adminAddress = options.adminOverride() != null ? options.adminOverride() : self.adminAddress();
-            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, addresses);
+            AdminAccess access = adminAccess(options, adminAddress);
+            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, access, addresses);
             LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on http://{}",
                     options.nodeId(), applied.config().cluster().name(), applied.revision(), applied.checksum(),
                     node.adminAddress());

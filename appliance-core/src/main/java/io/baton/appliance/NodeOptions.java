@@ -3,6 +3,7 @@ package io.baton.appliance;
 import io.baton.config.HostPort;
 
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * How to start one node.
@@ -11,6 +12,18 @@ import java.nio.file.Path;
  * @param nodeId        this node's id in {@code cluster.nodes}
  * @param stateDir      where the config store keeps its revisions
  * @param adminOverride listen here instead of the node's configured admin address; null to use it
+ * @param adminTokens   the admin API's token file (required unless the API is on loopback); null for none
+ * @param adminHosts    names besides IP addresses and localhost by which clients may reach the admin API
  */
-public record NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride) {
+public record NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride, Path adminTokens,
+                          List<String> adminHosts) {
+
+    public NodeOptions {
+        adminHosts = List.copyOf(adminHosts);
+    }
+
+    /** A node whose admin API needs no token (it must then listen on loopback). */
+    public NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride) {
+        this(configFile, nodeId, stateDir, adminOverride, null, List.of());
+    }
 }

@@ -22,13 +22,55 @@ public final class AdminClient {
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
     private final HostPort address;
+    private final String token;
     private final HttpClient http = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(3))
             .build();
 
     public AdminClient(HostPort address) {
+        this(address, null);
+    }
+
+    /** @param token the admin API token sent as {@code Authorization: Bearer}; null for none */
+    public AdminClient(HostPort address, String token) {
         this.address = address;
+        this.token = token;
+    }
+
+    /**
+     * The token to send: from {@code file} if given, else from the file {@code $BATON_TOKEN_FILE}
+     * names, else {@code $BATON_TOKEN}, else none. A file holds the secret alone or one token file
+     * line (NAME ROLE SECRET); a file that cannot be read is an {@link IllegalArgumentException} naming it.
+     */
+    static String token(java.nio.file.Path file, java.util.Map<String, String> environment) {
+        java.nio.file.Path from = file;
+        if (from == null && environment.get(AdminOption.TOKEN_FILE_ENV) != null
+                && !environment.get(AdminOption.TOKEN_FILE_ENV).isBlank()) {
+            from = java.nio.file.Path.of(environment.get(AdminOption.TOKEN_FILE_ENV));
+        }
+        if (from == null) {
+            String value = environment.get(AdminOption.TOKEN_ENV);
+            return value == null || value.isBlank() ? null : value.strip();
+        }
+        String text;
+        try {
+            if (java.nio.file.Files.size(from) > 64 * 1024) {
+                throw wrongTokenFile("token file " + from + " is larger than 64 KiB: not a token");
+            }
+            text = java.nio.file.Files.readString(from).strip();
+        } catch (IOException e) {
+            throw wrongTokenFile("cannot read the token file " + from + ": " + e.getMessage());
+        }
+        String[] fields = text.split("\\s+");
+        if (text.isEmpty() || (fields.length != 1 && fields.length != 3)) {
+            throw wrongTokenFile("token file " + from + " holds neither a secret nor one line of NAME ROLE SECRET");
+        }
+        return fields[fields.length - 1];
+    }
+
+    private static IllegalArgumentException wrongTokenFile(String message) {
+        return new IllegalArgumentException(message);
     }
 
     /** One answer: its status and its JSON body. */
@@ -67,7 +109,12 @@ public final class AdminClient {
     }
 
     private HttpRequest.Builder request(String path) {
-        return HttpRequest.newBuilder(URI.create("http://" + address + path)).timeout(Duration.ofSeconds(30));
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + address + path))
+                .timeout(Duration.ofSeconds(30));
+        if (token != null) {
+            builder.header("Authorization", "Bearer " + token);
+        }
+        return builder;
     }
 
     private Response send(HttpRequest request) throws NodeUnreachableException {

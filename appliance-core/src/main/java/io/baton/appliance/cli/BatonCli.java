@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "Baton: a clustered high-availability load balancer for hospital imaging.",
         subcommands = {NodeCommand.class, ConfigCommand.class, StatusCommand.class, ServerStateCommand.Drain.class,
                 ServerStateCommand.Halt.class, ServerStateCommand.Online.class, FailoverCommand.class,
-                CheckRealServerCommand.class, KeygenCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
+                CheckRealServerCommand.class, KeygenCommand.class, TokenCommand.class, DemoCommand.class, CommandLine.HelpCommand.class},
         footerHeading = "%nExit codes (all commands):%n",
         footer = {"  0   ok", "  1   refused or failed (invalid config, node cannot start, ...)",
                 "  2   the node's admin API could not be reached", " 64   wrong command line",

@@ -37,6 +37,17 @@ final class NodeCommand implements Callable<Integer> {
             description = "Serve the admin API here instead of the node's configured admin address.")
     HostPort admin;
 
+    @Option(names = "--admin-tokens", paramLabel = "FILE",
+            description = "The admin API's token file (lines of NAME ROLE SECRET, mode 0600; make a line with "
+                    + "`baton token NAME admin|read`). Required when the admin API listens on anything but loopback; "
+                    + "with it every request but GET /healthz needs Authorization: Bearer SECRET.")
+    Path adminTokens;
+
+    @Option(names = "--admin-host", paramLabel = "NAME",
+            description = "A name by which operators reach the admin API (besides IP addresses and localhost); "
+                    + "requests naming any other Host are refused (DNS rebinding). Repeat for several.")
+    java.util.List<String> adminHosts = new java.util.ArrayList<>();
+
     @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "INFO",
             description = "Log level: ERROR, WARN, INFO, DEBUG or TRACE (default: ${DEFAULT-VALUE}).")
     String logLevel;
@@ -48,7 +59,7 @@ final class NodeCommand implements Callable<Integer> {
         Path state = stateDir != null ? stateDir : Path.of("/var/lib/baton", nodeId);
         ApplianceNode node;
         try {
-            node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin));
+            node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin, adminTokens, adminHosts));
         } catch (NodeStartException e) {
             log.error("node {} cannot start: {}", nodeId, e.getMessage());
             return ExitCodes.FAILED;
