@@ -3,6 +3,7 @@ package io.baton.appliance;
 import io.baton.appliance.admin.AdminAccess;
 import io.baton.appliance.admin.AdminServer;
 import io.baton.appliance.admin.AdminTokens;
+import io.baton.health.CheckScripts;
 import io.baton.appliance.admin.StatusReport;
 import io.baton.appliance.ha.HaController;
 import io.baton.appliance.metrics.NodeMetrics;
@@ -75,10 +76,12 @@ public final class ApplianceNode implements AutoCloseable {
     private final KernelDataPlane kernel;
     private final NodeMetrics metrics;
     private final AdminServer admin;
+    /** The programs this node's external checks may run (its own directory, not the config's). */
+    private final CheckScripts scripts;
     private volatile StoredConfig applied;
 
     private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress,
-                          AdminAccess access, IpCommand addresses) throws NodeStartException {
+                          AdminAccess access, IpCommand addresses, CheckScripts scripts) throws NodeStartException {
         this.nodeId = nodeId;
         this.store = store;
         this.applied = applied;
@@ -87,10 +90,11 @@ public final class ApplianceNode implements AutoCloseable {
         this.addresses = addresses;
         this.arp = new RawSocketArp(addresses);
         this.kernel = new KernelDataPlane(new LinuxKernelHost(addresses, arp));
+        this.scripts = scripts;
         this.health = new HealthMonitor((service, server, state, result) -> {
             l7.setHealth(service, server, engineHealth(state));
             kernel.setHealth(service, server, engineHealth(state));
-        });
+        }, scripts);
         this.metrics = new NodeMetrics(l7, this::wireStats, persistence);
         this.serverStates = ServerStates.load(nodeId, store.directory(), new ServerStates.Host() {
             @Override
@@ -136,7 +140,7 @@ public final class ApplianceNode implements AutoCloseable {
         this.history = ConfigHistory.create(ha.cluster(), store, new ConfigHistory.Host() {
             @Override
             public List<ConfigError> check(BatonConfig config) {
-                return NodePrerequisites.check(config, nodeId, addresses);
+                return NodePrerequisites.check(config, nodeId, addresses, scripts);
             }
 
             @Override
@@ -227,7 +231,8 @@ public final class ApplianceNode implements AutoCloseable {
             NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow();
             HostPort adminAddress = options.adminOverride() != null ? options.adminOverride() : self.adminAddress();
             AdminAccess access = adminAccess(options, adminAddress);
-            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, access, addresses);
+            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, access, addresses,
+                    new CheckScripts(options.checksDir()));
             LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on http://{}",
                     options.nodeId(), applied.config().cluster().name(), applied.revision(), applied.checksum(),
                     node.adminAddress());
@@ -265,7 +270,8 @@ public final class ApplianceNode implements AutoCloseable {
                         + " To apply the file: baton config apply {}", options.configFile(), current.revision(),
                         options.configFile());
             }
-            List<ConfigError> problems = NodePrerequisites.check(current.config(), options.nodeId(), addresses);
+            List<ConfigError> problems = NodePrerequisites.check(current.config(), options.nodeId(), addresses,
+                    new CheckScripts(options.checksDir()));
             if (!problems.isEmpty()) {
                 throw new NodeStartException("the applied config revision " + current.revision() + " in "
                         + store.directory() + " cannot run on this node: " + describe(problems)
@@ -279,7 +285,8 @@ public final class ApplianceNode implements AutoCloseable {
         if (fromFile == null) {
             throw new NodeStartException("the config store " + store.directory() + " is empty: give --config FILE");
         }
-        List<ConfigError> problems = NodePrerequisites.check(fromFile, options.nodeId(), addresses);
+        List<ConfigError> problems = NodePrerequisites.check(fromFile, options.nodeId(), addresses,
+                new CheckScripts(options.checksDir()));
         if (!problems.isEmpty()) {
             // nothing is stored: once the operator fixes this, the same command starts the node
             throw new NodeStartException(options.configFile() + " cannot run on this node: " + describe(problems)
@@ -313,7 +320,7 @@ public final class ApplianceNode implements AutoCloseable {
      */
     public ConfigHistory.Outcome apply(BatonConfig config, String source) throws InvalidConfigException,
             ConfigHistory.Failed, InterruptedException {
-        List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses);
+        List<ConfigError> problems = NodePrerequisites.check(config, nodeId, addresses, scripts);
         if (!problems.isEmpty()) {
             throw new InvalidConfigException(problems);
         }

@@ -1,6 +1,7 @@
 package io.baton.appliance;
 
 import io.baton.config.HostPort;
+import io.baton.health.CheckScripts;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -14,16 +15,24 @@ import java.util.List;
  * @param adminOverride listen here instead of the node's configured admin address; null to use it
  * @param adminTokens   the admin API's token file (required unless the API is on loopback); null for none
  * @param adminHosts    names besides IP addresses and localhost by which clients may reach the admin API
+ * @param checksDir     the only directory whose programs external checks may run
  */
 public record NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride, Path adminTokens,
-                          List<String> adminHosts) {
+                          List<String> adminHosts, Path checksDir) {
 
     public NodeOptions {
         adminHosts = List.copyOf(adminHosts);
+        checksDir = checksDir == null ? CheckScripts.DEFAULT_DIRECTORY : checksDir;
     }
 
-    /** A node whose admin API needs no token (it must then listen on loopback). */
+    /** A node whose admin API needs no token (it must then listen on loopback), with the default check directory. */
     public NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride) {
-        this(configFile, nodeId, stateDir, adminOverride, null, List.of());
+        this(configFile, nodeId, stateDir, adminOverride, null, List.of(), null);
+    }
+
+    /** With the default check directory. */
+    public NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride, Path adminTokens,
+                       List<String> adminHosts) {
+        this(configFile, nodeId, stateDir, adminOverride, adminTokens, adminHosts, null);
     }
 }

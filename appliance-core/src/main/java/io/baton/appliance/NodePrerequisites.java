@@ -4,22 +4,20 @@ import io.baton.cluster.ClusterException;
 import io.baton.host.AddressManager;
 import io.baton.cluster.wire.ClusterKeys;
 import io.baton.config.BatonConfig;
-import io.baton.config.CheckType;
 import io.baton.config.ConfigError;
 import io.baton.config.NodeConfig;
-import io.baton.config.VirtualService;
+import io.baton.health.CheckScripts;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * What this node needs from its own host to run a config: to be listed in it, the cluster key
- * file it names, the VIP interfaces, the external check programs. Checked before a config is
+ * file it names, the VIP interfaces, the external check programs (in its trusted directory). Checked before a config is
  * stored (at first start, on apply, on replication), so that a config this node cannot run is
  * refused with the field to fix instead of being stored and failing afterwards.
  */
@@ -30,7 +28,7 @@ final class NodePrerequisites {
     private NodePrerequisites() {
     }
 
-    static List<ConfigError> check(BatonConfig config, String nodeId, AddressManager addresses) {
+    static List<ConfigError> check(BatonConfig config, String nodeId, AddressManager addresses, CheckScripts scripts) {
         List<ConfigError> errors = new ArrayList<>();
         if (config.cluster().node(nodeId).isEmpty()) {
             errors.add(new ConfigError("cluster.nodes", "this node \"" + nodeId + "\" is not listed (listed: "
@@ -46,18 +44,7 @@ final class NodePrerequisites {
             }
         }
         errors.addAll(missingInterfaces(config, nodeId, addresses));
-        for (int i = 0; i < config.services().size(); i++) {
-            VirtualService service = config.services().get(i);
-            if (service.check() != null && service.check().type() == CheckType.EXTERNAL
-                    && service.check().script() != null) {
-                Path script = Path.of(service.check().script());
-                if (!Files.isRegularFile(script) || !Files.isExecutable(script)) {
-                    errors.add(new ConfigError("services[" + i + "].check.script", "\"" + script + "\" is "
-                            + (Files.exists(script) ? "not an executable file" : "not there") + " on node "
-                            + nodeId));
-                }
-            }
-        }
+        errors.addAll(scripts.check(config, "on node " + nodeId));
         return errors;
     }
 

@@ -60,12 +60,20 @@ public final class HealthMonitor implements AutoCloseable {
     }
 
     private final Listener listener;
+    private final CheckScripts scripts;
     private final ScheduledExecutorService timer;
     private final ThreadPoolExecutor workers;
     private final Map<Key, Probe> probes = new ConcurrentHashMap<>();
 
+    /** A monitor whose external checks run programs of {@link CheckScripts#DEFAULT_DIRECTORY} only. */
     public HealthMonitor(Listener listener) {
+        this(listener, new CheckScripts(CheckScripts.DEFAULT_DIRECTORY));
+    }
+
+    /** @param scripts the programs an {@code external} check may run */
+    public HealthMonitor(Listener listener, CheckScripts scripts) {
         this.listener = listener;
+        this.scripts = scripts;
         AtomicInteger threads = new AtomicInteger();
         this.timer = Executors.newSingleThreadScheduledExecutor(runnable -> daemon(runnable, "baton-health-timer"));
         this.workers = new ThreadPoolExecutor(MIN_WORKERS, MIN_WORKERS, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(),
@@ -142,7 +150,7 @@ public final class HealthMonitor implements AutoCloseable {
 
         Probe(CheckTarget target) {
             this.target = target;
-            this.checker = Checker.of(target.check().type());
+            this.checker = Checker.of(target.check().type(), scripts);
             this.riseFall = new RiseFall(target.check().rise(), target.check().fall());
         }
 

@@ -113,8 +113,8 @@ class CheckersTest {
                 [ "$4" = "%d" ]
                 """.formatted(4242));
 
-        CheckResult up = run("{ type: external, script: '" + script + "' }", 4242);
-        CheckResult down = run("{ type: external, script: '" + script + "' }", 4243);
+        CheckResult up = runHere("{ type: external, script: '" + script + "' }", 4242);
+        CheckResult down = runHere("{ type: external, script: '" + script + "' }", 4243);
 
         assertThat(up.up()).as(up.reason()).isTrue();
         assertThat(up.reason()).isEqualTo("script exit 0: vip=127.0.0.100 vport=80 rip=127.0.0.1 rport=4242"
@@ -132,7 +132,7 @@ class CheckersTest {
                 wait
                 """.formatted(marker));
 
-        CheckResult result = run("{ type: external, script: '" + script + "', timeout: 500ms }", 1);
+        CheckResult result = runHere("{ type: external, script: '" + script + "', timeout: 500ms }", 1);
 
         assertThat(result.up()).isFalse();
         assertThat(result.reason()).endsWith("killed after 500 ms");
@@ -149,8 +149,8 @@ class CheckersTest {
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
         long allocated = threads.getCurrentThreadAllocatedBytes();
 
-        CheckResult flooded = run("{ type: external, script: '" + flood + "', timeout: 20s }", 1);
-        CheckResult spammed = run("{ type: external, script: '" + endless + "', timeout: 500ms }", 1);
+        CheckResult flooded = runHere("{ type: external, script: '" + flood + "', timeout: 20s }", 1);
+        CheckResult spammed = runHere("{ type: external, script: '" + endless + "', timeout: 500ms }", 1);
 
         assertThat(flooded.reason()).startsWith("script exit 3: xxxx").endsWith("...");
         assertThat(spammed.reason()).isEqualTo("script " + endless + " killed after 500 ms");
@@ -174,6 +174,15 @@ class CheckersTest {
 
     /** Runs one check of the given type against 127.0.0.1:port, the way the monitor does. */
     static CheckResult run(String check, int port) throws Exception {
+        return run(check, port, new CheckScripts(CheckScripts.DEFAULT_DIRECTORY));
+    }
+
+    /** An external check, whose scripts this test keeps in its own directory. */
+    private CheckResult runHere(String check, int port) throws Exception {
+        return run(check, port, new CheckScripts(dir));
+    }
+
+    static CheckResult run(String check, int port, CheckScripts scripts) throws Exception {
         HealthCheck settings = ConfigParser.parse("""
                 cluster: { name: t, nodes: [{ id: n, address: 127.0.0.1:7800 }] }
                 vips: [{ name: v, address: 127.0.0.100/32, interface: lo }]
@@ -181,6 +190,6 @@ class CheckersTest {
                   - { name: s, vip: v, ports: [80], mode: l7-snat, check: %s, servers: [{ name: r, address: 127.0.0.1:%d }] }
                 """.formatted(check, port), ConfigParser.Format.YAML).services().get(0).check();
         CheckTarget target = new CheckTarget("s", "r", "127.0.0.100", 80, "127.0.0.1", port, settings);
-        return Checks.run(Checker.of(settings.type()), target);
+        return Checks.run(Checker.of(settings.type(), scripts), target);
     }
 }

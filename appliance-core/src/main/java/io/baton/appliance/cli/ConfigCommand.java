@@ -5,6 +5,7 @@ import io.baton.appliance.admin.AdminApi;
 import io.baton.cluster.ClusterException;
 import io.baton.cluster.wire.ClusterKeys;
 import io.baton.config.BatonConfig;
+import io.baton.config.ConfigError;
 import io.baton.config.ConfigParser;
 import io.baton.config.ConfigStore;
 import io.baton.config.InvalidConfigException;
@@ -12,6 +13,7 @@ import io.baton.config.MalformedConfigException;
 import io.baton.config.RevisionInfo;
 import io.baton.config.StoreException;
 import io.baton.config.StoredConfig;
+import io.baton.health.CheckScripts;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -22,6 +24,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "config", mixinStandardHelpOptions = true,
@@ -33,7 +36,8 @@ final class ConfigCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             header = "Validate a config file without applying it.",
             description = "Validate a config file (YAML, or JSON for *.json) without applying it. Every error is "
-                    + "printed with its path and reason. A cluster.key-file present on this host is checked too.",
+                    + "printed with its path and reason. A cluster.key-file present on this host is checked too, and"
+                    + " every external check's script against the trusted directory (--checks-dir).",
             exitCodeListHeading = "%nExit codes:%n",
             exitCodeList = {"0:the file is valid", "1:the file has errors (all are printed)"})
     static final class Check implements Callable<Integer> {
@@ -41,10 +45,21 @@ final class ConfigCommand {
         @Parameters(paramLabel = "FILE", description = "The config file to check.")
         Path file;
 
+        @Option(names = "--checks-dir", paramLabel = "DIR", defaultValue = "/etc/baton/checks",
+                description = "The trusted directory of external check scripts on this host, as the node is given it"
+                        + " (default: ${DEFAULT-VALUE}); every script must be in it.")
+        Path checksDir;
+
         @Override
         public Integer call() {
             try {
                 BatonConfig config = ConfigParser.parseFile(file);
+                List<ConfigError> scripts = new CheckScripts(checksDir).check(config, "on this host");
+                if (!scripts.isEmpty()) {
+                    System.err.println(file + ": " + scripts.size() + " error(s)");
+                    scripts.forEach(error -> System.err.println("  " + error));
+                    return ExitCodes.FAILED;
+                }
                 String keyFile = config.cluster().keyFile();
                 if (keyFile != null && Files.exists(Path.of(keyFile))) {
                     try {

@@ -48,6 +48,12 @@ final class NodeCommand implements Callable<Integer> {
                     + "requests naming any other Host are refused (DNS rebinding). Repeat for several.")
     java.util.List<String> adminHosts = new java.util.ArrayList<>();
 
+    @Option(names = "--checks-dir", paramLabel = "DIR",
+            description = "The only directory whose programs external health checks may run (a check's script is a "
+                    + "name or path inside it; symbolic links out of it are refused). Default: ${DEFAULT-VALUE}.",
+            defaultValue = "/etc/baton/checks")
+    Path checksDir;
+
     @Option(names = "--log-level", paramLabel = "LEVEL", defaultValue = "INFO",
             description = "Log level: ERROR, WARN, INFO, DEBUG or TRACE (default: ${DEFAULT-VALUE}).")
     String logLevel;
@@ -59,7 +65,8 @@ final class NodeCommand implements Callable<Integer> {
         Path state = stateDir != null ? stateDir : Path.of("/var/lib/baton", nodeId);
         ApplianceNode node;
         try {
-            node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin, adminTokens, adminHosts));
+            node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin, adminTokens, adminHosts,
+                    checksDir));
         } catch (NodeStartException e) {
             log.error("node {} cannot start: {}", nodeId, e.getMessage());
             return ExitCodes.FAILED;

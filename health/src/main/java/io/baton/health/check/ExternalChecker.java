@@ -1,6 +1,7 @@
 package io.baton.health.check;
 
 import io.baton.health.CheckResult;
+import io.baton.health.CheckScripts;
 import io.baton.health.CheckTarget;
 import io.baton.host.HostCommand;
 
@@ -10,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * {@code external}: runs the operator's script with the Loadbalancer.org arguments ($1 VIP, $2 VIP
+ * {@code external}: runs the operator's script, from the node's trusted directory only ({@link CheckScripts}), with the Loadbalancer.org arguments ($1 VIP, $2 VIP
  * port, $3 real server IP, $4 real server port), also given as environment variables. Exit 0 is
  * up. The host's process runner runs it: at the timeout (or when the health monitor's watchdog
  * interrupts the check) the script is killed together with its children, and of its output only
@@ -22,10 +23,22 @@ final class ExternalChecker implements Checker {
     private static final int MAX_OUTPUT_SHOWN = 200;
     static final int MAX_OUTPUT_READ = 64 * 1024;
 
+    private final CheckScripts scripts;
+
+    ExternalChecker(CheckScripts scripts) {
+        this.scripts = scripts;
+    }
+
     @Override
     public CheckResult check(CheckTarget target, Deadline deadline) throws Exception {
         String script = target.check().script();
-        List<String> command = List.of(script, target.vipAddress(), String.valueOf(target.vipPort()),
+        CheckScripts.Resolved program;
+        try {
+            program = scripts.resolve(script);
+        } catch (IOException refused) {
+            return CheckResult.down("script " + script + " not run: it " + refused.getMessage());
+        }
+        List<String> command = List.of(program.path().toString(), target.vipAddress(), String.valueOf(target.vipPort()),
                 target.host(), String.valueOf(target.port()));
         Map<String, String> environment = Map.of(
                 "VIP", target.vipAddress(),
