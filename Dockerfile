@@ -13,7 +13,7 @@ RUN mvn -B -q -DskipTests package
 
 FROM eclipse-temurin:17-jre
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends iproute2 iputils-ping curl \
+    && apt-get install -y --no-install-recommends iproute2 nftables iputils-ping curl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/appliance-core/target/baton.jar /opt/baton/baton.jar
 COPY packaging/jvm.options /opt/baton/jvm.options

@@ -95,6 +95,11 @@ public final class BatonProcess implements AutoCloseable {
         process.destroy();
     }
 
+    /** The process's id: the JVM's, when the command execs it (ip netns exec, setpriv, env do). */
+    public long pid() {
+        return process.pid();
+    }
+
     public boolean isAlive() {
         return process.isAlive();
     }

@@ -27,10 +27,33 @@ final class NamespaceNodes {
         if (binDir != null) {
             command.addAll(List.of("env", "PATH=" + binDir + ":" + System.getenv("PATH")));
         }
+        return launch(command, id, work, work);
+    }
+
+    /** The capabilities that packaging/baton.service gives the node, and no other. */
+    static final String CAPABILITIES = "-all,+net_admin,+net_raw,+net_bind_service";
+
+    /**
+     * Starts node {@code id} the way packaging/baton.service runs it: as an unprivileged user
+     * ({@code uid}), with only CAP_NET_ADMIN, CAP_NET_RAW and CAP_NET_BIND_SERVICE (ambient, so
+     * that the host tools it runs have them too), a bounding set of those three and no_new_privs.
+     * Its state directory is {@code stateDir}/{@code id}; the files it reads must be readable by {@code uid}.
+     */
+    static BatonProcess startUnprivileged(String namespace, String id, Path work, Path stateDir, int uid)
+            throws IOException {
+        List<String> command = new java.util.ArrayList<>(List.of("ip", "netns", "exec", namespace,
+                "setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--inh-caps=" + CAPABILITIES,
+                "--ambient-caps=" + CAPABILITIES, "--bounding-set=" + CAPABILITIES, "--no-new-privs"));
+        return launch(command, id, work, stateDir);
+    }
+
+    /** {@code prefix}, then the node with the production JVM options. */
+    private static BatonProcess launch(List<String> prefix, String id, Path work, Path stateDir) throws IOException {
+        List<String> command = new java.util.ArrayList<>(prefix);
         command.addAll(List.of("java",
                 "@" + BatonProcess.repository().resolve("packaging/jvm.options"), "-jar", BatonProcess.jar().toString(),
                 "node", "--config", work.resolve("baton.yaml").toString(), "--node", id, "--state-dir",
-                work.resolve(id).toString()));
+                stateDir.resolve(id).toString()));
         return BatonProcess.launch(command, work);
     }
 

@@ -123,6 +123,20 @@ class CheckersTest {
     }
 
     @Test
+    void aScriptRunsWithoutAnyOfTheNodesCapabilitiesAndCannotGainAny() throws Exception {
+        Path script = script("privilege.sh", """
+                #!/bin/sh
+                grep -E '^(CapPrm|CapEff|CapAmb|CapBnd|NoNewPrivs)' /proc/self/status | tr -s '\\t\\n' '  '
+                """);
+
+        CheckResult result = runHere("{ type: external, script: '" + script + "' }", 1);
+
+        assertThat(result.reason()).as("what the script holds (the test runs as root, as CI does)")
+                .contains("CapPrm: 0000000000000000").contains("CapEff: 0000000000000000")
+                .contains("CapAmb: 0000000000000000").contains("NoNewPrivs: 1");
+    }
+
+    @Test
     void aHangingScriptIsKilledWithItsChildrenAtTheTimeout() throws Exception {
         Path marker = dir.resolve("child.pid");
         Path script = script("hang.sh", """
