@@ -10,6 +10,7 @@ import io.baton.appliance.metrics.NodeMetrics;
 import io.baton.appliance.replication.StateReplication;
 import io.baton.cluster.wire.ClusterMessage;
 import io.baton.cluster.ClusterException;
+import io.baton.cluster.history.AuditTrail;
 import io.baton.cluster.history.ConfigHistory;
 import io.baton.cluster.history.ServerStates;
 import io.baton.host.IpCommand;
@@ -71,6 +72,7 @@ public final class ApplianceNode implements AutoCloseable {
     private volatile ConfigHistory history;
     /** The operators' drain / halt / online states: runtime state, over every config revision. */
     private final ServerStates serverStates;
+    private final AuditTrail audit;
     private final IpCommand addresses;
     private final RawSocketArp arp;
     private final KernelDataPlane kernel;
@@ -96,6 +98,7 @@ public final class ApplianceNode implements AutoCloseable {
             kernel.setHealth(service, server, engineHealth(state));
         }, scripts);
         this.metrics = new NodeMetrics(l7, this::wireStats, persistence);
+        this.audit = AuditTrail.load(nodeId, store.directory());
         this.serverStates = ServerStates.load(nodeId, store.directory(), new ServerStates.Host() {
             @Override
             public String unknown(String service, String server) {
@@ -155,6 +158,7 @@ public final class ApplianceNode implements AutoCloseable {
         });
         history.start();
         serverStates.follow(ha.cluster(), history::sequencer);
+        audit.follow(ha.cluster());
         this.replication = new StateReplication(persistence, ha.cluster(), ha::holding, this::verdicts,
                 this::takeVerdicts, Clock.systemUTC());
         ha.cluster().startDelivering(); // every part has subscribed: what came since the join reaches them now
@@ -162,6 +166,7 @@ public final class ApplianceNode implements AutoCloseable {
             this.admin = AdminServer.start(adminAddress, this, access);
         } catch (NodeStartException e) {
             replication.close();
+            audit.close();
             history.close();
             ha.close();
             kernel.close();
@@ -349,6 +354,20 @@ public final class ApplianceNode implements AutoCloseable {
             return history.rollback(revision, "rollback to " + revision);
         } catch (ConfigHistory.Refused e) {
             throw new InvalidConfigException(e.errors());
+        }
+    }
+
+    /** Who changed what, from where and why: every change operators made, through any node. */
+    public AuditTrail audit() {
+        return audit;
+    }
+
+    /** A revision this node keeps, if it does. */
+    public java.util.Optional<BatonConfig> keptConfig(long revision) {
+        try {
+            return java.util.Optional.of(store.revision(revision).config());
+        } catch (StoreException e) {
+            return java.util.Optional.empty();
         }
     }
 
@@ -585,6 +604,7 @@ public final class ApplianceNode implements AutoCloseable {
         }
         replication.close();
         serverStates.close();
+        audit.close();
         history.close();
         ha.close();
         kernel.close();

@@ -302,7 +302,7 @@ class AdminApiTest {
         admin = node.adminAddress();
         JsonNode status = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body());
         assertThat(status.at("/services/0/servers/0/state").asText()).isEqualTo("drain");
-        assertThat(status.at("/services/0/servers/0/stateSetBy").asText()).startsWith("admin-api on lb1 at ");
+        assertThat(status.at("/services/0/servers/0/stateSetBy").asText()).startsWith("admin-api by local on lb1 at ");
 
         // the config file says online (by default): applying a change to it keeps the drain, and says so
         String changed = Files.readString(example).replace("priority: 200", "priority: 250");

@@ -257,18 +257,6 @@ class AdminPerimeterTest {
 
     /** Runs the CLI; "EXIT:" followed by what it printed on stdout and stderr. */
     private static String cli(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream printed = new ByteArrayOutputStream();
-        PrintStream capture = new PrintStream(printed, true, StandardCharsets.UTF_8);
-        System.setOut(capture);
-        System.setErr(capture);
-        try {
-            int code = BatonCli.run(args);
-            return code + ":" + printed.toString(StandardCharsets.UTF_8);
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
+        return TestCli.run(args);
     }
 }

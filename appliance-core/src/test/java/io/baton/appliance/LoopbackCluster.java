@@ -24,15 +24,23 @@ final class LoopbackCluster implements AutoCloseable {
     private final String template;
     private final ApplianceNode[] nodes;
     private final TestBackend backend;
+    /** The admin APIs' token file; null: loopback without tokens. */
+    private final Path tokens;
 
-    private LoopbackCluster(Path work, String template, int size, TestBackend backend) {
+    private LoopbackCluster(Path work, String template, int size, TestBackend backend, Path tokens) {
         this.work = work;
         this.template = template;
         this.nodes = new ApplianceNode[size];
         this.backend = backend;
+        this.tokens = tokens;
     }
 
     static LoopbackCluster start(Path work, int size) throws Exception {
+        return start(work, size, null);
+    }
+
+    /** Like {@link #start(Path, int)}, every node's admin API admitting only the holders of {@code tokens}. */
+    static LoopbackCluster start(Path work, int size, Path tokens) throws Exception {
         TestBackend backend = new TestBackend("rs1");
         Path key = work.resolve("cluster.key");
         ClusterKeys.generate(key);
@@ -59,7 +67,7 @@ final class LoopbackCluster implements AutoCloseable {
                     servers:
                       - { name: rs1, address: 127.0.0.1:%d, weight: WEIGHT }
                 """.formatted(port, key, nodes, port, backend.port());
-        LoopbackCluster cluster = new LoopbackCluster(work, template, size, backend);
+        LoopbackCluster cluster = new LoopbackCluster(work, template, size, backend, tokens);
         Path file = cluster.file(1);
         // one after the other: a pair's first node holds the VIPs alone, one node of three waits for a second
         for (int i = 0; i < size; i++) {
@@ -123,8 +131,9 @@ final class LoopbackCluster implements AutoCloseable {
     }
 
     private ApplianceNode startNode(int number, Path file) throws Exception {
-        return ApplianceNode.start(new NodeOptions(file, "n" + number, stateDir(number),
-                new HostPort("127.0.0.1", 0)));
+        return ApplianceNode.start(tokens == null
+                ? new NodeOptions(file, "n" + number, stateDir(number), new HostPort("127.0.0.1", 0))
+                : new NodeOptions(file, "n" + number, stateDir(number), new HostPort("127.0.0.1", 0), tokens, List.of()));
     }
 
     @Override

@@ -7,9 +7,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.baton.appliance.ApplianceNode;
 import io.baton.appliance.metrics.NodeMetrics;
+import io.baton.cluster.history.AuditTrail;
 import io.baton.cluster.history.ConfigHistory;
 import io.baton.cluster.history.ServerStates;
 import io.baton.config.BatonConfig;
+import io.baton.config.ConfigDiff;
 import io.baton.config.ConfigError;
 import io.baton.config.ConfigName;
 import io.baton.config.ConfigParser;
@@ -46,6 +48,10 @@ public final class AdminApi {
     public static final String HEALTHZ = "/healthz";
     public static final String METRICS = "/metrics";
     public static final String FAILOVER = "/api/v1/cluster/failover";
+    /** Who changed what, from where and why ({@code baton config history}). */
+    public static final String AUDIT = "/api/v1/audit";
+    /** The request header that carries the operator's reason for a change ({@code --reason}). */
+    public static final String REASON_HEADER = "X-Baton-Reason";
     /** {@code /api/v1/services/SERVICE/servers/SERVER/state}. */
     private static final Pattern SERVER_STATE = Pattern.compile("/api/v1/services/([^/]+)/servers/([^/]+)/state");
 
@@ -63,35 +69,42 @@ public final class AdminApi {
         this.node = node;
     }
 
+    /** A request made on this host without tokens (tests; the caller is {@code local}). */
     public ApiResponse handle(String method, String path, String contentType, byte[] body) {
+        return handle(method, path, contentType, body, new AuditTrail.Caller("local", "", ""));
+    }
+
+    /** A request from {@code caller}, whose changes the audit trail records with its name, address and reason. */
+    public ApiResponse handle(String method, String path, String contentType, byte[] body, AuditTrail.Caller caller) {
         try {
-            return route(method, path, contentType, body);
+            return route(method, path, contentType, body, caller);
         } catch (RuntimeException e) {
             LOG.error("admin API {} {} failed", method, path, e);
             return error(500, "internal error while handling " + method + " " + path + "; see the node's log");
         }
     }
 
-    private ApiResponse route(String method, String path, String contentType, byte[] body) {
+    private ApiResponse route(String method, String path, String contentType, byte[] body, AuditTrail.Caller caller) {
         return switch (path) {
             case HEALTHZ -> method.equals("GET") ? healthz() : notAllowed(method, path, "GET");
             case STATUS -> method.equals("GET") ? json(200, node.status()) : notAllowed(method, path, "GET");
             case CONFIG -> switch (method) {
                 case "GET" -> json(200, configBody(node.applied()));
-                case "PUT" -> putConfig(contentType, body);
+                case "PUT" -> putConfig(contentType, body, caller);
                 default -> notAllowed(method, path, "GET, PUT");
             };
             case CONFIG_REVISIONS -> method.equals("GET") ? revisions() : notAllowed(method, path, "GET");
-            case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body) : notAllowed(method, path, "POST");
-            case CONFIG_RESOLVE -> method.equals("POST") ? resolve(body) : notAllowed(method, path, "POST");
+            case CONFIG_ROLLBACK -> method.equals("POST") ? rollback(body, caller) : notAllowed(method, path, "POST");
+            case CONFIG_RESOLVE -> method.equals("POST") ? resolve(body, caller) : notAllowed(method, path, "POST");
             case METRICS -> method.equals("GET") ? metrics() : notAllowed(method, path, "GET");
-            case FAILOVER -> method.equals("POST") ? failover() : notAllowed(method, path, "POST");
+            case FAILOVER -> method.equals("POST") ? failover(caller) : notAllowed(method, path, "POST");
+            case AUDIT -> method.equals("GET") ? audit() : notAllowed(method, path, "GET");
             default -> {
                 Matcher serverState = SERVER_STATE.matcher(path);
                 if (!serverState.matches()) {
                     yield error(404, "no such path: " + path + " (see the README's admin API section)");
                 }
-                yield method.equals("PUT") ? serverState(serverState.group(1), serverState.group(2), body)
+                yield method.equals("PUT") ? serverState(serverState.group(1), serverState.group(2), body, caller)
                         : notAllowed(method, path, "PUT");
             }
         };
@@ -106,7 +119,7 @@ public final class AdminApi {
         return json(200, body);
     }
 
-    private ApiResponse putConfig(String contentType, byte[] body) {
+    private ApiResponse putConfig(String contentType, byte[] body, AuditTrail.Caller caller) {
         String text;
         try {
             text = utf8(body);
@@ -135,7 +148,11 @@ public final class AdminApi {
         }
         try {
             List<String> stateNotes = node.serverStateNotes(config);
+            BatonConfig before = node.applied().config();
             ConfigHistory.Outcome outcome = node.apply(config, "admin-api");
+            if (outcome.changed()) {
+                node.audit().record("apply", outcome.revision(), caller, ConfigDiff.summary(before, config));
+            }
             ObjectNode answer = outcomeBody(outcome);
             ArrayNode warnings = (ArrayNode) answer.get("warnings");
             stateNotes.forEach(warnings::add);
@@ -180,7 +197,7 @@ public final class AdminApi {
         return answer;
     }
 
-    private ApiResponse resolve(byte[] body) {
+    private ApiResponse resolve(byte[] body, AuditTrail.Caller caller) {
         JsonNode request;
         try {
             request = MAPPER.readTree(body);
@@ -190,10 +207,16 @@ public final class AdminApi {
         String take = request == null ? null : request.path("take").asText(null);
         try {
             if ("cluster".equals(take)) {
-                return json(200, MAPPER.createObjectNode().put("resolved", node.history().takeCluster()));
+                String resolved = node.history().takeCluster();
+                node.audit().record("resolve", node.applied().revision(), caller,
+                        "took the cluster's history: " + resolved);
+                return json(200, MAPPER.createObjectNode().put("resolved", resolved));
             }
             if ("local".equals(take)) {
-                ObjectNode answer = outcomeBody(node.history().pushLocal());
+                ConfigHistory.Outcome outcome = node.history().pushLocal();
+                node.audit().record("resolve", outcome.revision(), caller,
+                        "pushed " + node.nodeId() + "'s config as the cluster's revision " + outcome.revision());
+                ObjectNode answer = outcomeBody(outcome);
                 answer.put("resolved", "this node's config is now the cluster's revision " + answer.get("revision")
                         + ", and this node takes the cluster's history");
                 return json(200, answer);
@@ -210,10 +233,12 @@ public final class AdminApi {
         }
     }
 
-    private ApiResponse failover() {
+    private ApiResponse failover(AuditTrail.Caller caller) {
         String from = node.nodeId();
         try {
             String to = node.failover();
+            node.audit().record("failover", node.applied().revision(), caller,
+                    "active role handed from " + from + " to " + to);
             return json(200, MAPPER.createObjectNode().put("from", from).put("to", to));
         } catch (IllegalStateException e) {
             return error(409, e.getMessage());
@@ -228,7 +253,7 @@ public final class AdminApi {
         return new ApiResponse(200, NodeMetrics.CONTENT_TYPE, text, null);
     }
 
-    private ApiResponse serverState(String service, String server, byte[] body) {
+    private ApiResponse serverState(String service, String server, byte[] body, AuditTrail.Caller caller) {
         JsonNode request;
         try {
             request = MAPPER.readTree(body);
@@ -241,7 +266,9 @@ public final class AdminApi {
             return error(400, "send {\"state\": \"" + ConfigName.choices(ServerState.class) + "\"}");
         }
         try {
-            long version = node.setServerState(service, server, state, "admin-api");
+            long version = node.setServerState(service, server, state, "admin-api by " + caller.name());
+            node.audit().record(state.configName(), node.applied().revision(), caller,
+                    service + "/" + server + ": " + state.configName());
             return json(200, MAPPER.createObjectNode()
                     .put("service", service)
                     .put("server", server)
@@ -281,7 +308,24 @@ public final class AdminApi {
         }
     }
 
-    private ApiResponse rollback(byte[] body) {
+    private ApiResponse audit() {
+        ArrayNode list = MAPPER.createArrayNode();
+        for (AuditTrail.Entry entry : node.audit().entries()) {
+            list.addObject()
+                    .put("at", entry.at().toString())
+                    .put("node", entry.node())
+                    .put("action", entry.action())
+                    .put("revision", entry.revision())
+                    .put("caller", entry.caller())
+                    .put("peer", entry.peer())
+                    .put("reason", entry.reason())
+                    .put("summary", entry.summary())
+                    .put("id", entry.id());
+        }
+        return json(200, MAPPER.createObjectNode().put("node", node.nodeId()).set("changes", list));
+    }
+
+    private ApiResponse rollback(byte[] body, AuditTrail.Caller caller) {
         JsonNode request;
         try {
             request = MAPPER.readTree(body);
@@ -295,7 +339,14 @@ public final class AdminApi {
         }
         long revision = request.get("revision").asLong();
         try {
-            return json(200, outcomeBody(node.rollback(revision)).put("restored", revision));
+            BatonConfig before = node.applied().config();
+            ConfigHistory.Outcome outcome = node.rollback(revision);
+            if (outcome.changed()) {
+                String diff = node.keptConfig(revision).map(config -> ": " + ConfigDiff.summary(before, config))
+                        .orElse("");
+                node.audit().record("rollback", outcome.revision(), caller, "to revision " + revision + diff);
+            }
+            return json(200, outcomeBody(outcome).put("restored", revision));
         } catch (InvalidConfigException e) {
             return invalid(e.errors());
         } catch (ConfigHistory.Failed e) {

@@ -1,6 +1,7 @@
 package io.baton.appliance.admin;
 
 import io.baton.appliance.ApplianceNode;
+import io.baton.cluster.history.AuditTrail;
 import io.baton.appliance.NodeStartException;
 import io.baton.config.HostPort;
 import io.netty.bootstrap.ServerBootstrap;
@@ -233,6 +234,15 @@ public final class AdminServer implements AutoCloseable {
         }
     }
 
+    /** The operator's reason as the CLI sends it (percent-encoded UTF-8); a header that is not, as it came. */
+    static String reason(String header) {
+        try {
+            return java.net.URLDecoder.decode(header, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return header;
+        }
+    }
+
     /** Decides from the head; a refused request is answered at once and the rest of it never read. */
     private static final class Admission extends ChannelInboundHandlerAdapter {
 
@@ -372,14 +382,18 @@ public final class AdminServer implements AutoCloseable {
             byte[] body = ByteBufUtil.getBytes(request.content());
             boolean keepAlive = HttpUtil.isKeepAlive(request);
             AdminTokens.Caller caller = ctx.channel().attr(CALLER).get();
-            String peer = String.valueOf(ctx.channel().remoteAddress());
+            String peer = ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress address
+                    ? address.getAddress().getHostAddress() + ":" + address.getPort()
+                    : String.valueOf(ctx.channel().remoteAddress());
+            String reason = reason(request.headers().get(AdminApi.REASON_HEADER, ""));
+            AuditTrail.Caller who = new AuditTrail.Caller(caller == null ? "?" : caller.name(), peer, reason);
             boolean change = !method.equals("GET") && !method.equals("HEAD");
             Runnable work = () -> {
                 if (change) {
                     LOG.info("admin API: {} {} by {} from {}", method, path, caller == null ? "?" : caller.name(),
                             peer);
                 }
-                ApiResponse response = api.handle(method, path, contentType, body);
+                ApiResponse response = api.handle(method, path, contentType, body, who);
                 AdminServer.send(ctx, response, keepAlive);
             };
             CompletableFuture<Void> last = ctx.channel().attr(LAST).get();

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.baton.appliance.admin.AdminApi;
 import io.baton.config.HostPort;
 
 import java.io.IOException;
@@ -13,6 +14,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 
 /** Talks to a node's admin API for the CLI. */
@@ -23,6 +25,7 @@ public final class AdminClient {
 
     private final HostPort address;
     private final String token;
+    private final String reason;
     private final HttpClient http = HttpClient.newBuilder()
             .version(HttpClient.Version.HTTP_1_1)
             .connectTimeout(Duration.ofSeconds(3))
@@ -34,8 +37,21 @@ public final class AdminClient {
 
     /** @param token the admin API token sent as {@code Authorization: Bearer}; null for none */
     public AdminClient(HostPort address, String token) {
+        this(address, token, null);
+    }
+
+    private AdminClient(HostPort address, String token, String reason) {
         this.address = address;
         this.token = token;
+        this.reason = reason;
+    }
+
+    /**
+     * This client, sending {@code reason} with each request (as {@link AdminApi#REASON_HEADER},
+     * percent-encoded UTF-8): the audit trail records it with the change. Null or blank: none.
+     */
+    public AdminClient withReason(String reason) {
+        return new AdminClient(address, token, reason == null || reason.isBlank() ? null : reason);
     }
 
     /**
@@ -113,6 +129,9 @@ public final class AdminClient {
                 .timeout(Duration.ofSeconds(30));
         if (token != null) {
             builder.header("Authorization", "Bearer " + token);
+        }
+        if (reason != null) {
+            builder.header(AdminApi.REASON_HEADER, java.net.URLEncoder.encode(reason, StandardCharsets.UTF_8));
         }
         return builder;
     }

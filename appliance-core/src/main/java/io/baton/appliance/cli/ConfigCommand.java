@@ -30,7 +30,8 @@ import java.util.concurrent.Callable;
 @Command(name = "config", mixinStandardHelpOptions = true,
         description = "Check, apply, show and roll back the appliance configuration.",
         subcommands = {ConfigCommand.Check.class, ConfigCommand.Apply.class, ConfigCommand.Show.class,
-                ConfigCommand.Revisions.class, ConfigCommand.Rollback.class, ConfigCommand.Resolve.class})
+                ConfigCommand.Revisions.class, ConfigCommand.Rollback.class, ConfigCommand.Resolve.class,
+                ConfigCommand.History.class})
 final class ConfigCommand {
 
     @Command(name = "check", mixinStandardHelpOptions = true,
@@ -110,6 +111,9 @@ final class ConfigCommand {
         @Mixin
         AdminOption admin;
 
+        @Mixin
+        ReasonOption reason;
+
         @Override
         public Integer call() throws NodeUnreachableException {
             String text;
@@ -122,7 +126,7 @@ final class ConfigCommand {
             }
             String contentType = ConfigParser.Format.forFileName(file.getFileName().toString())
                     == ConfigParser.Format.JSON ? "application/json" : "application/yaml";
-            AdminClient.Response response = admin.client().put(AdminApi.CONFIG, contentType, text);
+            AdminClient.Response response = reason.on(admin.client()).put(AdminApi.CONFIG, contentType, text);
             JsonNode body = response.json();
             if (response.status() == 200) {
                 if (body.path("changed").asBoolean()) {
@@ -233,6 +237,9 @@ final class ConfigCommand {
         @Mixin
         AdminOption admin;
 
+        @Mixin
+        ReasonOption reason;
+
         @Override
         public Integer call() throws NodeUnreachableException {
             if (storeDir != null) {
@@ -250,7 +257,7 @@ final class ConfigCommand {
                     return ExitCodes.FAILED;
                 }
             }
-            AdminClient.Response response = admin.client().post(AdminApi.CONFIG_ROLLBACK,
+            AdminClient.Response response = reason.on(admin.client()).post(AdminApi.CONFIG_ROLLBACK,
                     "{\"revision\": " + revision + "}");
             if (response.status() != 200) {
                 System.err.println("baton config rollback: " + response.error());
@@ -293,9 +300,12 @@ final class ConfigCommand {
         @Mixin
         AdminOption admin;
 
+        @Mixin
+        ReasonOption reason;
+
         @Override
         public Integer call() throws NodeUnreachableException {
-            AdminClient.Response response = admin.client().post(AdminApi.CONFIG_RESOLVE,
+            AdminClient.Response response = reason.on(admin.client()).post(AdminApi.CONFIG_RESOLVE,
                     "{\"take\": \"" + (choice.cluster ? "cluster" : "local") + "\"}");
             if (response.status() != 200) {
                 System.err.println("baton config resolve: " + response.error());
@@ -305,6 +315,51 @@ final class ConfigCommand {
             System.out.println(response.json().path("resolved").asText());
             if (choice.local) {
                 printMembers(response.json());
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "history", mixinStandardHelpOptions = true,
+            header = "Who changed what, from where and why: the cluster's audit trail.",
+            description = "Every change operators made through any node (apply, rollback, resolve, drain, halt,"
+                    + " online, failover), oldest first: when, through which node, the token's name and the caller's"
+                    + " address, the config revision, a short summary of what changed, and the reason given with"
+                    + " --reason. Every node keeps the whole trail (the newest 1000 changes), also of the changes"
+                    + " made while it was away.",
+            exitCodeListHeading = "%nExit codes:%n",
+            exitCodeList = {"0:printed", "1:the node refused", "2:the node could not be reached"})
+    static final class History implements Callable<Integer> {
+
+        @Option(names = "--json", description = "Print the API's JSON answer.")
+        boolean json;
+
+        @Mixin
+        AdminOption admin;
+
+        @Override
+        public Integer call() throws NodeUnreachableException {
+            AdminClient.Response response = admin.client().get(AdminApi.AUDIT);
+            if (response.status() != 200) {
+                System.err.println("baton config history: " + response.error());
+                return ExitCodes.FAILED;
+            }
+            if (json) {
+                System.out.print(response.body());
+                return ExitCodes.OK;
+            }
+            JsonNode changes = response.json().path("changes");
+            if (changes.isEmpty()) {
+                System.out.println("no change recorded yet");
+            }
+            for (JsonNode change : changes) {
+                String peer = change.path("peer").asText();
+                String reason = change.path("reason").asText();
+                System.out.println(change.path("at").asText() + "  " + change.path("node").asText() + "  "
+                        + change.path("action").asText() + "  revision " + change.path("revision").asLong()
+                        + "  by " + change.path("caller").asText() + (peer.isEmpty() ? "" : " from " + peer)
+                        + (reason.isEmpty() ? "" : "  because: " + reason)
+                        + "\n    " + change.path("summary").asText());
             }
             return ExitCodes.OK;
         }

@@ -18,9 +18,12 @@ final class FailoverCommand implements Callable<Integer> {
     @Mixin
     AdminOption admin;
 
+    @Mixin
+    ReasonOption reason;
+
     @Override
     public Integer call() throws NodeUnreachableException {
-        AdminClient.Response response = admin.client().post(AdminApi.FAILOVER, "{}");
+        AdminClient.Response response = reason.on(admin.client()).post(AdminApi.FAILOVER, "{}");
         if (response.status() != 200) {
             System.err.println("baton failover: " + response.error());
             return ExitCodes.FAILED;

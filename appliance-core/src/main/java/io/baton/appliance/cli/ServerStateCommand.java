@@ -24,11 +24,14 @@ abstract class ServerStateCommand implements Callable<Integer> {
     @Mixin
     AdminOption admin;
 
+    @Mixin
+    ReasonOption reason;
+
     abstract ServerState state();
 
     @Override
     public Integer call() throws NodeUnreachableException {
-        AdminClient.Response response = admin.client().put(AdminApi.serverStatePath(service, server),
+        AdminClient.Response response = reason.on(admin.client()).put(AdminApi.serverStatePath(service, server),
                 "application/json", "{\"state\": \"" + state().configName() + "\"}");
         if (response.status() != 200) {
             System.err.println("baton " + state().configName() + ": " + response.error());

@@ -28,6 +28,7 @@ public final class ClusterCodec {
     static final int STATE_CHANGE = 10;
     static final int SERVER_STATES = 11;
     static final int STATES_REQUEST = 12;
+    static final int AUDIT = 13;
     /** Revisions a member lists in its {@link ClusterMessage.Head}: more than a store keeps. */
     public static final int MAX_KEPT = 64;
     /** Members named in an answer, and config errors listed in it. */
@@ -112,6 +113,20 @@ public final class ClusterCodec {
                 out.string(entry.state(), MAX_NAME);
                 out.string(entry.at(), MAX_NAME);
                 out.string(entry.source(), MAX_REASON);
+            }
+        } else if (message instanceof ClusterMessage.Audit audit) {
+            out.u8(AUDIT);
+            out.count(audit.entries().size(), ClusterMessage.Audit.MAX);
+            for (ClusterMessage.AuditRecord entry : audit.entries()) {
+                out.string(entry.id(), MAX_NAME);
+                out.string(entry.at(), MAX_NAME);
+                out.string(entry.node(), MAX_NAME);
+                out.string(entry.action(), MAX_NAME);
+                out.i64(entry.revision());
+                out.string(entry.caller(), MAX_NAME);
+                out.string(entry.peer(), MAX_NAME);
+                out.string(entry.reason(), MAX_REASON);
+                out.string(entry.summary(), MAX_REASON);
             }
         } else if (message instanceof ClusterMessage.Head head) {
             out.u8(HEAD);
@@ -199,6 +214,7 @@ public final class ClusterCodec {
                     in.string("server", MAX_NAME), in.string("state", MAX_NAME), in.string("source", MAX_REASON));
             case SERVER_STATES -> serverStates(in);
             case STATES_REQUEST -> new ClusterMessage.StatesRequest();
+            case AUDIT -> audit(in);
             default -> throw new MalformedMessageException("unknown type " + type);
         };
         in.end();
@@ -239,6 +255,20 @@ public final class ClusterCodec {
                     in.string(field + ".at", MAX_NAME), in.string(field + ".source", MAX_REASON)));
         }
         return new ClusterMessage.ServerStates(version, entries);
+    }
+
+    private static ClusterMessage.Audit audit(Reader in) throws MalformedMessageException {
+        int count = in.count("count", ClusterMessage.Audit.MAX);
+        java.util.List<ClusterMessage.AuditRecord> entries = new java.util.ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            String field = "entries[" + i + "]";
+            entries.add(new ClusterMessage.AuditRecord(in.string(field + ".id", MAX_NAME),
+                    in.string(field + ".at", MAX_NAME), in.string(field + ".node", MAX_NAME),
+                    in.string(field + ".action", MAX_NAME), in.nonNegative(field + ".revision"),
+                    in.string(field + ".caller", MAX_NAME), in.string(field + ".peer", MAX_NAME),
+                    in.string(field + ".reason", MAX_REASON), in.string(field + ".summary", MAX_REASON)));
+        }
+        return new ClusterMessage.Audit(entries);
     }
 
     private static ClusterMessage.Verdicts verdicts(Reader in) throws MalformedMessageException {

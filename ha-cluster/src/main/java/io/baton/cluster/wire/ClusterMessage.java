@@ -157,4 +157,26 @@ public sealed interface ClusterMessage {
     /** Asks the sequencer for the cluster's server states (a node that just joined, or learnt who numbers them). */
     record StatesRequest() implements ClusterMessage {
     }
+
+    /**
+     * Changes operators made, as the nodes they came through recorded them: each node sends its
+     * new entries, and its newest when members join; a receiver keeps what it lacks (by id).
+     */
+    record Audit(java.util.List<AuditRecord> entries) implements ClusterMessage {
+        /** Entries in one message. */
+        public static final int MAX = 200;
+
+        public Audit {
+            entries = java.util.List.copyOf(entries);
+        }
+    }
+
+    /**
+     * One change: what ({@code apply}, {@code rollback}, {@code drain}, {@code failover} ...), when
+     * (ISO-8601), through which node, by whom (the token's name) from where (the caller's address),
+     * the config revision it made or ran under, the operator's reason and a short summary.
+     */
+    record AuditRecord(String id, String at, String node, String action, long revision, String caller, String peer,
+                       String reason, String summary) {
+    }
 }

@@ -44,7 +44,12 @@ class ClusterCodecTest {
                     new ClusterMessage.Verdict("hl7", "engine1", true))),
             new ClusterMessage.StateChange(1L << 60, "pacs", "pacs1", "drain", "admin-api on n1"),
             new ClusterMessage.ServerStates(3, List.of(new ClusterMessage.StateEntry("pacs", "pacs1", "drain",
-                    "2026-12-01T10:00:00Z", "admin-api on n1"))));
+                    "2026-12-01T10:00:00Z", "admin-api on n1"))),
+            new ClusterMessage.Audit(List.of(new ClusterMessage.AuditRecord("n1-1764583200000-1",
+                    "2026-12-01T10:00:00Z", "n1", "drain", 14, "ops", "10.0.0.5:41000", "PACS 2 firmware update",
+                    "pacs/pacs1: drain"), new ClusterMessage.AuditRecord("n2-1764583260000-1", "2026-12-01T10:01:00Z",
+                    "n2", "apply", 15, "local", "127.0.0.1:5000", "", "services: +hl7"))),
+            new ClusterMessage.Audit(List.of()));
 
     @Test
     void everyMessageRoundTrips() throws Exception {
