@@ -2,6 +2,7 @@ package io.baton.appliance;
 
 import io.baton.appliance.admin.AdminAccess;
 import io.baton.appliance.admin.AdminServer;
+import io.baton.appliance.admin.AdminTls;
 import io.baton.appliance.admin.AdminTokens;
 import io.baton.health.CheckScripts;
 import io.baton.appliance.admin.StatusReport;
@@ -39,6 +40,7 @@ import io.baton.forwarding.kernel.KernelDataPlane;
 import io.baton.forwarding.l7.L7Engine;
 import io.baton.health.HealthMonitor;
 import io.baton.health.HealthState;
+import io.netty.handler.ssl.SslContext;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 import org.apache.logging.log4j.ThreadContext;
@@ -83,7 +85,8 @@ public final class ApplianceNode implements AutoCloseable {
     private volatile StoredConfig applied;
 
     private ApplianceNode(String nodeId, ConfigStore store, StoredConfig applied, HostPort adminAddress,
-                          AdminAccess access, IpCommand addresses, CheckScripts scripts) throws NodeStartException {
+                          AdminAccess access, SslContext adminTls, IpCommand addresses, CheckScripts scripts)
+            throws NodeStartException {
         this.nodeId = nodeId;
         this.store = store;
         this.applied = applied;
@@ -163,7 +166,7 @@ public final class ApplianceNode implements AutoCloseable {
                 this::takeVerdicts, Clock.systemUTC());
         ha.cluster().startDelivering(); // every part has subscribed: what came since the join reaches them now
         try {
-            this.admin = AdminServer.start(adminAddress, this, access);
+            this.admin = AdminServer.start(adminAddress, this, access, adminTls);
         } catch (NodeStartException e) {
             replication.close();
             audit.close();
@@ -224,6 +227,7 @@ public final class ApplianceNode implements AutoCloseable {
     }
 
     private static ApplianceNode startNode(NodeOptions options) throws NodeStartException {
+        SslContext adminTls = AdminTls.load(options.adminCert(), options.adminKey()); // before anything is stored
         ConfigStore store;
         try {
             store = ConfigStore.open(options.stateDir());
@@ -236,11 +240,11 @@ public final class ApplianceNode implements AutoCloseable {
             NodeConfig self = applied.config().cluster().node(options.nodeId()).orElseThrow();
             HostPort adminAddress = options.adminOverride() != null ? options.adminOverride() : self.adminAddress();
             AdminAccess access = adminAccess(options, adminAddress);
-            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, access, addresses,
-                    new CheckScripts(options.checksDir()));
-            LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on http://{}",
+            ApplianceNode node = new ApplianceNode(options.nodeId(), store, applied, adminAddress, access, adminTls,
+                    addresses, new CheckScripts(options.checksDir()));
+            LOG.info("node {} of cluster {} started: config revision {} ({}), admin API on {}://{}",
                     options.nodeId(), applied.config().cluster().name(), applied.revision(), applied.checksum(),
-                    node.adminAddress());
+                    adminTls == null ? "http" : "https", node.adminAddress());
             return node;
         } catch (NodeStartException | RuntimeException e) {
             store.close();

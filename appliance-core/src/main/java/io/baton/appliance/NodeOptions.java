@@ -16,9 +16,11 @@ import java.util.List;
  * @param adminTokens   the admin API's token file (required unless the API is on loopback); null for none
  * @param adminHosts    names besides IP addresses and localhost by which clients may reach the admin API
  * @param checksDir     the only directory whose programs external checks may run
+ * @param adminCert     the admin API's certificate (PEM, the chain); with {@code adminKey} it serves HTTPS; null: HTTP
+ * @param adminKey      that certificate's private key (PEM, PKCS#8)
  */
 public record NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride, Path adminTokens,
-                          List<String> adminHosts, Path checksDir) {
+                          List<String> adminHosts, Path checksDir, Path adminCert, Path adminKey) {
 
     public NodeOptions {
         adminHosts = List.copyOf(adminHosts);
@@ -28,6 +30,12 @@ public record NodeOptions(Path configFile, String nodeId, Path stateDir, HostPor
     /** A node whose admin API needs no token (it must then listen on loopback), with the default check directory. */
     public NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride) {
         this(configFile, nodeId, stateDir, adminOverride, null, List.of(), null);
+    }
+
+    /** Without TLS. */
+    public NodeOptions(Path configFile, String nodeId, Path stateDir, HostPort adminOverride, Path adminTokens,
+                       List<String> adminHosts, Path checksDir) {
+        this(configFile, nodeId, stateDir, adminOverride, adminTokens, adminHosts, checksDir, null, null);
     }
 
     /** With the default check directory. */

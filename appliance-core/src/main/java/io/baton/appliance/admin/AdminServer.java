@@ -4,6 +4,8 @@ import io.baton.appliance.ApplianceNode;
 import io.baton.cluster.history.AuditTrail;
 import io.baton.appliance.NodeStartException;
 import io.baton.config.HostPort;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.buffer.Unpooled;
@@ -96,7 +98,8 @@ public final class AdminServer implements AutoCloseable {
         this.changes = changes;
     }
 
-    public static AdminServer start(HostPort address, ApplianceNode node, AdminAccess access)
+    /** Serves the API on {@code address}; over TLS with {@code tls} ({@link AdminTls}), plain HTTP when null. */
+    public static AdminServer start(HostPort address, ApplianceNode node, AdminAccess access, SslContext tls)
             throws NodeStartException {
         AdminApi api = new AdminApi(node);
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("baton-admin", true),
@@ -122,8 +125,13 @@ public final class AdminServer implements AutoCloseable {
                             return;
                         }
                         channel.closeFuture().addListener(closed -> connections.decrementAndGet());
+                        channel.pipeline().addLast("idle", new ReadTimeoutHandler(IDLE_TIMEOUT_SECONDS));
+                        if (tls != null) {
+                            SslHandler handshake = tls.newHandler(channel.alloc());
+                            handshake.setHandshakeTimeoutMillis(REQUEST_DEADLINE_SECONDS * 1000L);
+                            channel.pipeline().addLast("tls", handshake);
+                        }
                         channel.pipeline()
-                                .addLast("idle", new ReadTimeoutHandler(IDLE_TIMEOUT_SECONDS))
                                 .addLast("http", new HttpServerCodec(4096, 16 * 1024, 8192))
                                 .addLast("deadline", new RequestDeadline())
                                 .addLast("admit", new Admission(access))

@@ -16,6 +16,7 @@ import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import javax.net.ssl.SSLContext;
 
 /** Talks to a node's admin API for the CLI. */
 public final class AdminClient {
@@ -26,10 +27,9 @@ public final class AdminClient {
     private final HostPort address;
     private final String token;
     private final String reason;
-    private final HttpClient http = HttpClient.newBuilder()
-            .version(HttpClient.Version.HTTP_1_1)
-            .connectTimeout(Duration.ofSeconds(3))
-            .build();
+    /** The certificates an HTTPS node's must chain to; null: plain HTTP. */
+    private final SSLContext tls;
+    private final HttpClient http;
 
     public AdminClient(HostPort address) {
         this(address, null);
@@ -37,13 +37,60 @@ public final class AdminClient {
 
     /** @param token the admin API token sent as {@code Authorization: Bearer}; null for none */
     public AdminClient(HostPort address, String token) {
-        this(address, token, null);
+        this(address, token, null, null);
     }
 
-    private AdminClient(HostPort address, String token, String reason) {
+    /** @param tls from {@link #trusting}: HTTPS to a node whose certificate chains to those; null: plain HTTP */
+    public AdminClient(HostPort address, String token, SSLContext tls) {
+        this(address, token, null, tls);
+    }
+
+    private AdminClient(HostPort address, String token, String reason, SSLContext tls) {
         this.address = address;
         this.token = token;
         this.reason = reason;
+        this.tls = tls;
+        HttpClient.Builder builder = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(3));
+        if (tls != null) {
+            builder.sslContext(tls);
+        }
+        this.http = builder.build();
+    }
+
+    /**
+     * A TLS context trusting only the certificates in the PEM file {@code caFile} (a CA, or a
+     * node's own self-signed certificate); null for null. A file that cannot be used is an
+     * {@link IllegalArgumentException} naming it.
+     */
+    static SSLContext trusting(java.nio.file.Path caFile) {
+        if (caFile == null) {
+            return null;
+        }
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(caFile)) {
+            java.util.Collection<? extends java.security.cert.Certificate> certificates =
+                    java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in);
+            if (certificates.isEmpty()) {
+                throw new IllegalArgumentException("--cacert " + caFile + " holds no certificate");
+            }
+            java.security.KeyStore store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            store.load(null, null);
+            int i = 0;
+            for (java.security.cert.Certificate certificate : certificates) {
+                store.setCertificateEntry("ca-" + i++, certificate);
+            }
+            javax.net.ssl.TrustManagerFactory trust = javax.net.ssl.TrustManagerFactory.getInstance(
+                    javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            trust.init(store);
+            SSLContext context = SSLContext.getInstance("TLS");
+            context.init(null, trust.getTrustManagers(), null);
+            return context;
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IllegalArgumentException("--cacert " + caFile + ": no such file");
+        } catch (IOException | java.security.GeneralSecurityException e) {
+            throw new IllegalArgumentException("--cacert " + caFile + ": not a PEM certificate file: " + e.getMessage());
+        }
     }
 
     /**
@@ -51,7 +98,7 @@ public final class AdminClient {
      * percent-encoded UTF-8): the audit trail records it with the change. Null or blank: none.
      */
     public AdminClient withReason(String reason) {
-        return new AdminClient(address, token, reason == null || reason.isBlank() ? null : reason);
+        return new AdminClient(address, token, reason == null || reason.isBlank() ? null : reason, tls);
     }
 
     /**
@@ -124,8 +171,12 @@ public final class AdminClient {
                 .POST(HttpRequest.BodyPublishers.ofString(json)).build());
     }
 
+    private String scheme() {
+        return tls == null ? "http" : "https";
+    }
+
     private HttpRequest.Builder request(String path) {
-        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create("http://" + address + path))
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(scheme() + "://" + address + path))
                 .timeout(Duration.ofSeconds(30));
         if (token != null) {
             builder.header("Authorization", "Bearer " + token);
@@ -153,7 +204,9 @@ public final class AdminClient {
     }
 
     private NodeUnreachableException unreachable(String why, Exception cause) {
-        return new NodeUnreachableException("cannot reach the node's admin API at http://" + address + ": " + why
-                + " (is the node running? choose another with --admin HOST:PORT)", cause);
+        return new NodeUnreachableException("cannot reach the node's admin API at " + scheme() + "://" + address + ": " + why
+                + " (is the node running? choose another with --admin HOST:PORT"
+                + (tls == null ? "; a node serving HTTPS needs --cacert FILE" : "; does --cacert hold the certificate"
+                + " the node shows, naming " + address.host() + "?") + ")", cause);
     }
 }

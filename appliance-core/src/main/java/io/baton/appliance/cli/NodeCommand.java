@@ -43,6 +43,15 @@ final class NodeCommand implements Callable<Integer> {
                     + "with it every request but GET /healthz needs Authorization: Bearer SECRET.")
     Path adminTokens;
 
+    @Option(names = "--admin-cert", paramLabel = "FILE",
+            description = "Serve the admin API over HTTPS with this certificate (PEM: the node's certificate, then any "
+                    + "intermediates); needs --admin-key. TLS 1.3 and 1.2 only. Clients: --cacert.")
+    Path adminCert;
+
+    @Option(names = "--admin-key", paramLabel = "FILE",
+            description = "The private key of --admin-cert (PEM, unencrypted PKCS#8, readable by its owner only).")
+    Path adminKey;
+
     @Option(names = "--admin-host", paramLabel = "NAME",
             description = "A name by which operators reach the admin API (besides IP addresses and localhost); "
                     + "requests naming any other Host are refused (DNS rebinding). Repeat for several.")
@@ -66,7 +75,7 @@ final class NodeCommand implements Callable<Integer> {
         ApplianceNode node;
         try {
             node = ApplianceNode.start(new NodeOptions(config, nodeId, state, admin, adminTokens, adminHosts,
-                    checksDir));
+                    checksDir, adminCert, adminKey));
         } catch (NodeStartException e) {
             log.error("node {} cannot start: {}", nodeId, e.getMessage());
             return ExitCodes.FAILED;
