@@ -8,8 +8,12 @@
 #   bench/l4.sh [SECONDS]        (default 5 s per measurement, 3 measurements each, the median kept; needs root)
 #
 # Direct is client → rs1 on LAN A (one bridge hop); the NAT modes cross the load balancer into LAN B.
+# The hop rows are the same extra hop with plain IP forwarding and no Baton rule matching: the
+# physical limit of each topology. hop-lan: client → lb → rs1 on LAN A, replies straight back (as
+# l4-dr); hop-lb: client → lb → rs2 on LAN B and back through lb (as l4-nat and l4-snat).
 # Installs iperf3 and nftables if missing. Ends with one line:
-#   l4 dr_ratio=R nat_ratio=Q snat_ratio=S      (each: the VIP path's throughput ÷ direct)
+#   l4 dr_ratio=R nat_ratio=Q snat_ratio=S dr_hop_ratio=… nat_hop_ratio=… snat_hop_ratio=…
+#   (*_ratio: the VIP path's throughput ÷ direct; *_hop_ratio: ÷ the same hop without Baton)
 set -euo pipefail
 
 seconds="${1:-5}"
@@ -67,6 +71,10 @@ plug "$rs1" "$lanA" eth0 "${a}21/24"
 plug "$lb" "$lanB" eth1 "${b}11/24"
 plug "$rs2" "$lanB" eth0 "${b}21/24"
 ip -n "$rs1" addr add "${a}100/32" dev lo
+ip -n "$rs1" addr add "${a}200/32" dev lo          # hop-lan's target: routed to rs1 by lb
+ip -n "$client" route add "${a}200/32" via "${a}11"
+ip -n "$lb" route add "${a}200/32" via "${a}21"
+ip -n "$client" route add "${b}0/24" via "${a}11"    # hop-lb: rs2 through lb, back via the gateway VIP
 ip netns exec "$rs1" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
 ip -n "$rs2" route add default via "${b}1"
 
@@ -112,17 +120,21 @@ median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 measure() { median3 "$(rate "$1")" "$(rate "$1")" "$(rate "$1")"; }
 
 direct=$(measure "${a}21")
+hop_lan=$(measure "${a}200")
+hop_lb=$(measure "${b}21")
 dr=$(measure "${a}100")
 nat=$(measure "${a}101")
 snat=$(measure "${a}102")
 counters=$(ip netns exec "$lb" curl -s -m 2 http://127.0.0.1:9090/api/v1/status | grep -c '"packets" : [1-9]' || true)
 
 gbit() { awk -v r="$1" 'BEGIN { printf "%.2f", r / 1e9 }'; }
-ratio() { awk -v x="$1" -v d="$direct" 'BEGIN { printf "%.2f", x / d }'; }
-printf '\n%-22s %12s %8s\n' "path" "Gbit/s" "ratio"
-printf '%-22s %12s %8s\n' "direct client→rs" "$(gbit "$direct")" "1.00"
-printf '%-22s %12s %8s\n' "l4-dr via VIP" "$(gbit "$dr")" "$(ratio "$dr")"
-printf '%-22s %12s %8s\n' "l4-nat via VIP" "$(gbit "$nat")" "$(ratio "$nat")"
-printf '%-22s %12s %8s\n' "l4-snat via VIP" "$(gbit "$snat")" "$(ratio "$snat")"
+ratio() { awk -v x="$1" -v d="$2" 'BEGIN { printf "%.2f", x / d }'; }
+printf '\n%-24s %10s %10s %10s\n' "path" "Gbit/s" "÷ direct" "÷ hop"
+printf '%-24s %10s %10s %10s\n' "direct client→rs" "$(gbit "$direct")" "1.00" ""
+printf '%-24s %10s %10s %10s\n' "hop-lan (plain, via lb)" "$(gbit "$hop_lan")" "$(ratio "$hop_lan" "$direct")" "1.00"
+printf '%-24s %10s %10s %10s\n' "hop-lb (plain, via lb)" "$(gbit "$hop_lb")" "$(ratio "$hop_lb" "$direct")" "1.00"
+printf '%-24s %10s %10s %10s\n' "l4-dr via VIP" "$(gbit "$dr")" "$(ratio "$dr" "$direct")" "$(ratio "$dr" "$hop_lan")"
+printf '%-24s %10s %10s %10s\n' "l4-nat via VIP" "$(gbit "$nat")" "$(ratio "$nat" "$direct")" "$(ratio "$nat" "$hop_lb")"
+printf '%-24s %10s %10s %10s\n' "l4-snat via VIP" "$(gbit "$snat")" "$(ratio "$snat" "$direct")" "$(ratio "$snat" "$hop_lb")"
 echo "(iperf3 -t $seconds, median of 3, one TCP stream, veth + bridges, $(nproc) cores; servers counted by nft: $counters)"
-echo "l4 dr_ratio=$(ratio "$dr") nat_ratio=$(ratio "$nat") snat_ratio=$(ratio "$snat")"
+echo "l4 dr_ratio=$(ratio "$dr" "$direct") nat_ratio=$(ratio "$nat" "$direct") snat_ratio=$(ratio "$snat" "$direct") dr_hop_ratio=$(ratio "$dr" "$hop_lan") nat_hop_ratio=$(ratio "$nat" "$hop_lb") snat_hop_ratio=$(ratio "$snat" "$hop_lb")"

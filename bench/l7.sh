@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# L7 benchmark: Baton's l7-snat (http and tcp) against HAProxy (mode http and mode tcp), all in
-# front of the same two nginx backends on loopback, under the same wrk load, in one run.
+# L7 benchmark: Baton's l7-snat (http and tcp) against HAProxy (mode http and mode tcp), in front
+# of the same two nginx backends on loopback, in alternating rounds so that the machine's noise
+# falls on both alike: each round measures every regime once with each proxy (which one goes
+# first alternates), and each ratio reported is the median of the rounds' ratios, with its spread.
 #
-#   bench/l7.sh [DURATION_SECONDS] [CONNECTIONS]      (defaults: 10 s, 64 connections, wrk -t1)
+#   bench/l7.sh [ROUNDS] [SECONDS]       (defaults: 5 rounds, 5 s per measurement)
 #
-# Installs haproxy, nginx-light and wrk (as root) if missing. Builds Baton if needed. Ends with:
-#   l7 http_rps_ratio=R http_p99_ratio=Q tcp_rps_ratio=R tcp_p99_ratio=Q     (Baton / HAProxy)
+# Regimes (wrk on loopback):
+#   http, tcp   64 keep-alive connections, a 20-byte body (req/s and p99)
+#   c1000       1 000 keep-alive connections (req/s)
+#   conn        a new connection for every request: short DICOM/HL7-like associations (req/s)
+#   big1m/50m   1 MB and 50 MB responses, WADO-style retrievals (MB/s)
+#   cpu         CPU time of each proxy per request at a fixed rate below saturation
+#               (~3 000 req/s: 16 connections, 5 ms between requests), from /proc/PID/stat
+# Baton runs with the systemd unit's JVM options (packaging/jvm.options) and limits as open as HAProxy's here
+# (no per-server maximum, 8 000 connections); HAProxy with its
+# defaults (one thread per core). Installs haproxy, nginx-light and wrk (as root) if missing.
+# Ends with one line (Baton / HAProxy, medians):
+#   l7 http_rps_ratio=… http_p99_ratio=… tcp_rps_ratio=… tcp_p99_ratio=… conn_rps_ratio=…
+#      c1000_rps_ratio=… big_mbps_ratio=… http_cpu_ratio=… tcp_cpu_ratio=…
+# (big_mbps_ratio: the lower of the 1 MB and 50 MB medians)
 set -euo pipefail
 
-duration="${1:-10}"
-connections="${2:-64}"
+rounds="${1:-5}"
+seconds="${2:-5}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 work="$(mktemp -d /tmp/baton-bench-l7.XXXXXX)"
 pids=()
@@ -20,6 +34,7 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 need=()
 command -v haproxy >/dev/null || need+=(haproxy)
@@ -32,7 +47,7 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
-    for _ in $(seq 1 200); do
+    for _ in $(seq 1 300); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
         sleep 0.05
     done
@@ -40,6 +55,10 @@ wait_port() {
     exit 1
 }
 
+mkdir -p "$work/files/big"
+head -c 1048576 /dev/urandom >"$work/files/big/1m"
+head -c 52428800 /dev/urandom >"$work/files/big/50m"
+chmod 755 "$work" "$work/files" "$work/files/big"; chmod 644 "$work"/files/big/*   # nginx's workers run as nobody
 backend1=$(free_port); backend2=$(free_port)
 for n in 1 2; do
     port=$([[ $n == 1 ]] && echo "$backend1" || echo "$backend2")
@@ -49,13 +68,15 @@ worker_processes 1;
 daemon off;
 error_log $work/nginx$n/error.log warn;
 pid $work/nginx$n/nginx.pid;
-events { worker_connections 4096; }
+events { worker_connections 8192; }
 http {
     access_log off;
+    sendfile on;
     keepalive_requests 1000000;
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port backlog=4096;
         location / { return 200 "hello from backend $n\n"; }
+        location /big/ { root $work/files; }
     }
 }
 CONF
@@ -67,7 +88,7 @@ wait_port "$backend1"; wait_port "$backend2"
 haproxy_http=$(free_port); haproxy_tcp=$(free_port)
 cat >"$work/haproxy.cfg" <<CONF
 global
-    maxconn 4096
+    maxconn 8000
 defaults
     timeout connect 5s
     timeout client 1h
@@ -93,12 +114,14 @@ backend tcp_servers
     server s2 127.0.0.1:$backend2
 CONF
 haproxy -f "$work/haproxy.cfg" -db &
-pids+=($!)
+haproxy_pid=$!
+pids+=($haproxy_pid)
 
 baton_http=$(free_port); baton_tcp=$(free_port); baton_admin=$(free_port)
 cat >"$work/baton.yaml" <<CONF
-cluster: { name: bench, nodes: [{ id: bench1, address: 127.0.0.1:7800, admin: 127.0.0.1:$baton_admin }] }
+cluster: { name: bench, nodes: [{ id: bench1, address: 127.0.0.1:$(free_port), admin: 127.0.0.1:$baton_admin }] }
 vips: [{ name: vip, address: 127.0.0.1/32, interface: lo }]
+max-connections: 8000
 services:
   - name: http
     vip: vip
@@ -106,6 +129,7 @@ services:
     mode: l7-snat
     l7: http
     scheduler: rr
+    limits: { max-connections: 8000, server-max-connections: 8000 }
     servers: [{ name: s1, address: 127.0.0.1:$backend1 }, { name: s2, address: 127.0.0.1:$backend2 }]
   - name: tcp
     vip: vip
@@ -113,25 +137,20 @@ services:
     mode: l7-snat
     l7: tcp
     scheduler: rr
+    limits: { max-connections: 8000, server-max-connections: 8000 }
     servers: [{ name: s1, address: 127.0.0.1:$backend1 }, { name: s2, address: 127.0.0.1:$backend2 }]
 CONF
 "$root/baton" --version >/dev/null   # builds the jar if needed, before the clock matters
-BATON_JAVA_OPTS="${BATON_JAVA_OPTS:-}" "$root/baton" node --config "$work/baton.yaml" --node bench1 \
-    --state-dir "$work/state" --log-level WARN >"$work/baton.log" 2>&1 &
-pids+=($!)
+java @"$root/packaging/jvm.options" -jar "$root/appliance-core/target/baton.jar" node --config "$work/baton.yaml" \
+    --node bench1 --state-dir "$work/state" --log-level WARN >"$work/baton.log" 2>&1 &
+baton_pid=$!
+pids+=($baton_pid)
 wait_port "$haproxy_http"; wait_port "$haproxy_tcp"; wait_port "$baton_http"; wait_port "$baton_tcp"
 
-# wrk prints "Requests/sec: N" and, with --latency, "99% Xus|ms|s"
-measure() {
-    local url=$1 out
-    out=$(wrk -t1 -c"$connections" -d"${duration}s" --latency "$url")
-    local rps p99
-    rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-    local errors
-    errors=$(awk '/Non-2xx|Socket errors/ {print}' <<<"$out" | tr '\n' ' ')
-    echo "$rps $(to_ms "$p99") ${errors:-}"
-}
+cat >"$work/paced.lua" <<'LUA'
+function delay() return 5 end
+LUA
+
 to_ms() {
     awk -v v="$1" 'BEGIN {
         if (v ~ /us$/) { sub(/us$/, "", v); printf "%.3f", v / 1000 }
@@ -139,29 +158,104 @@ to_ms() {
         else if (v ~ /s$/) { sub(/s$/, "", v); printf "%.3f", v * 1000 }
         else { printf "nan" } }'
 }
+to_mb() {
+    awk -v v="$1" 'BEGIN {
+        if (v ~ /GB$/) { sub(/GB$/, "", v); printf "%.1f", v * 1024 }
+        else if (v ~ /MB$/) { sub(/MB$/, "", v); printf "%.1f", v }
+        else if (v ~ /KB$/) { sub(/KB$/, "", v); printf "%.3f", v / 1024 }
+        else { sub(/B$/, "", v); printf "%.6f", v / 1048576 } }'
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# warm up the JIT and connection pools of both proxies the same way
-wrk -t1 -c"$connections" -d3s "http://127.0.0.1:$baton_http/" >/dev/null
-wrk -t1 -c"$connections" -d3s "http://127.0.0.1:$baton_tcp/" >/dev/null
-wrk -t1 -c"$connections" -d3s "http://127.0.0.1:$haproxy_http/" >/dev/null
+# wrk, refusing a run in which anything but 2xx came back (a broken setup measures error pages)
+load() {
+    local out
+    out=$(wrk "$@")
+    if grep -q "Non-2xx" <<<"$out"; then
+        echo "bench/l7.sh: wrk $*: $(grep Non-2xx <<<"$out")" >&2
+        exit 1
+    fi
+    echo "$out"
+}
 
-declare -A rps p99 notes
-for target in direct haproxy_http baton_http haproxy_tcp baton_tcp; do
-    case $target in
-        direct) url="http://127.0.0.1:$backend1/" ;;
-        haproxy_http) url="http://127.0.0.1:$haproxy_http/" ;;
-        haproxy_tcp) url="http://127.0.0.1:$haproxy_tcp/" ;;
-        baton_http) url="http://127.0.0.1:$baton_http/" ;;
-        baton_tcp) url="http://127.0.0.1:$baton_tcp/" ;;
+# one measurement: prints "VALUE [P99]" for the regime through the port of one proxy
+measure() { # regime port pid
+    local regime=$1 port=$2 pid=$3 out url="http://127.0.0.1:$2/"
+    case $regime in
+        http|tcp) out=$(load -t1 -c64 -d"${seconds}s" --latency "$url")
+            echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")" ;;
+        c1000) out=$(load -t2 -c1000 -d"${seconds}s" --timeout 5s "$url")
+            awk '/^Requests\/sec:/ {print $2}' <<<"$out" ;;
+        conn) out=$(load -t1 -c16 -d"${seconds}s" -H "Connection: close" "$url")
+            awk '/^Requests\/sec:/ {print $2}' <<<"$out" ;;
+        big1m) out=$(load -t1 -c8 -d"${seconds}s" --timeout 10s "${url}big/1m")
+            to_mb "$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")"; echo ;;
+        big50m) out=$(load -t1 -c2 -d"${seconds}s" --timeout 20s "${url}big/50m")
+            to_mb "$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")"; echo ;;
+        cpu-http|cpu-tcp)
+            local before after requests
+            before=$(cpu_ticks "$pid")
+            out=$(load -t1 -c16 -d"${seconds}s" -s "$work/paced.lua" "$url")
+            after=$(cpu_ticks "$pid")
+            requests=$(awk '/requests in/ {print $1}' <<<"$out")
+            awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+                'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' ;;
     esac
-    read -r r p n <<<"$(measure "$url")"
-    rps[$target]=$r; p99[$target]=$p; notes[$target]=${n:-}
+}
+
+regimes=(http tcp c1000 conn big1m big50m cpu-http cpu-tcp)
+port_of() { # proxy regime
+    case "$1:$2" in
+        baton:tcp|baton:cpu-tcp) echo "$baton_tcp" ;;
+        baton:*) echo "$baton_http" ;;
+        haproxy:tcp|haproxy:cpu-tcp) echo "$haproxy_tcp" ;;
+        haproxy:*) echo "$haproxy_http" ;;
+    esac
+}
+pid_of() { [[ $1 == baton ]] && echo "$baton_pid" || echo "$haproxy_pid"; }
+
+# warm up the JIT and the connection pools of both proxies the same way
+for proxy in baton haproxy; do
+    for regime in http tcp conn big1m; do
+        seconds=3 measure "$regime" "$(port_of $proxy $regime)" "$(pid_of $proxy)" >/dev/null
+    done
 done
 
-printf '\n%-14s %12s %10s  %s\n' "target" "req/s" "p99 ms" "notes"
-for target in direct haproxy_http baton_http haproxy_tcp baton_tcp; do
-    printf '%-14s %12s %10s  %s\n' "$target" "${rps[$target]}" "${p99[$target]}" "${notes[$target]}"
+declare -A value p99 ratios p99ratios
+for round in $(seq 1 "$rounds"); do
+    for regime in "${regimes[@]}"; do
+        order=(baton haproxy)
+        (( (round + ${#regime}) % 2 == 0 )) && order=(haproxy baton)
+        for proxy in "${order[@]}"; do
+            read -r v p <<<"$(measure "$regime" "$(port_of "$proxy" "$regime")" "$(pid_of "$proxy")")"
+            value[$proxy:$regime]="${value[$proxy:$regime]:-} $v"
+            [[ -n ${p:-} ]] && p99[$proxy:$regime]="${p99[$proxy:$regime]:-} $p"
+        done
+        b=$(awk '{print $NF}' <<<"${value[baton:$regime]}"); h=$(awk '{print $NF}' <<<"${value[haproxy:$regime]}")
+        ratios[$regime]="${ratios[$regime]:-} $(awk -v a="$b" -v c="$h" 'BEGIN { printf "%.3f", a / c }')"
+        if [[ -n ${p99[baton:$regime]:-} ]]; then
+            b=$(awk '{print $NF}' <<<"${p99[baton:$regime]}"); h=$(awk '{print $NF}' <<<"${p99[haproxy:$regime]}")
+            p99ratios[$regime]="${p99ratios[$regime]:-} $(awk -v a="$b" -v c="$h" 'BEGIN { printf "%.3f", a / c }')"
+        fi
+    done
+    echo "round $round of $rounds done" >&2
 done
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "(wrk -t1 -c$connections -d${duration}s, two nginx backends, $(nproc) cores; direct = one nginx backend)"
-echo "l7 http_rps_ratio=$(ratio "${rps[baton_http]}" "${rps[haproxy_http]}") http_p99_ratio=$(ratio "${p99[baton_http]}" "${p99[haproxy_http]}") tcp_rps_ratio=$(ratio "${rps[baton_tcp]}" "${rps[haproxy_tcp]}") tcp_p99_ratio=$(ratio "${p99[baton_tcp]}" "${p99[haproxy_tcp]}")"
+
+median() { tr ' ' '\n' <<<"$*" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
+    if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+spread() { tr ' ' '\n' <<<"$*" | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
+unit_of() { case $1 in big*) echo "MB/s" ;; cpu*) echo "us/req" ;; *) echo "req/s" ;; esac; }
+
+printf '\n%-10s %-7s %12s %12s %8s %12s\n' "regime" "unit" "baton" "haproxy" "ratio" "spread"
+for regime in "${regimes[@]}"; do
+    printf '%-10s %-7s %12s %12s %8s %12s\n' "$regime" "$(unit_of "$regime")" "$(median ${value[baton:$regime]})" \
+        "$(median ${value[haproxy:$regime]})" "$(median ${ratios[$regime]})" "$(spread ${ratios[$regime]})"
+    if [[ -n ${p99ratios[$regime]:-} ]]; then
+        printf '%-10s %-7s %12s %12s %8s %12s\n' "$regime" "p99 ms" "$(median ${p99[baton:$regime]})" \
+            "$(median ${p99[haproxy:$regime]})" "$(median ${p99ratios[$regime]})" "$(spread ${p99ratios[$regime]})"
+    fi
+done
+echo "($rounds alternating rounds of ${seconds} s per measurement, medians of the rounds' ratios; $(nproc) cores;"
+echo " Baton: java @packaging/jvm.options; HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), defaults)"
+big=$(awk -v a="$(median ${ratios[big1m]})" -v b="$(median ${ratios[big50m]})" 'BEGIN { printf "%.2f", a < b ? a : b }')
+echo "l7 http_rps_ratio=$(median ${ratios[http]}) http_p99_ratio=$(median ${p99ratios[http]}) tcp_rps_ratio=$(median ${ratios[tcp]}) tcp_p99_ratio=$(median ${p99ratios[tcp]}) conn_rps_ratio=$(median ${ratios[conn]}) c1000_rps_ratio=$(median ${ratios[c1000]}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]})"
