@@ -6,6 +6,10 @@
 #
 #   bench/l7.sh [ROUNDS] [SECONDS]       (defaults: 5 rounds, 5 s per measurement)
 #
+# For looking into one regime: REGIMES="http c1000" runs only those (the last line then names
+# only what was measured sensibly); BATON_JAVA_OPTS adds JVM options to Baton's (a JFR recording:
+# BATON_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/baton.jfr,settings=profile).
+#
 # Regimes (wrk on loopback):
 #   http, tcp   64 keep-alive connections, a 20-byte body (req/s and p99)
 #   c1000       1 000 keep-alive connections (req/s)
@@ -141,7 +145,7 @@ services:
     servers: [{ name: s1, address: 127.0.0.1:$backend1 }, { name: s2, address: 127.0.0.1:$backend2 }]
 CONF
 "$root/baton" --version >/dev/null   # builds the jar if needed, before the clock matters
-java @"$root/packaging/jvm.options" -jar "$root/appliance-core/target/baton.jar" node --config "$work/baton.yaml" \
+java @"$root/packaging/jvm.options" ${BATON_JAVA_OPTS:-} -jar "$root/appliance-core/target/baton.jar" node --config "$work/baton.yaml" \
     --node bench1 --state-dir "$work/state" --log-level WARN >"$work/baton.log" 2>&1 &
 baton_pid=$!
 pids+=($baton_pid)
@@ -203,7 +207,7 @@ measure() { # regime port pid
     esac
 }
 
-regimes=(http tcp c1000 conn big1m big50m cpu-http cpu-tcp)
+read -r -a regimes <<<"${REGIMES:-http tcp c1000 conn big1m big50m cpu-http cpu-tcp}"   # REGIMES: a subset
 port_of() { # proxy regime
     case "$1:$2" in
         baton:tcp|baton:cpu-tcp) echo "$baton_tcp" ;;
@@ -257,5 +261,5 @@ for regime in "${regimes[@]}"; do
 done
 echo "($rounds alternating rounds of ${seconds} s per measurement, medians of the rounds' ratios; $(nproc) cores;"
 echo " Baton: java @packaging/jvm.options; HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), defaults)"
-big=$(awk -v a="$(median ${ratios[big1m]})" -v b="$(median ${ratios[big50m]})" 'BEGIN { printf "%.2f", a < b ? a : b }')
-echo "l7 http_rps_ratio=$(median ${ratios[http]}) http_p99_ratio=$(median ${p99ratios[http]}) tcp_rps_ratio=$(median ${ratios[tcp]}) tcp_p99_ratio=$(median ${p99ratios[tcp]}) conn_rps_ratio=$(median ${ratios[conn]}) c1000_rps_ratio=$(median ${ratios[c1000]}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]})"
+big=$(awk -v a="$(median ${ratios[big1m]:-})" -v b="$(median ${ratios[big50m]:-})" 'BEGIN { printf "%.2f", a < b ? a : b }')
+echo "l7 http_rps_ratio=$(median ${ratios[http]:-}) http_p99_ratio=$(median ${p99ratios[http]:-}) tcp_rps_ratio=$(median ${ratios[tcp]:-}) tcp_p99_ratio=$(median ${p99ratios[tcp]:-}) conn_rps_ratio=$(median ${ratios[conn]:-}) c1000_rps_ratio=$(median ${ratios[c1000]:-}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]:-}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]:-})"

@@ -60,14 +60,33 @@ final class HttpFraming {
         if (length != null) {
             headers.set(HttpHeaderNames.CONTENT_LENGTH, Long.toString(Long.parseLong(length.trim())));
         }
-        for (String connection : headers.getAll(HttpHeaderNames.CONNECTION)) {
-            for (String token : connection.split(",")) {
-                if (!token.isBlank()) {
-                    headers.remove(token.trim());
+        if (headers.contains(HttpHeaderNames.CONNECTION)) {
+            for (String connection : headers.getAll(HttpHeaderNames.CONNECTION)) {
+                for (String token : connection.split(",")) {
+                    if (!token.isBlank()) {
+                        headers.remove(token.trim());
+                    }
                 }
             }
         }
-        HOP_BY_HOP.forEach(headers::remove);
+        for (int i = 0; i < HOP_BY_HOP.size(); i++) {
+            headers.remove(HOP_BY_HOP.get(i));
+        }
+    }
+
+    /** Whether {@code text} is 1 to {@code most} ASCII digits (what a regex would say, without one per message). */
+    static boolean decimal(String text, int most) {
+        int length = text.length();
+        if (length == 0 || length > most) {
+            return false;
+        }
+        for (int i = 0; i < length; i++) {
+            char c = text.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Why this request head must not be passed on; null when it may. */
@@ -120,8 +139,10 @@ final class HttpFraming {
                 }
             }
         }
-        List<String> codings = headers.getAll(HttpHeaderNames.TRANSFER_ENCODING);
-        List<String> lengths = headers.getAll(HttpHeaderNames.CONTENT_LENGTH);
+        List<String> codings = headers.contains(HttpHeaderNames.TRANSFER_ENCODING)
+                ? headers.getAll(HttpHeaderNames.TRANSFER_ENCODING) : List.of();
+        List<String> lengths = headers.contains(HttpHeaderNames.CONTENT_LENGTH)
+                ? headers.getAll(HttpHeaderNames.CONTENT_LENGTH) : List.of();
         if (!codings.isEmpty()) {
             if (version.equals(HttpVersion.HTTP_1_0)) {
                 return new Refusal(HttpResponseStatus.BAD_REQUEST, "Transfer-Encoding in an HTTP/1.0 " + what);
@@ -138,10 +159,11 @@ final class HttpFraming {
         if (lengths.size() > 1) {
             return new Refusal(HttpResponseStatus.BAD_REQUEST, lengths.size() + " Content-Length fields in a " + what);
         }
-        if (lengths.size() == 1 && !lengths.get(0).trim().matches("\\d{1,18}")) {
+        if (lengths.size() == 1 && !decimal(lengths.get(0).trim(), 18)) {
             return new Refusal(HttpResponseStatus.BAD_REQUEST, "Content-Length \"" + lengths.get(0) + "\" in a " + what);
         }
-        for (String connection : headers.getAll(HttpHeaderNames.CONNECTION)) {
+        for (String connection : headers.contains(HttpHeaderNames.CONNECTION)
+                ? headers.getAll(HttpHeaderNames.CONNECTION) : List.<String>of()) {
             for (String token : connection.split(",")) {
                 String name = token.trim().toLowerCase(Locale.ROOT);
                 if (FRAMING.contains(name)) {

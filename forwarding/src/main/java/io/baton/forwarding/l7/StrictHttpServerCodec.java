@@ -21,7 +21,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Queue;
-import java.util.regex.Pattern;
 
 /**
  * The client side's HTTP codec: what Netty's {@code HttpServerCodec} does (the response encoder
@@ -46,7 +45,6 @@ import java.util.regex.Pattern;
 final class StrictHttpServerCodec extends CombinedChannelDuplexHandler<StrictHttpServerCodec.RequestDecoder,
         StrictHttpServerCodec.ResponseEncoder> {
 
-    private static final Pattern VERSION = Pattern.compile("HTTP/[0-9]\\.[0-9]");
     /** Requests decoded and not answered yet; the proxy answers one at a time, so this is slack. */
     static final int MAX_PIPELINE_DEPTH = 64;
 
@@ -60,8 +58,14 @@ final class StrictHttpServerCodec extends CombinedChannelDuplexHandler<StrictHtt
 
     /** What is wrong with a request line's version token, or null. */
     static String versionProblem(String version) {
-        return VERSION.matcher(version).matches() ? null
+        boolean valid = version.length() == 8 && version.startsWith("HTTP/") && digit(version.charAt(5))
+                && version.charAt(6) == '.' && digit(version.charAt(7));
+        return valid ? null
                 : "the HTTP version \"" + version + "\" is not HTTP/ and two digits (case-sensitive)";
+    }
+
+    private static boolean digit(char c) {
+        return c >= '0' && c <= '9';
     }
 
     final class RequestDecoder extends HttpRequestDecoder {
