@@ -16,7 +16,9 @@
 #   conn        a new connection for every request: short DICOM/HL7-like associations (req/s)
 #   big1m/50m   1 MB and 50 MB responses, WADO-style retrievals (MB/s)
 #   cpu         CPU time of each proxy per request at a fixed rate below saturation
-#               (~3 000 req/s: 16 connections, 5 ms between requests), from /proc/PID/stat
+#               (~3 000 req/s: 16 connections, 5 ms between requests), from /proc/PID/stat: the
+#               whole process's (the last line's ratio), and beside it, "-idle", what is left after
+#               the process's own CPU while idle for as long (Baton's cluster and checks run then too)
 # Baton runs with the systemd unit's JVM options (packaging/jvm.options) and limits as open as HAProxy's here
 # (no per-server maximum, 8 000 connections); HAProxy with its
 # defaults (one thread per core). Installs haproxy, nginx-light and wrk (as root) if missing.
@@ -197,13 +199,18 @@ measure() { # regime port pid
         big50m) out=$(load -t1 -c2 -d"${seconds}s" --timeout 20s "${url}big/50m")
             to_mb "$(awk '/^Transfer\/sec:/ {print $2}' <<<"$out")"; echo ;;
         cpu-http|cpu-tcp)
-            local before after requests
+            # the whole process's CPU per request; then, beside it, what is left after the process's
+            # own CPU while idle for as long (Baton's cluster, checks and stall watch; HAProxy's ~0)
+            local before after requests idle
+            before=$(cpu_ticks "$pid")
+            sleep "$seconds"
+            idle=$(( $(cpu_ticks "$pid") - before ))
             before=$(cpu_ticks "$pid")
             out=$(load -t1 -c16 -d"${seconds}s" -s "$work/paced.lua" "$url")
             after=$(cpu_ticks "$pid")
             requests=$(awk '/requests in/ {print $1}' <<<"$out")
-            awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-                'BEGIN { printf "%.2f\n", t * 1e6 / hz / n }' ;;
+            awk -v t=$((after - before)) -v i="$idle" -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+                'BEGIN { printf "%.2f %.2f\n", t * 1e6 / hz / n, (t - i) * 1e6 / hz / n }' ;;
     esac
 }
 
@@ -225,7 +232,7 @@ for proxy in baton haproxy; do
     done
 done
 
-declare -A value p99 ratios p99ratios
+declare -A value p99 ratios p99ratios above
 for round in $(seq 1 "$rounds"); do
     for regime in "${regimes[@]}"; do
         order=(baton haproxy)
@@ -233,7 +240,11 @@ for round in $(seq 1 "$rounds"); do
         for proxy in "${order[@]}"; do
             read -r v p <<<"$(measure "$regime" "$(port_of "$proxy" "$regime")" "$(pid_of "$proxy")")"
             value[$proxy:$regime]="${value[$proxy:$regime]:-} $v"
-            [[ -n ${p:-} ]] && p99[$proxy:$regime]="${p99[$proxy:$regime]:-} $p"
+            if [[ $regime == cpu-* ]]; then
+                above[$proxy:$regime]="${above[$proxy:$regime]:-} $p"
+            elif [[ -n ${p:-} ]]; then
+                p99[$proxy:$regime]="${p99[$proxy:$regime]:-} $p"
+            fi
         done
         b=$(awk '{print $NF}' <<<"${value[baton:$regime]}"); h=$(awk '{print $NF}' <<<"${value[haproxy:$regime]}")
         ratios[$regime]="${ratios[$regime]:-} $(awk -v a="$b" -v c="$h" 'BEGIN { printf "%.3f", a / c }')"
@@ -254,6 +265,11 @@ printf '\n%-10s %-7s %12s %12s %8s %12s\n' "regime" "unit" "baton" "haproxy" "ra
 for regime in "${regimes[@]}"; do
     printf '%-10s %-7s %12s %12s %8s %12s\n' "$regime" "$(unit_of "$regime")" "$(median ${value[baton:$regime]})" \
         "$(median ${value[haproxy:$regime]})" "$(median ${ratios[$regime]})" "$(spread ${ratios[$regime]})"
+    if [[ $regime == cpu-* ]]; then
+        printf '%-10s %-7s %12s %12s %8s\n' "$regime" "-idle" "$(median ${above[baton:$regime]})" \
+            "$(median ${above[haproxy:$regime]})" "$(awk -v a="$(median ${above[baton:$regime]})" \
+            -v c="$(median ${above[haproxy:$regime]})" 'BEGIN { printf "%.2f", a / c }')"
+    fi
     if [[ -n ${p99ratios[$regime]:-} ]]; then
         printf '%-10s %-7s %12s %12s %8s %12s\n' "$regime" "p99 ms" "$(median ${p99[baton:$regime]})" \
             "$(median ${p99[haproxy:$regime]})" "$(median ${p99ratios[$regime]})" "$(spread ${p99ratios[$regime]})"
