@@ -14,8 +14,13 @@ import java.util.Map;
  */
 final class BackendConnections {
 
-    /** Idle connections kept per server and event loop; more are closed. */
-    static final int MAX_IDLE_PER_SERVER = 128;
+    /**
+     * Idle connections kept per server and event loop at least; up to the server's own
+     * connection limit are kept (as many as can be busy at once: a burst's connections are all
+     * reused by the next burst instead of closed and opened again, as HAProxy's unbounded
+     * {@code pool-max-conn} keeps them). More are closed.
+     */
+    static final int MIN_IDLE_PER_SERVER = 128;
 
     private final Map<InetSocketAddress, ArrayDeque<Channel>> idle = new HashMap<>();
 
@@ -31,9 +36,10 @@ final class BackendConnections {
         return null;
     }
 
-    void release(InetSocketAddress server, Channel channel) {
+    /** Keeps {@code channel} for the next request to {@code server}, which may have {@code maxConnections} at once. */
+    void release(InetSocketAddress server, Channel channel, int maxConnections) {
         ArrayDeque<Channel> channels = idle.computeIfAbsent(server, key -> new ArrayDeque<>());
-        if (channels.size() >= MAX_IDLE_PER_SERVER || !channel.isActive()) {
+        if (channels.size() >= Math.max(MIN_IDLE_PER_SERVER, maxConnections) || !channel.isActive()) {
             channel.close();
             return;
         }

@@ -573,7 +573,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
             handler.release();
         }
         if (current.serverKeepAlive && current.requestComplete && current.server.isActive()) {
-            connections.release(current.serverAddress, current.server);
+            connections.release(current.serverAddress, current.server, current.backend.maxConnections());
         } else {
             current.server.close();
         }
