@@ -60,10 +60,6 @@ public final class AuditTrail implements AutoCloseable {
 
     /** Who asked for a change: the token's name ({@code local} on loopback without tokens) and address. */
     public record Caller(String name, String peer, String reason) {
-        /** A change made on the node itself (its own command line), not through its API. */
-        public static Caller self(String what) {
-            return new Caller(what, "", "");
-        }
     }
 
     static final String FILE = "audit.jsonl";
