@@ -36,9 +36,19 @@ public final class TestHttp {
     }
 
     /** A loopback port that was free a moment ago. */
+    /**
+     * A port free now that this JVM has not handed out before: the kernel may give a port just
+     * closed to the next bind(0), so two calls in a row (a cluster's addresses) could be equal.
+     */
     public static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
+        while (true) {
+            try (ServerSocket socket = new ServerSocket(0)) {
+                if (HANDED_OUT.add(socket.getLocalPort())) {
+                    return socket.getLocalPort();
+                }
+            }
         }
     }
+
+    private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 }
