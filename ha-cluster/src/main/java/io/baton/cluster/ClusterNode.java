@@ -707,7 +707,7 @@ public final class ClusterNode implements AutoCloseable {
     private void onMessage(Address source, String sender, ClusterMessage message) {
         if (message instanceof ClusterMessage.Info said) {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
-                    said.unready(), said.macs());
+                    said.unready(), said.macs(), said.draining());
             if (said.booting()) {
                 bootingMembers.add(sender);
             } else {
@@ -850,7 +850,7 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (infoLock) {
             MemberInfo info = selfInfo;
             send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                    info.unready(), decision.epoch(), info.macs(), booting()));
+                    info.unready(), decision.epoch(), info.macs(), booting(), info.draining()));
         }
     }
 

@@ -22,8 +22,11 @@ import java.util.TreeSet;
  *   <li>A node that has no link on a VIP interface releases at once. A node that stops or hands the
  *       role over while a ready peer is a member drains first ({@link Action.Drain}): it stops
  *       answering ARP for the VIPs (the peer claims them at once, as it sees no holder) but serves
- *       what still reaches it, until the peer says it holds them or {@link #DRAIN_LIMIT} has passed;
- *       then it releases. Without a ready peer it releases at once.</li>
+ *       what still reaches it, until the peer says it holds them or {@link #DRAIN_LIMIT} has passed.
+ *       Once the peer holds them it lingers: the connections it accepted go on here (the new holder
+ *       forwards their packets back to it, see {@link MemberInfo#draining}) for {@link #LINGER_MIN}
+ *       at least, then until none is left, for {@link #LINGER_LIMIT} at most; then it releases.
+ *       Without a ready peer it releases at once.</li>
  *   <li>Otherwise the quorum rule ({@link VipPolicy}) says whether the active node may hold the VIPs.</li>
  *   <li>A claim waits until the view's decision was made knowing every member, and until no other
  *       member of the view says it holds the VIPs.</li>
@@ -109,7 +112,8 @@ public final class HaStateMachine {
     public record Observation(String self, Decision decision, List<String> members, List<String> configured,
                               Map<String, MemberInfo> infos, Map<String, MemberInfo> departed, boolean settled,
                               boolean witnessConfigured, boolean witnessAnswers, String linkDown,
-                              boolean handingOver, boolean stopping, boolean reannounce, long now) {
+                              boolean handingOver, boolean stopping, boolean reannounce, long now,
+                              int drainedConnections) {
         public Observation {
             members = List.copyOf(members);
             configured = List.copyOf(configured);
@@ -157,6 +161,14 @@ public final class HaStateMachine {
     /** How long a draining node waits for a peer to hold the VIPs before it releases them anyway. */
     public static final Duration DRAIN_LIMIT = Duration.ofSeconds(2);
 
+    /**
+     * How long a node that handed the VIPs over serves on after the new holder holds them, whatever
+     * it counts: a handshake or a request in flight at the switch completes here.
+     */
+    public static final Duration LINGER_MIN = Duration.ofSeconds(1);
+    /** How long it serves the connections it still has after that, at most: a stop must end. */
+    public static final Duration LINGER_LIMIT = Duration.ofSeconds(5);
+
     /** How long after a fence a node claims again only on a newer decision (its view catches up first). */
     public static final Duration FENCE_SETTLE = Duration.ofSeconds(1);
 
@@ -167,6 +179,8 @@ public final class HaStateMachine {
     private boolean holding;
     /** nanoTime since which this node drains the VIPs for a peer (see {@link Action.Drain}); 0 when not. */
     private long drainingSince;
+    /** nanoTime since which a peer holds the VIPs this node drains (it lingers, see {@link #LINGER_MIN}); 0 when not. */
+    private long lingeringSince;
     private String verdict = "starting";
     /** nanoTime since which a majority-side claim has waited for a VIP answered elsewhere; 0 when not. */
     private long majorityWaitSince;
@@ -207,6 +221,7 @@ public final class HaStateMachine {
         if (holding || drainingSince != 0) {
             holding = false;
             drainingSince = 0;
+            lingeringSince = 0;
             actions.add(new Action.Release(why));
         }
         verdict = why;
@@ -258,6 +273,12 @@ public final class HaStateMachine {
         }
         state = decision.epoch() == 0 && !next.hold() && !holding ? State.STARTING
                 : next.hold() ? State.ACTIVE : State.PASSIVE;
+        if (!next.hold() && !holding && drainingSince != 0) {
+            Step lingering = linger(seen, next.reason(), actions);
+            if (lingering != null) {
+                return lingering;
+            }
+        }
         return finish(next.reason(), next.hold(), actions);
     }
 
@@ -267,10 +288,12 @@ public final class HaStateMachine {
             actions.add(0, new Action.Claim(reason)); // from a drain too: the VIPs are answered here again
             holding = true;
             drainingSince = 0;
+            lingeringSince = 0;
         } else if (!hold && (holding || drainingSince != 0)) {
             actions.add(0, new Action.Release(reason));
             holding = false;
             drainingSince = 0;
+            lingeringSince = 0;
         }
         return new Step(state, verdict, actions);
     }
@@ -282,9 +305,10 @@ public final class HaStateMachine {
      */
     private Step drain(Observation seen, String stopReason, List<Action> actions) {
         if (drainingSince != 0) {
-            String holder = otherHolder(seen);
-            if (holder != null) {
-                return finish(stopReason + "; " + holder + " holds the VIPs now", false, actions);
+            if (otherHolder(seen) != null) {
+                Step lingering = linger(seen, stopReason, actions);
+                return lingering != null ? lingering
+                        : finish(stopReason + "; " + otherHolder(seen) + " holds the VIPs now", false, actions);
             }
             if (seen.now() - drainingSince >= DRAIN_LIMIT.toNanos()) {
                 actions.add(new Action.Warn("no peer claimed the VIPs within " + DRAIN_LIMIT.toMillis()
@@ -309,6 +333,37 @@ public final class HaStateMachine {
         drainingSince = seen.now() == 0 ? 1 : seen.now();
         verdict = stopReason + ": " + ready + " may claim the VIPs; serving what still arrives until a peer holds them";
         actions.add(new Action.Drain(verdict));
+        actions.add(new Action.Recheck(RECHECK));
+        return new Step(state, verdict, actions);
+    }
+
+    /**
+     * After a hand-over, while a peer holds the VIPs: the step that goes on serving the connections
+     * this node still has, or null when it is time to release (or no peer holds them).
+     */
+    private Step linger(Observation seen, String reason, List<Action> actions) {
+        String holder = otherHolder(seen);
+        if (holder == null) {
+            lingeringSince = 0;
+            return null;
+        }
+        if (lingeringSince == 0) {
+            lingeringSince = seen.now() == 0 ? 1 : seen.now();
+        }
+        long lingered = seen.now() - lingeringSince;
+        int left = seen.drainedConnections();
+        if (lingered >= LINGER_LIMIT.toNanos()) {
+            if (left > 0) {
+                actions.add(new Action.Warn(left + " connection(s) still open " + LINGER_LIMIT.toMillis()
+                        + " ms after " + holder + " took the VIPs over: closing them"));
+            }
+            return null;
+        }
+        if (lingered >= LINGER_MIN.toNanos() && left == 0) {
+            return null;
+        }
+        verdict = reason + "; " + holder + " holds the VIPs now: serving the " + (left == 0 ? "" : left + " ")
+                + "connections still here (" + holder + " forwards their packets) until they end";
         actions.add(new Action.Recheck(RECHECK));
         return new Step(state, verdict, actions);
     }

@@ -10,9 +10,13 @@ package io.baton.cluster;
  *                       is this Baton node, any other is an address conflict
  * @param unready        when not ready, why, as the end of a sentence about the node ("is stopping");
  *                       null when ready
+ * @param draining       after a hand-over, the interfaces (name → its MAC) whose VIPs this node no
+ *                       longer answers for but still serves the connections it has: the new holder
+ *                       sends it those connections' packets there (see {@code DrainForwarding});
+ *                       empty when it serves nothing it does not hold
  */
 public record MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
-                         String unready, java.util.List<String> macs) {
+                         String unready, java.util.List<String> macs, java.util.Map<String, String> draining) {
 
     /** What a node that stops on purpose says of itself, last. */
     public static final String STOPPING = "is stopping";
@@ -24,11 +28,18 @@ public record MemberInfo(String nodeId, int priority, long configRevision, boole
 
     public MemberInfo {
         macs = macs == null ? java.util.List.of() : java.util.List.copyOf(macs);
+        draining = draining == null ? java.util.Map.of() : java.util.Map.copyOf(draining);
         if (ready) {
             unready = null;
         } else if (unready == null || unready.isBlank()) {
             unready = "is not ready";
         }
+    }
+
+    /** A member that serves no drained VIP. */
+    public MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
+                      String unready, java.util.List<String> macs) {
+        this(nodeId, priority, configRevision, ready, holding, unready, macs, java.util.Map.of());
     }
 
     public MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding) {

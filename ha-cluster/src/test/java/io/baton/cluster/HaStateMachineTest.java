@@ -43,10 +43,11 @@ class HaStateMachineTest {
         boolean stopping;
         boolean reannounce;
         long now = 1_000 * MS;
+        int drainedConnections;
 
         Observation get() {
             return new Observation(self, decision, members, configured, infos, departed, settled, witness,
-                    witnessAnswers, linkDown, handingOver, stopping, reannounce, now);
+                    witnessAnswers, linkDown, handingOver, stopping, reannounce, now, drainedConnections);
         }
 
         /** {@code id} leaves the view; its last word was {@code lastWord}. */
@@ -452,10 +453,81 @@ class HaStateMachineTest {
 
         seen.infos.put("lb2", member("lb2", 100, true, MAC2));
         step = step(seen);
+        assertThat(releases(step)).as("a handshake in flight at the switch completes here").isFalse();
+        assertThat(step.verdict()).contains("lb2 holds the VIPs now: serving the connections still here");
+
+        seen.now += HaStateMachine.LINGER_MIN.toNanos();
+        step = step(seen);
         assertThat(releases(step)).isTrue();
         assertThat(step.verdict()).contains("lb2 holds the VIPs now");
         assertThat(machine.draining()).isFalse();
         assertThat(step(seen).actions()).isEmpty();
+    }
+
+    /** The peer holds the VIPs: this node serves its own connections on until they end, within a bound. */
+    @Test
+    void afterTheHandoverTheOldHolderServesItsConnectionsUntilTheyEnd() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.stopping = true;
+        assertThat(drains(step(seen))).isTrue();
+        seen.infos.put("lb2", member("lb2", 100, true, MAC2));
+        seen.decision = new Decision("lb2", 2, "lb1 is stopping");
+        seen.drainedConnections = 3;
+        assertThat(releases(step(seen))).isFalse();
+
+        seen.now += HaStateMachine.LINGER_MIN.toNanos() + MS;
+        Step step = step(seen);
+        assertThat(releases(step)).as("three connections are still served here").isFalse();
+        assertThat(step.verdict()).contains("serving the 3 connections still here (lb2 forwards their packets)");
+        assertThat(step.state()).isEqualTo(State.STOPPING);
+
+        seen.drainedConnections = 0;
+        assertThat(releases(step(seen))).as("the last one ended").isTrue();
+    }
+
+    @Test
+    void connectionsThatDoNotEndAreClosedAfterTheLingerLimit() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.handingOver = true;
+        assertThat(drains(step(seen))).isTrue();
+        seen.handingOver = false; // baton failover returned: this node is passive, and lingers
+        seen.decision = new Decision("lb2", 2, "lb1 handed the active role over");
+        seen.infos.put("lb2", member("lb2", 100, true, MAC2));
+        seen.drainedConnections = 64;
+        Step step = step(seen);
+        assertThat(releases(step)).isFalse();
+        assertThat(step.state()).isEqualTo(State.PASSIVE);
+
+        seen.now += HaStateMachine.LINGER_LIMIT.toNanos() - MS;
+        assertThat(releases(step(seen))).isFalse();
+        seen.now += 2 * MS;
+        step = step(seen);
+        assertThat(releases(step)).isTrue();
+        assertThat(step.actions()).anyMatch(action -> action instanceof Action.Warn warn
+                && warn.message().contains("64 connection(s) still open"));
+    }
+
+    @Test
+    void theNewHolderLostDuringTheLingerMakesThisNodeTakeTheVipsBack() {
+        activeWithPeer();
+        Seen seen = new Seen();
+        seen.handingOver = true;
+        assertThat(drains(step(seen))).isTrue();
+        seen.handingOver = false;
+        seen.decision = new Decision("lb2", 2, "lb1 handed the active role over");
+        seen.infos.put("lb2", member("lb2", 100, true, MAC2));
+        seen.drainedConnections = 2;
+        assertThat(releases(step(seen))).isFalse();
+
+        seen.gone("lb2", null);
+        seen.decision = new Decision("lb1", 3, "lb2 left the cluster");
+        Step step = step(seen, answer());
+
+        assertThat(claims(step)).isTrue();
+        assertThat(machine.holding()).isTrue();
+        assertThat(machine.draining()).isFalse();
     }
 
     @Test

@@ -14,8 +14,8 @@ import java.nio.charset.StandardCharsets;
  */
 public final class ClusterCodec {
 
-    /** The version this node writes and the only one it reads. */
-    public static final int VERSION = 1;
+    /** The version this node writes and the only one it reads (2: a member's info says where it drains). */
+    public static final int VERSION = 2;
     static final int INFO = 1;
     static final int DECISION = 2;
     static final int CONFIG_REQUEST = 3;
@@ -70,6 +70,11 @@ public final class ClusterCodec {
                 out.string(mac, MAX_NAME);
             }
             out.bool(info.booting());
+            out.count(info.draining().size(), MAX_MACS);
+            for (java.util.Map.Entry<String, String> drain : new java.util.TreeMap<>(info.draining()).entrySet()) {
+                out.string(drain.getKey(), MAX_NAME);
+                out.string(drain.getValue(), MAX_NAME);
+            }
         } else if (message instanceof ClusterMessage.Decided decided) {
             out.u8(DECISION);
             out.optionalString(decided.active(), MAX_NAME);
@@ -197,7 +202,7 @@ public final class ClusterCodec {
             case INFO -> new ClusterMessage.Info(in.range("priority", in.u8("priority"), 1, 255),
                     in.nonNegative("revision"), in.bool("ready"), in.bool("holding"),
                     in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"), macs(in),
-                    in.bool("booting"));
+                    in.bool("booting"), draining(in));
             case DECISION -> new ClusterMessage.Decided(in.optionalString("active", MAX_NAME),
                     in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"),
                     in.nonNegative("moved-at"), in.optionalString("moved-from", MAX_NAME));
@@ -242,6 +247,29 @@ public final class ClusterCodec {
             macs.add(in.string("macs[" + i + "]", MAX_NAME));
         }
         return macs;
+    }
+
+    /** A Linux interface name (at most 15 bytes): it goes into nft rules, so nothing else is let through. */
+    static final java.util.regex.Pattern INTERFACE = java.util.regex.Pattern.compile("[A-Za-z0-9_.@-]{1,15}");
+    static final java.util.regex.Pattern MAC = java.util.regex.Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
+
+    private static java.util.Map<String, String> draining(Reader in) throws MalformedMessageException {
+        int count = in.count("draining", MAX_MACS);
+        java.util.Map<String, String> draining = new java.util.TreeMap<>();
+        for (int i = 0; i < count; i++) {
+            String iface = in.string("draining[" + i + "].interface", MAX_NAME);
+            String mac = in.string("draining[" + i + "].mac", MAX_NAME);
+            if (!INTERFACE.matcher(iface).matches()) {
+                throw new MalformedMessageException("draining[" + i + "].interface is no interface name");
+            }
+            if (!MAC.matcher(mac).matches()) {
+                throw new MalformedMessageException("draining[" + i + "].mac is no MAC address (lower-case hex)");
+            }
+            if (draining.put(iface, mac) != null) {
+                throw new MalformedMessageException("draining[" + i + "].interface " + iface + " twice");
+            }
+        }
+        return draining;
     }
 
     private static ClusterMessage.ServerStates serverStates(Reader in) throws MalformedMessageException {

@@ -10,11 +10,20 @@ public sealed interface ClusterMessage {
      * @param epoch   the highest decision epoch it has adopted
      * @param booting it started a moment ago and has not yet seen every configured node ready in one
      *                view (at most 30 s): a merge or join of members that all boot elects by priority
+     * @param draining the interfaces (name → MAC) whose drained VIPs it still serves after a hand-over
      */
     record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
-                java.util.List<String> macs, boolean booting) implements ClusterMessage {
+                java.util.List<String> macs, boolean booting, java.util.Map<String, String> draining)
+            implements ClusterMessage {
         public Info {
             macs = java.util.List.copyOf(macs);
+            draining = java.util.Map.copyOf(draining);
+        }
+
+        /** A member that serves no drained VIP. */
+        public Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
+                    java.util.List<String> macs, boolean booting) {
+            this(priority, revision, ready, holding, unready, epoch, macs, booting, java.util.Map.of());
         }
 
         /** A member that is not booting. */

@@ -19,6 +19,8 @@ class ClusterCodecTest {
             new ClusterMessage.Info(1, 0, false, true, "has no link on eth0 — é", Long.MAX_VALUE),
             new ClusterMessage.Info(100, 3, true, true, null, 2, List.of("02:42:ac:11:00:02", "02:42:ac:11:00:03")),
             new ClusterMessage.Info(150, 1, true, false, null, 0, List.of(), true),
+            new ClusterMessage.Info(100, 4, false, false, "is stopping", 5, List.of("02:42:ac:11:00:02"), false,
+                    java.util.Map.of("eth0", "02:42:ac:11:00:02", "bond0.12", "02:42:ac:11:00:03")),
             new ClusterMessage.Decided("lb1", 9, "lb2 left the cluster", false),
             new ClusterMessage.Decided(null, 0, "", true),
             new ClusterMessage.Decided("lb2", 4, "lb1 left the cluster", false, 1_764_000_000_000L, "lb1"),
@@ -72,12 +74,12 @@ class ClusterCodecTest {
     @Test
     void anotherVersionOrAnUnknownTypeIsRefused() {
         byte[] info = ClusterCodec.encode(EVERY_KIND.get(0));
-        info[0] = 2;
-        assertRefused(info, "version 2; this node speaks version 1");
-        byte[] unknown = {1, 99};
+        info[0] = 1;
+        assertRefused(info, "version 1; this node speaks version 2");
+        byte[] unknown = {ClusterCodec.VERSION, 99};
         assertRefused(unknown, "unknown type 99");
         assertRefused(new byte[0], "ends inside field version");
-        assertRefused(new byte[] {1}, "ends inside field type");
+        assertRefused(new byte[] {ClusterCodec.VERSION}, "ends inside field type");
     }
 
     @Test
@@ -105,26 +107,26 @@ class ClusterCodecTest {
     @Test
     void aDeclaredLengthBeyondTheBoundOrTheBytesIsRefusedBeforeAnythingIsAllocated() {
         // a config that declares 2 GiB, in a 20-byte message: refused on the number, not on a failed allocation
-        ByteBuffer huge = ByteBuffer.allocate(22).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+        ByteBuffer huge = ByteBuffer.allocate(22).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.PROPOSE).putLong(5)
                 .putLong(0).putInt(Integer.MAX_VALUE);
         assertRefused(huge.array(), "field config declares 2147483647 bytes, at most " + ClusterCodec.MAX_CONFIG);
-        ByteBuffer negative = ByteBuffer.allocate(22).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+        ByteBuffer negative = ByteBuffer.allocate(22).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.PROPOSE).putLong(5)
                 .putLong(0).putInt(-1);
         assertRefused(negative.array(), "field config declares 4294967295 bytes");
-        ByteBuffer beyond = ByteBuffer.allocate(28).put((byte) 1).put((byte) ClusterCodec.PROPOSE).putLong(5)
+        ByteBuffer beyond = ByteBuffer.allocate(28).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.PROPOSE).putLong(5)
                 .putLong(0).putInt(100).put(new byte[6]);
         assertRefused(beyond.array(), "ends inside field config");
-        ByteBuffer manyKept = ByteBuffer.allocate(24).put((byte) 1).put((byte) ClusterCodec.HEAD).putLong(5)
+        ByteBuffer manyKept = ByteBuffer.allocate(24).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.HEAD).putLong(5)
                 .putInt(0).putShort((short) 65_535);
         assertRefused(manyKept.array(), "field kept counts 65535, at most " + ClusterCodec.MAX_KEPT);
-        ByteBuffer longReason = ByteBuffer.allocate(20).put((byte) 1).put((byte) ClusterCodec.DECISION)
+        ByteBuffer longReason = ByteBuffer.allocate(20).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.DECISION)
                 .put((byte) 0).putLong(1).putInt(ClusterCodec.MAX_REASON + 1);
         assertRefused(longReason.array(), "field reason declares 2049 bytes, at most 2048");
     }
 
     @Test
     void pinsBeyondTheirCountOrWithANonsenseLifetimeAreRefused() {
-        ByteBuffer tooMany = ByteBuffer.allocate(4).put((byte) 1).put((byte) ClusterCodec.PINS)
+        ByteBuffer tooMany = ByteBuffer.allocate(4).put((byte) ClusterCodec.VERSION).put((byte) ClusterCodec.PINS)
                 .putShort((short) (ClusterCodec.MAX_PINS + 1));
         assertRefused(tooMany.array(), "field count is 501, at most 500");
         byte[] pins = ClusterCodec.encode(new ClusterMessage.Pins(List.of(new ClusterMessage.Pin("s", "c", "r", 5))));
@@ -156,11 +158,28 @@ class ClusterCodecTest {
         notABoolean[11] = 2;
         assertRefused(notABoolean, "field ready is 2, not 0 or 1");
         byte[] bootingNotABoolean = info.clone();
-        bootingNotABoolean[info.length - 1] = 7;
+        bootingNotABoolean[info.length - 3] = 7; // then the count of drained interfaces (two bytes)
         assertRefused(bootingNotABoolean, "field booting is 7, not 0 or 1");
         byte[] revisionZero = ClusterCodec.encode(new ClusterMessage.Config(1, "{}"));
         revisionZero[9] = 0;
         assertRefused(revisionZero, "field revision is 0, outside 1..");
+    }
+
+    /** The interfaces and MACs a node says it drains go into the new holder's nft rules: nothing else passes. */
+    @Test
+    void aDrainThatIsNoInterfaceAndMacIsRefused() throws Exception {
+        java.util.Map<String, String> good = java.util.Map.of("eth0", "02:42:ac:11:00:02");
+        for (var bad : List.of(java.util.Map.of("eth0\"; flush ruleset; \"", "02:42:ac:11:00:02"),
+                java.util.Map.of("a-much-too-long-name", "02:42:ac:11:00:02"), java.util.Map.of("", "02:42:ac:11:00:02"),
+                java.util.Map.of("eth0", "02:42:AC:11:00:02"), java.util.Map.of("eth0", "02:42:ac:11:00"),
+                java.util.Map.of("eth0", "02:42:ac:11:00:02 fwd to lo"))) {
+            byte[] bytes = ClusterCodec.encode(new ClusterMessage.Info(100, 1, true, false, null, 1, List.of(), false,
+                    bad));
+            assertThatThrownBy(() -> ClusterCodec.decode(bytes, 0, bytes.length)).as("%s", bad)
+                    .isInstanceOf(MalformedMessageException.class).hasMessageContaining("draining[0].");
+        }
+        byte[] fine = ClusterCodec.encode(new ClusterMessage.Info(100, 1, true, false, null, 1, List.of(), false, good));
+        assertThat(ClusterCodec.decode(fine, 0, fine.length)).isInstanceOf(ClusterMessage.Info.class);
     }
 
     @Test
@@ -186,7 +205,7 @@ class ClusterCodecTest {
                 bytes = new byte[random.nextInt(40)];
                 random.nextBytes(bytes);
                 if (bytes.length > 0) {
-                    bytes[0] = 1;
+                    bytes[0] = (byte) ClusterCodec.VERSION;
                 }
             }
             try {
