@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -113,14 +114,20 @@ class FailoverIT {
     void batonFailoverHandsTheRoleOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         activePassivePair();
         NamespaceNodes.ClientLoop clients = clientsWhileServed();
+        AtomicReference<String> heldAnswer = new AtomicReference<>();
 
         int bothHeld = whileSampling(() -> {
-            String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar", BatonProcess.jar().toString(),
-                    "failover");
-            assertThat(said).contains("active role handed from lb1 to lb2");
-            awaitTakeover("baton failover");
+            try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
+                String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar",
+                        BatonProcess.jar().toString(), "failover");
+                assertThat(said).contains("active role handed from lb1 to lb2");
+                awaitTakeover("baton failover");
+                heldAnswer.set(held.request());
+            }
         });
 
+        assertThat(heldAnswer.get()).as("a request on a connection opened to lb1 before the handover, sent after it")
+                .startsWith("HTTP/1.1 200").contains("hello from rs1");
         assertEveryAttemptServed(clients);
         assertThat(holds(lb2)).isTrue();
         assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
@@ -282,13 +289,19 @@ class FailoverIT {
     void aGracefulStopHandsTheVipOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         BatonProcess first = activePassivePair();
         NamespaceNodes.ClientLoop clients = clientsWhileServed();
+        AtomicReference<String> heldAnswer = new AtomicReference<>();
 
         int bothHeld = whileSampling(() -> {
-            first.terminate();
+            try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
+                first.terminate();
+                awaitTakeover("SIGTERM");
+                heldAnswer.set(held.request());
+            }
             assertThat(first.waitForExit()).isZero();
-            awaitTakeover("SIGTERM");
         });
 
+        assertThat(heldAnswer.get()).as("a request on a connection opened to lb1 before it stopped, sent after the"
+                + " handover").startsWith("HTTP/1.1 200").contains("hello from rs1");
         assertEveryAttemptServed(clients);
         assertTakeover(bothHeld, "lb1 is stopping");
         assertThat(first.output()).contains("hands the VIPs over").contains("lb2 holds the VIPs now");

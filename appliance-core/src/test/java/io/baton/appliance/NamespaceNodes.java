@@ -129,6 +129,47 @@ final class NamespaceNodes {
         }
     }
 
+    /**
+     * A connection from {@code client} to the VIP's port 80, opened now and used only when
+     * {@link HeldConnection#request} is called: a handover in between must not break it (the
+     * client's packets go to the new holder once it announces the VIP).
+     */
+    static HeldConnection heldConnection(String client, String vip) throws IOException {
+        Process shell = new ProcessBuilder("ip", "netns", "exec", client, "bash", "-c",
+                "exec 3<>/dev/tcp/" + vip + "/80 || exit 9; echo connected; read -r go;"
+                        + " printf 'GET / HTTP/1.1\\r\\nHost: " + vip + "\\r\\nConnection: close\\r\\n\\r\\n' >&3;"
+                        + " timeout 3 cat <&3")
+                .redirectErrorStream(true).start();
+        java.io.BufferedReader out = new java.io.BufferedReader(
+                new java.io.InputStreamReader(shell.getInputStream(), java.nio.charset.StandardCharsets.UTF_8));
+        String first = out.readLine();
+        if (!"connected".equals(first)) {
+            shell.destroyForcibly();
+            throw new IOException("no connection to " + vip + ":80 from " + client + ": " + first);
+        }
+        return new HeldConnection(shell, out);
+    }
+
+    /** See {@link #heldConnection}. */
+    record HeldConnection(Process shell, java.io.BufferedReader out) implements AutoCloseable {
+        /** Sends one request on the connection and returns all that comes back (empty when it was reset). */
+        String request() throws IOException, InterruptedException {
+            shell.getOutputStream().write("go\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            shell.getOutputStream().flush();
+            StringBuilder answer = new StringBuilder();
+            for (String line; (line = out.readLine()) != null; ) {
+                answer.append(line).append('\n');
+            }
+            shell.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            return answer.toString();
+        }
+
+        @Override
+        public void close() {
+            shell.destroyForcibly();
+        }
+    }
+
     /** Drops all IP traffic between this namespace and {@code peer} (ARP still passes); may be called per peer. */
     static void cut(String namespace, String peer) throws IOException {
         if (!TestNetwork.succeeds("ip", "netns", "exec", namespace, "nft", "list table inet btcut")) {

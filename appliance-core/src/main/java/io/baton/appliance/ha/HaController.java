@@ -8,6 +8,9 @@ import io.baton.cluster.MemberInfo;
 import io.baton.cluster.VipPolicy;
 import io.baton.host.AddressManager;
 import io.baton.host.ArpProbe;
+import io.baton.host.DrainForwarding;
+import io.baton.host.Nftables;
+import io.baton.host.TcpDiag;
 import io.baton.host.VipManager;
 import io.baton.host.Witness;
 import io.baton.cluster.wire.WireStats;
@@ -21,12 +24,17 @@ import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -58,6 +66,9 @@ public final class HaController implements AutoCloseable {
      * VIPs before its peer notices it is gone (failure detection takes about 0.2 s).
      */
     static final Duration LINK_INTERVAL = Duration.ofMillis(50);
+
+    /** How often a stopping node counts the connections it still serves after the hand-over. */
+    static final Duration LINGER_POLL = Duration.ofMillis(50);
 
     private static final Logger LOG = LogManager.getLogger(HaController.class);
 
@@ -95,6 +106,10 @@ public final class HaController implements AutoCloseable {
     private final ArpProbe probe;
     /** The MACs of this node's VIP interfaces, published so that peers know them from other hosts. */
     private volatile List<String> ownMacs = List.of();
+    /** The same MACs by interface. */
+    private volatile Map<String, String> macByIface = Map.of();
+    /** Sends a draining peer the packets of the connections it still serves, while this node holds the VIPs. */
+    private final DrainForwarding forwarding = new DrainForwarding(new Nftables());
     /** The rules; stepped under this controller's lock. */
     private final HaStateMachine machine = new HaStateMachine();
     /** The machine's address conflicts after its last step, for readers on other threads. */
@@ -111,19 +126,20 @@ public final class HaController implements AutoCloseable {
         this.l7 = l7;
         this.vips = vips;
         this.witness = witnessOf(config);
-        this.ownMacs = macsOf(config);
+        learnMacs(config);
     }
 
-    private List<String> macsOf(BatonConfig of) {
-        java.util.Set<String> macs = new java.util.TreeSet<>();
+    private void learnMacs(BatonConfig of) {
+        Map<String, String> macs = new TreeMap<>();
         for (VipConfig vip : managed(of.vips())) {
             try {
-                macs.add(addresses.mac(vip.iface()).toLowerCase(java.util.Locale.ROOT));
+                macs.putIfAbsent(vip.iface(), addresses.mac(vip.iface()).toLowerCase(java.util.Locale.ROOT));
             } catch (IOException e) {
                 LOG.debug("no MAC for {} yet: {}", vip.iface(), e.getMessage());
             }
         }
-        return List.copyOf(macs);
+        macByIface = Map.copyOf(macs);
+        ownMacs = List.copyOf(new java.util.TreeSet<>(macs.values()));
     }
 
     /**
@@ -141,6 +157,9 @@ public final class HaController implements AutoCloseable {
                 TimeUnit.MILLISECONDS);
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
+        if (!managed(config.vips()).isEmpty()) {
+            controller.forwarding.removeLeftover();
+        }
         controller.lookForHolders();
         NodeConfig node = config.cluster().node(self).orElseThrow();
         String keyFile = config.cluster().keyFile();
@@ -213,7 +232,7 @@ public final class HaController implements AutoCloseable {
         List<VipConfig> before = managed(config.vips());
         config = newConfig;
         revision = newRevision;
-        ownMacs = macsOf(newConfig);
+        learnMacs(newConfig);
         Witness newWitness = witnessOf(newConfig);
         if (!Objects.equals(target(witness), target(newWitness))) {
             witnessAnsweredAt = 0;
@@ -329,7 +348,83 @@ public final class HaController implements AutoCloseable {
                 : stopping ? MemberInfo.STOPPING
                 : handingOver ? "handed the active role over on request"
                 : history;
-        return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready, ownMacs);
+        return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready, ownMacs,
+                drainingIfaces());
+    }
+
+    /** The interfaces (and their MACs) whose drained VIPs this node still serves. */
+    private Map<String, String> drainingIfaces() {
+        Set<String> drained = new HashSet<>();
+        vips.drained().forEach(vip -> drained.add(vip.name()));
+        if (drained.isEmpty()) {
+            return Map.of();
+        }
+        Map<String, String> ifaces = new TreeMap<>();
+        for (VipConfig vip : managed(config.vips())) {
+            String mac = macByIface.get(vip.iface());
+            if (drained.contains(vip.name()) && mac != null) {
+                ifaces.put(vip.iface(), mac);
+            }
+        }
+        return ifaces;
+    }
+
+    /** How many connections to the drained VIPs this node still has (those the L7 proxy serves). */
+    private int drainedConnections() {
+        Set<InetAddress> drained = new HashSet<>();
+        for (VipConfig vip : vips.drained()) {
+            try {
+                drained.add(InetAddress.getByName(vip.address())); // a literal: no lookup
+            } catch (java.net.UnknownHostException e) {
+                LOG.debug("not an address: {}", vip.address());
+            }
+        }
+        if (drained.isEmpty()) {
+            return 0;
+        }
+        try {
+            return (int) TcpDiag.established().stream()
+                    .filter(connection -> drained.contains(connection.local().getAddress())).count();
+        } catch (IOException e) {
+            LOG.warn("cannot count the connections still open on the drained VIPs: {}", e.getMessage());
+            return 0;
+        }
+    }
+
+    /**
+     * While this node holds the VIPs, the packets of the connections a draining peer still serves
+     * go on to it (see {@link DrainForwarding}); otherwise nothing is forwarded.
+     */
+    private void forwardForDrainingPeers() {
+        List<DrainForwarding.Route> wanted = new ArrayList<>();
+        if (holding) {
+            Map<String, MemberInfo> infos = cluster.infos();
+            Set<String> routed = new HashSet<>();
+            for (String member : cluster.agreeingMembers()) {
+                MemberInfo info = infos.get(member);
+                if (member.equals(self) || info == null) {
+                    continue;
+                }
+                info.draining().forEach((iface, peerMac) -> {
+                    String ownMac = macByIface.get(iface);
+                    List<String> addresses = managed(config.vips()).stream()
+                            .filter(vip -> vip.iface().equals(iface) && !vip.address().contains(":"))
+                            .map(VipConfig::address).distinct().toList();
+                    if (ownMac != null && !ownMac.equals(peerMac) && !addresses.isEmpty() && routed.add(iface)) {
+                        wanted.add(new DrainForwarding.Route(iface, ownMac, peerMac, addresses));
+                    }
+                });
+            }
+        }
+        if (wanted.isEmpty() && forwarding.routes().isEmpty()) {
+            return;
+        }
+        try {
+            forwarding.forward(wanted);
+        } catch (IOException | IllegalArgumentException e) {
+            LOG.error("node {} cannot forward the connections a draining peer still serves ({}): they will be reset",
+                    self, e.getMessage());
+        }
     }
 
     /** Takes or gives up the active role as the cluster, the links and the witness say. */
@@ -355,7 +450,7 @@ public final class HaController implements AutoCloseable {
         return new HaStateMachine.Observation(self, cluster.decision(), cluster.agreeingMembers(),
                 config.cluster().nodes().stream().map(NodeConfig::id).toList(), cluster.infos(), cluster.departed(),
                 cluster.settled(), witness != null, witnessFresh(), linkDown, handingOver, stopping, reannounce,
-                System.nanoTime());
+                System.nanoTime(), drainedConnections());
     }
 
     /** The VIP guard removed the VIPs while this JVM was stopped: hold nothing, until the cluster has caught up. */
@@ -385,8 +480,9 @@ public final class HaController implements AutoCloseable {
                 if (!forwardFirst) {
                     l7.setActive(true);
                 }
-                vips.announce();
                 holding = true;
+                forwardForDrainingPeers(); // before the clients hear of this node: their open connections go on
+                vips.announce();
                 cluster.update(info());
             } else if (action instanceof HaStateMachine.Action.Release release) {
                 LOG.warn("node {} gives up the active role: {}", self, release.reason());
@@ -419,6 +515,7 @@ public final class HaController implements AutoCloseable {
                 LOG.warn(warn.message());
             }
         }
+        forwardForDrainingPeers();
     }
 
     /** Who else answers ARP for each VIP: the state machine tells a Baton peer from a stranger. */
@@ -601,9 +698,7 @@ public final class HaController implements AutoCloseable {
                     break;
                 }
             }
-            synchronized (this) {
-                step(false); // the peer holds the VIPs now (or the wait is over): the drain ends
-            }
+            lingerAfterHandover();
             Decision after = node.decision();
             if (after.isActive(self) || after.active() == null) {
                 LOG.warn("no peer was named active within {} ms; leaving anyway", HANDOVER_WAIT.toMillis());
@@ -612,6 +707,30 @@ public final class HaController implements AutoCloseable {
                         + " leaving anyway", after.active(), after.epoch(), HANDOVER_WAIT.toMillis());
             } else {
                 LOG.info("active role handed to {} (epoch {}), which holds the VIPs", after.active(), after.epoch());
+            }
+        }
+    }
+
+    /**
+     * The peer holds the VIPs now (or the wait is over): this node serves the connections it still
+     * has until they end, as the state machine says ({@link HaStateMachine#LINGER_LIMIT} at most),
+     * and then releases the drained VIPs. The HA timer is stopped by now: this thread steps it.
+     */
+    private void lingerAfterHandover() {
+        long deadline = System.nanoTime()
+                + HaStateMachine.LINGER_MIN.plus(HaStateMachine.LINGER_LIMIT).plusSeconds(1).toNanos();
+        while (true) {
+            synchronized (this) {
+                step(false);
+                if (vips.drained().isEmpty() || System.nanoTime() > deadline) {
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(LINGER_POLL.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -627,6 +746,7 @@ public final class HaController implements AutoCloseable {
         if (node != null) {
             node.close();
         }
+        forwarding.close();
         vips.close();
     }
 
