@@ -130,6 +130,12 @@ public final class ApplianceNode implements AutoCloseable {
             public boolean startsBeforeTheVipsAreAdded() {
                 return l7.startsBeforeTheVipsAreAdded() && kernel.startsBeforeTheVipsAreAdded();
             }
+
+            @Override
+            public void handingOver(boolean handingOver) {
+                l7.handingOver(handingOver);
+                kernel.handingOver(handingOver);
+            }
         };
         try {
             VipManager vips = new VipManager(addresses, arp, null);

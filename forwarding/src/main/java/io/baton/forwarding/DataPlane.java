@@ -17,4 +17,12 @@ public interface DataPlane {
     default boolean startsBeforeTheVipsAreAdded() {
         return false;
     }
+
+    /**
+     * The VIPs are handed over ({@code true}): a peer answers for them, and what this node still
+     * serves are the connections it has, which should end soon (HTTP keep-alive connections close
+     * after their answer, as HAProxy's soft stop does); {@code false} when it holds them again.
+     */
+    default void handingOver(boolean handingOver) {
+    }
 }

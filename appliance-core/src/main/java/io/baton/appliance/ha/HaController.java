@@ -499,6 +499,7 @@ public final class HaController implements AutoCloseable {
                 } else {
                     LOG.warn("node {} hands the VIPs over: {}", self, drain.reason());
                     vips.drain(); // forwarding goes on for the clients still sent here
+                    l7.handingOver(true); // and the connections here end soon
                 }
                 holding = false;
                 cluster.update(info());

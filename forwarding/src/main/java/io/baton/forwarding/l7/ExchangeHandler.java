@@ -88,6 +88,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     private final ServicePool pool;
     private final BackendConnections connections;
+    /** True while the VIPs are handed over: the connection closes after its answer. */
+    private final java.util.function.BooleanSupplier handingOver;
     /** Decoded input not handled yet (pipelined requests, body chunks waiting for the server). */
     private final ArrayDeque<Object> inbound = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
@@ -113,6 +115,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         /** An interim (1xx) answer is streaming: the final one follows. */
         boolean informational;
         boolean serverKeepAlive;
+        /** The client was told that the connection closes after this answer. */
+        boolean clientClose;
         /** What is buffered of the body so far (phase BUFFERING). */
         ByteBuf body;
         ServicePool.Waiter waiter;
@@ -135,9 +139,18 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    ExchangeHandler(ServicePool pool, BackendConnections connections) {
+    ExchangeHandler(ServicePool pool, BackendConnections connections, java.util.function.BooleanSupplier handingOver) {
         this.pool = pool;
         this.connections = connections;
+        this.handingOver = handingOver;
+    }
+
+    /** The VIPs are handed over: a connection between two exchanges closes now (on its event loop). */
+    void closeIfIdle() {
+        if (ctx != null && !closing && exchange == null && inbound.isEmpty()) {
+            closing = true;
+            ctx.close();
+        }
     }
 
     @Override
@@ -467,7 +480,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 current.phase = Phase.ANSWER;
                 current.serverKeepAlive = HttpUtil.isKeepAlive(response);
                 HttpFraming.prepareForwarding(response.headers());
-                HttpUtil.setKeepAlive(response, current.request.keepAlive());
+                current.clientClose = !current.request.keepAlive() || handingOver.getAsBoolean();
+                HttpUtil.setKeepAlive(response, !current.clientClose);
                 toClient = new PersistenceCookie.Served(response, current.backend.name(),
                         current.request.pinnedServer());
             }
@@ -577,13 +591,16 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         } else {
             current.server.close();
         }
-        if (!current.request.keepAlive()) {
+        if (current.clientClose || !current.request.keepAlive()) {
             closing = true;
             releaseInbound();
             ctx.close();
             return;
         }
         drain();
+        if (handingOver.getAsBoolean()) {
+            closeIfIdle(); // a keep-alive answer sent before the hand-over began
+        }
     }
 
     /** Ends the exchange (if any) with an error page and closes the client connection. */

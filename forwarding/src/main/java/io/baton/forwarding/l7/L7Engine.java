@@ -80,6 +80,8 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger clientsOpen = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.LongAdder refusedClients = new java.util.concurrent.atomic.LongAdder();
     private boolean active = true;
+    /** The VIPs are handed over: keep-alive client connections close once idle (see {@link #handingOver}). */
+    private volatile boolean handingOver;
     private boolean warmedUp;
 
     /** @param threads event-loop threads; one per core serves best */
@@ -162,6 +164,7 @@ public final class L7Engine implements DataPlane, AutoCloseable {
      */
     @Override
     public synchronized List<String> setActive(boolean nowActive) {
+        handingOver = false;
         if (nowActive == active) {
             return List.of();
         }
@@ -173,6 +176,29 @@ public final class L7Engine implements DataPlane, AutoCloseable {
 
     public synchronized boolean active() {
         return active;
+    }
+
+    /** Idle HTTP client connections close now, the others after their current answer. */
+    @Override
+    public void handingOver(boolean now) {
+        boolean before = handingOver;
+        handingOver = now;
+        if (now && !before) {
+            int idle = 0;
+            for (Channel client : clients) {
+                ExchangeHandler handler = client.pipeline().get(ExchangeHandler.class);
+                if (handler != null) {
+                    client.eventLoop().execute(handler::closeIfIdle);
+                    idle++;
+                }
+            }
+            LOG.info("L7 engine handing over: {} HTTP client connection(s) close once their answer is sent", idle);
+        }
+    }
+
+    /** Whether keep-alive client connections close after their answer (the VIPs are handed over). */
+    boolean handingOver() {
+        return handingOver;
     }
 
     public Optional<ServicePool> pool(String service) {
@@ -399,7 +425,8 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                             .addLast("cookie", new PersistenceCookie(pool))
                             .addLast("forwarded", new ForwardedHeaders(pool))
                             .addLast("exchange", new ExchangeHandler(pool,
-                                    connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections())));
+                                    connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()),
+                                    L7Engine.this::handingOver));
                 } else {
                     channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
                 }

@@ -319,6 +319,60 @@ class L7EngineHttpTest {
         }
     }
 
+    @Test
+    void handingOverClosesIdleKeepAliveConnectionsAndTheOthersAfterTheirAnswer() throws Exception {
+        apply("", "weight: 1", "weight: 1");
+        try (Socket idle = keepAlive()) {
+            assertThat(oneResponse(idle)).doesNotContainIgnoringCase("connection: close");
+
+            engine.handingOver(true);
+
+            await().atMost(Duration.ofSeconds(10)).until(() -> idle.getInputStream().read() == -1);
+        }
+        // a connection that asks for keep-alive now is told the truth, then closed
+        try (Socket later = new Socket("127.0.0.1", port)) {
+            later.setSoTimeout(10_000);
+            later.getOutputStream().write("GET /x HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(oneResponse(later)).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close");
+            assertThat(later.getInputStream().read()).isEqualTo(-1);
+        }
+
+        engine.setActive(true); // the VIPs are held here again: keep-alive as before
+        try (Socket again = keepAlive()) {
+            again.getOutputStream().write("GET /y HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(oneResponse(again)).startsWith("HTTP/1.1 200").doesNotContainIgnoringCase("connection: close");
+        }
+    }
+
+    /** A connection that has had one keep-alive request answered (its answer left unread). */
+    private Socket keepAlive() throws IOException {
+        Socket socket = new Socket("127.0.0.1", port);
+        socket.setSoTimeout(10_000);
+        socket.getOutputStream().write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        return socket;
+    }
+
+    /** Reads one response (head and Content-Length body) off a connection that stays open; returns its head. */
+    private static String oneResponse(Socket socket) throws IOException {
+        InputStream in = socket.getInputStream();
+        StringBuilder head = new StringBuilder();
+        while (!head.toString().endsWith("\r\n\r\n")) {
+            int b = in.read();
+            if (b < 0) {
+                throw new IOException("closed after " + head);
+            }
+            head.append((char) b);
+        }
+        int length = 0;
+        for (String line : head.toString().split("\r\n")) {
+            if (line.regionMatches(true, 0, "content-length:", 0, 15)) {
+                length = Integer.parseInt(line.substring(15).strip());
+            }
+        }
+        in.readNBytes(length);
+        return head.toString();
+    }
+
     /** Sends a request head one byte at a time, slower than the http-request timeout allows. */
     private int slowloris() throws Exception {
         try (Socket socket = new Socket("127.0.0.1", port)) {
