@@ -155,6 +155,8 @@ public final class ClusterNode implements AutoCloseable {
     /** The JGroups view that {@link #members} names (set on the event thread, in view order). */
     private volatile View processedView;
     private volatile Failover lastFailover;
+    /** The members that have said they hold the VIPs, at any time since this node started. */
+    private final java.util.Set<String> everHeld = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private boolean mergePending;
     /** System.nanoTime() when this node started: it boots until {@link #BOOT_SETTLE} after it. */
     private final long startedAt = System.nanoTime();
@@ -411,6 +413,7 @@ public final class ClusterNode implements AutoCloseable {
         return events.submit(() -> {
             selfInfo = info;
             infos.put(self, info);
+            noteHolding(self, info);
             infosSnapshot = Map.copyOf(infos);
             broadcastInfo();
             electIfCoordinator(false);
@@ -670,6 +673,23 @@ public final class ClusterNode implements AutoCloseable {
         return !booted && System.nanoTime() - startedAt < BOOT_SETTLE.toNanos();
     }
 
+    private void noteHolding(String member, MemberInfo info) {
+        if (info.holding()) {
+            everHeld.add(member);
+        }
+    }
+
+    /**
+     * Whether the active role moving on from {@code before} is a failover: the VIPs move from a
+     * node that held them (or the cluster had no active node). A node named active that never held
+     * them giving way is the election going on: partitions formed at boot (one node's discovery
+     * timed out) that merged, a higher priority that joined while the nodes boot.
+     */
+    private boolean failoverFrom(Decision before, Decision next) {
+        return before.epoch() > 0 && !java.util.Objects.equals(before.active(), next.active())
+                && (before.active() == null || everHeld.contains(before.active()));
+    }
+
     /**
      * A member's boot ends for good once every configured node is in the view and ready and the
      * view's coordinator says its own boot has ended (the coordinator's ends when it decides knowing
@@ -707,7 +727,7 @@ public final class ClusterNode implements AutoCloseable {
     private void onMessage(Address source, String sender, ClusterMessage message) {
         if (message instanceof ClusterMessage.Info said) {
             MemberInfo info = new MemberInfo(sender, said.priority(), said.revision(), said.ready(), said.holding(),
-                    said.unready(), said.macs(), said.draining());
+                    said.unready(), said.macs(), said.serving());
             if (said.booting()) {
                 bootingMembers.add(sender);
             } else {
@@ -723,6 +743,7 @@ public final class ClusterNode implements AutoCloseable {
             }
             if (!info.equals(infos.get(sender))) {
                 infos.put(sender, info);
+                noteHolding(sender, info);
                 infosSnapshot = Map.copyOf(infos);
                 electIfCoordinator(false);
                 updateSettled();
@@ -812,7 +833,7 @@ public final class ClusterNode implements AutoCloseable {
 
     private void sendDecision(Decision next, boolean merged) {
         Failover last = lastFailover;
-        boolean moving = decision.epoch() > 0 && !java.util.Objects.equals(decision.active(), next.active());
+        boolean moving = failoverFrom(decision, next);
         long movedAt = moving ? System.currentTimeMillis() : last == null ? 0 : last.at().toEpochMilli();
         String movedFrom = moving ? decision.active() : last == null ? null : last.from();
         send(new ClusterMessage.Decided(next.active(), next.epoch(), next.reason(), merged, movedAt, movedFrom));
@@ -830,6 +851,9 @@ public final class ClusterNode implements AutoCloseable {
             // cluster it joined (whose last failover came with the decision); not a failover
             LOG.info("active node: {} (epoch {}): {}", next.active() == null ? "none" : next.active(), next.epoch(),
                     next.reason());
+        } else if (!failoverFrom(before, next) && !java.util.Objects.equals(before.active(), next.active())) {
+            LOG.info("active node: {} (epoch {}): {}; {} never held the VIPs: no failover, the election goes on",
+                    next.active() == null ? "none" : next.active(), next.epoch(), next.reason(), before.active());
         } else if (!java.util.Objects.equals(before.active(), next.active())) {
             lastFailover = new Failover(Instant.now(), before.active(), next.active(), next.reason(), next.epoch());
             LOG.warn("active role: {} -> {} (epoch {}): {}", before.active() == null ? "none" : before.active(),
@@ -850,7 +874,7 @@ public final class ClusterNode implements AutoCloseable {
         synchronized (infoLock) {
             MemberInfo info = selfInfo;
             send(new ClusterMessage.Info(info.priority(), info.configRevision(), info.ready(), info.holding(),
-                    info.unready(), decision.epoch(), info.macs(), booting(), info.draining()));
+                    info.unready(), decision.epoch(), info.macs(), booting(), info.serving()));
         }
     }
 

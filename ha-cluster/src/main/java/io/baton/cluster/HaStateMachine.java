@@ -24,7 +24,7 @@ import java.util.TreeSet;
  *       answering ARP for the VIPs (the peer claims them at once, as it sees no holder) but serves
  *       what still reaches it, until the peer says it holds them or {@link #DRAIN_LIMIT} has passed.
  *       Once the peer holds them it lingers: the connections it accepted go on here (the new holder
- *       forwards their packets back to it, see {@link MemberInfo#draining}) for {@link #LINGER_MIN}
+ *       forwards their packets back to it, see {@link MemberInfo#serving}) for {@link #LINGER_MIN}
  *       at least, then until none is left, for {@link #LINGER_LIMIT} at most; then it releases.
  *       Without a ready peer it releases at once.</li>
  *   <li>Otherwise the quorum rule ({@link VipPolicy}) says whether the active node may hold the VIPs.</li>

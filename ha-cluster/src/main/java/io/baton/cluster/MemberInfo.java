@@ -10,13 +10,13 @@ package io.baton.cluster;
  *                       is this Baton node, any other is an address conflict
  * @param unready        when not ready, why, as the end of a sentence about the node ("is stopping");
  *                       null when ready
- * @param draining       after a hand-over, the interfaces (name → its MAC) whose VIPs this node no
- *                       longer answers for but still serves the connections it has: the new holder
- *                       sends it those connections' packets there (see {@code DrainForwarding});
- *                       empty when it serves nothing it does not hold
+ * @param serving        the interfaces (name → its MAC) of the VIPs whose connections this node
+ *                       serves: those it holds, and after a hand-over those it no longer answers for
+ *                       but still serves the connections it has (it {@link #drains}); the other
+ *                       members send it those connections' packets there (see {@code DrainForwarding})
  */
 public record MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
-                         String unready, java.util.List<String> macs, java.util.Map<String, String> draining) {
+                         String unready, java.util.List<String> macs, java.util.Map<String, String> serving) {
 
     /** What a node that stops on purpose says of itself, last. */
     public static final String STOPPING = "is stopping";
@@ -26,9 +26,14 @@ public record MemberInfo(String nodeId, int priority, long configRevision, boole
         return STOPPING.equals(unready);
     }
 
+    /** It handed the VIPs over and still serves the connections it has on them. */
+    public boolean drains() {
+        return !holding && !serving.isEmpty();
+    }
+
     public MemberInfo {
         macs = macs == null ? java.util.List.of() : java.util.List.copyOf(macs);
-        draining = draining == null ? java.util.Map.of() : java.util.Map.copyOf(draining);
+        serving = serving == null ? java.util.Map.of() : java.util.Map.copyOf(serving);
         if (ready) {
             unready = null;
         } else if (unready == null || unready.isBlank()) {
@@ -36,7 +41,7 @@ public record MemberInfo(String nodeId, int priority, long configRevision, boole
         }
     }
 
-    /** A member that serves no drained VIP. */
+    /** A member that serves no VIP (a passive node, or one that has not said). */
     public MemberInfo(String nodeId, int priority, long configRevision, boolean ready, boolean holding,
                       String unready, java.util.List<String> macs) {
         this(nodeId, priority, configRevision, ready, holding, unready, macs, java.util.Map.of());

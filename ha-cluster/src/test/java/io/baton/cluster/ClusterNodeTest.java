@@ -49,6 +49,8 @@ class ClusterNodeTest {
 
         await().atMost(Duration.ofSeconds(10)).until(() -> lb1.members().size() == 2 && lb2.members().size() == 2);
         await().atMost(Duration.ofSeconds(5)).until(() -> "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+        lb1.update(new MemberInfo("lb1", 200, 1, true, true)); // it claimed the VIPs
+        await().atMost(Duration.ofSeconds(5)).until(() -> lb2.infos().get("lb1").holding());
 
         lb1.close();
         nodes.remove(lb1);
@@ -202,6 +204,38 @@ class ClusterNodeTest {
                     lb1.members().equals(List.of("lb1", "lb2")) && lb2.members().equals(List.of("lb1", "lb2"))
                             && lb1.decision().epoch() == epoch && lb2.decision().epoch() == epoch);
         }
+    }
+
+    @Test
+    void anActiveThatNeverHeldTheVipsGivingWayToAHigherPriorityAtBootIsNoFailover() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path key = key("k1");
+        ClusterNode lb2 = join(cluster, "lb2", 100, key);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "lb2".equals(active("lb2")));
+
+        ClusterNode lb1 = join(cluster, "lb1", 200, key);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+        assertThat(lb2.lastFailover()).as("lb2 was active alone and never held the VIPs").isEmpty();
+        assertThat(lb1.lastFailover()).isEmpty();
+    }
+
+    @Test
+    void anActiveThatHeldTheVipsGivingWayAtBootIsAFailover() throws Exception {
+        ClusterConfig cluster = cluster(freePort(), freePort());
+        Path key = key("k1");
+        ClusterNode lb2 = join(cluster, "lb2", 100, key);
+        await().atMost(Duration.ofSeconds(10)).until(() -> "lb2".equals(active("lb2")));
+        lb2.update(new MemberInfo("lb2", 100, 1, true, true));
+
+        ClusterNode lb1 = join(cluster, "lb1", 200, key);
+
+        // while both boot the higher priority takes the role, from a node that held the VIPs: a failover
+        await().atMost(Duration.ofSeconds(10)).until(() -> "lb1".equals(active("lb1")) && "lb1".equals(active("lb2")));
+        assertThat(lb2.lastFailover()).hasValueSatisfying(failover -> {
+            assertThat(failover.from()).isEqualTo("lb2");
+            assertThat(failover.to()).isEqualTo("lb1");
+        });
     }
 
     private ClusterNode join(ClusterConfig cluster, String id, int priority, Path key) throws ClusterException {

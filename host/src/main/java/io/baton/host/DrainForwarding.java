@@ -24,10 +24,15 @@ import java.util.regex.Pattern;
  */
 public final class DrainForwarding implements AutoCloseable {
 
-    /** Where the connections of a draining peer go, on one VIP interface. */
-    public record Route(String iface, String ownMac, String peerMac, List<String> vips) {
+    /**
+     * Where the connections of a peer go, on one VIP interface: those to {@code vips} on the
+     * services' {@code ports}. Only those: a reply that a real server sends to a VIP this node
+     * uses as its source address ({@code l4-snat}) comes to another port, and stays here.
+     */
+    public record Route(String iface, String ownMac, String peerMac, List<String> vips, List<Integer> ports) {
         public Route {
             vips = List.copyOf(vips);
+            ports = List.copyOf(ports);
         }
     }
 
@@ -76,7 +81,7 @@ public final class DrainForwarding implements AutoCloseable {
         List<Route> before = routes;
         routes = wanted;
         if (before.isEmpty()) {
-            LOG.info("forwarding the packets of connections that a draining peer still serves: {}", wanted);
+            LOG.debug("nft table netdev {} in place: {}", TABLE, wanted);
         }
     }
 
@@ -93,7 +98,8 @@ public final class DrainForwarding implements AutoCloseable {
         long forwarded = routes.isEmpty() ? 0 : forwardedPackets();
         nft.apply(REMOVE);
         if (!routes.isEmpty()) {
-            LOG.info("no peer drains any more: stopped forwarding ({} packets went to the draining peer)", forwarded);
+            LOG.info("no longer sending on the packets of connections a peer serves ({} packets went on so far)",
+                    forwarded);
         }
         routes = List.of();
     }
@@ -123,7 +129,8 @@ public final class DrainForwarding implements AutoCloseable {
                     .append(PRIORITY).append("; policy accept; }\n");
             out.append("flush chain netdev ").append(TABLE).append(' ').append(chain).append('\n');
             out.append("add counter netdev ").append(TABLE).append(' ').append(chain).append('\n');
-            String vips = "ip daddr { " + String.join(", ", route.vips()) + " } meta l4proto tcp ";
+            String vips = "ip daddr { " + String.join(", ", route.vips()) + " } tcp dport { "
+                    + String.join(", ", route.ports().stream().map(String::valueOf).toList()) + " } ";
             String flow = "ip saddr . tcp sport . ip daddr . tcp dport";
             String rule = "add rule netdev " + TABLE + " " + chain + " ";
             // a connection opened now is this node's: its SYN came here
@@ -161,6 +168,9 @@ public final class DrainForwarding implements AutoCloseable {
             if (!IPV4.matcher(vip).matches()) {
                 throw new IllegalArgumentException("not an IPv4 address: " + vip);
             }
+        }
+        if (route.ports().isEmpty() || route.ports().stream().anyMatch(port -> port < 1 || port > 65_535)) {
+            throw new IllegalArgumentException("ports must be 1-65535, at least one: " + route.ports());
         }
     }
 

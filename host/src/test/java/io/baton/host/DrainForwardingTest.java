@@ -44,16 +44,16 @@ class DrainForwardingTest {
         network.veth("a" + network.id, lb, "b" + network.id, other);
         network.veth("c" + network.id, lb, "d" + network.id, other);
         DrainForwarding.Route first = new DrainForwarding.Route("a" + network.id, OWN, PEER,
-                List.of(network.subnet + "100", network.subnet + "101"));
+                List.of(network.subnet + "100", network.subnet + "101"), List.of(80, 104));
         DrainForwarding.Route second = new DrainForwarding.Route("c" + network.id, OWN, PEER,
-                List.of(network.subnet + "102"));
+                List.of(network.subnet + "102"), List.of(443));
 
         nft(lb, DrainForwarding.script(List.of(), List.of(first, second)));
         String both = TestNetwork.run("ip", "netns", "exec", lb, "nft", "list", "table", "netdev",
                 DrainForwarding.TABLE);
         assertThat(both).contains("chain in_a" + network.id).contains("chain in_c" + network.id)
                 .contains("fwd to \"a" + network.id + "\"").contains("ether daddr set " + PEER)
-                .contains(network.subnet + "101");
+                .contains(network.subnet + "101").contains("tcp dport { 80, 104 }");
 
         // a route that goes away takes its chain along; the set of this node's connections stays
         nft(lb, DrainForwarding.script(List.of(first, second), List.of(first)));
@@ -77,12 +77,15 @@ class DrainForwardingTest {
     @Test
     void whatAPeerSaysGoesIntoTheScriptOnlyAsANameMacsAndAddresses() {
         List<DrainForwarding.Route> hostile = List.of(
-                new DrainForwarding.Route("eth0\" ; flush ruleset ; \"", OWN, PEER, List.of("10.0.0.1")),
-                new DrainForwarding.Route("an-interface-name-too-long", OWN, PEER, List.of("10.0.0.1")),
-                new DrainForwarding.Route("eth0", OWN, "02:00:00:00:00:02 fwd to \"lo\"", List.of("10.0.0.1")),
-                new DrainForwarding.Route("eth0", "02:00:00:00:00", PEER, List.of("10.0.0.1")),
-                new DrainForwarding.Route("eth0", OWN, PEER, List.of("10.0.0.1 } accept; ip daddr { 10.0.0.2")),
-                new DrainForwarding.Route("eth0", OWN, PEER, List.of()));
+                new DrainForwarding.Route("eth0\" ; flush ruleset ; \"", OWN, PEER, List.of("10.0.0.1"), List.of(80)),
+                new DrainForwarding.Route("an-interface-name-too-long", OWN, PEER, List.of("10.0.0.1"), List.of(80)),
+                new DrainForwarding.Route("eth0", OWN, "02:00:00:00:00:02 fwd to \"lo\"", List.of("10.0.0.1"), List.of(80)),
+                new DrainForwarding.Route("eth0", "02:00:00:00:00", PEER, List.of("10.0.0.1"), List.of(80)),
+                new DrainForwarding.Route("eth0", OWN, PEER, List.of("10.0.0.1 } accept; ip daddr { 10.0.0.2"), List.of(80)),
+                new DrainForwarding.Route("eth0", OWN, PEER, List.of(), List.of(80)),
+                new DrainForwarding.Route("eth0", OWN, PEER, List.of("10.0.0.1"), List.of()),
+                new DrainForwarding.Route("eth0", OWN, PEER, List.of("10.0.0.1"), List.of(0)),
+                new DrainForwarding.Route("eth0", OWN, PEER, List.of("10.0.0.1"), List.of(65_536)));
         for (DrainForwarding.Route route : hostile) {
             assertThatThrownBy(() -> DrainForwarding.script(List.of(), List.of(route)))
                     .as(route.toString()).isInstanceOf(IllegalArgumentException.class);

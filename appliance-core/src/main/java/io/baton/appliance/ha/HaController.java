@@ -108,7 +108,7 @@ public final class HaController implements AutoCloseable {
     private volatile List<String> ownMacs = List.of();
     /** The same MACs by interface. */
     private volatile Map<String, String> macByIface = Map.of();
-    /** Sends a draining peer the packets of the connections it still serves, while this node holds the VIPs. */
+    /** Sends on the packets of connections that a peer serves (see {@link #wantedRoutes}). */
     private final DrainForwarding forwarding = new DrainForwarding(new Nftables());
     /** The rules; stepped under this controller's lock. */
     private final HaStateMachine machine = new HaStateMachine();
@@ -239,13 +239,13 @@ public final class HaController implements AutoCloseable {
             witness = newWitness;
             witnessPoller.execute(this::pollWitness);
         }
-        if (cluster != null) {
-            cluster.update(info());
-        }
         if (holding && !before.equals(managed(newConfig.vips()))) {
             vips.releaseAll();
             vipProblems = vips.claim(managed(newConfig.vips()));
             vips.announce();
+        }
+        if (cluster != null) {
+            cluster.update(info()); // after the VIPs: it says which interfaces serve them
         }
     }
 
@@ -349,20 +349,21 @@ public final class HaController implements AutoCloseable {
                 : handingOver ? "handed the active role over on request"
                 : history;
         return new MemberInfo(self, me.priority(), revision, unready == null, holding, unready, ownMacs,
-                drainingIfaces());
+                servingIfaces());
     }
 
-    /** The interfaces (and their MACs) whose drained VIPs this node still serves. */
-    private Map<String, String> drainingIfaces() {
-        Set<String> drained = new HashSet<>();
-        vips.drained().forEach(vip -> drained.add(vip.name()));
-        if (drained.isEmpty()) {
+    /** The interfaces (and their MACs) of the VIPs this node serves: held, or drained and still served. */
+    private Map<String, String> servingIfaces() {
+        Set<String> served = new HashSet<>();
+        vips.held().forEach(vip -> served.add(vip.name()));
+        vips.drained().forEach(vip -> served.add(vip.name()));
+        if (served.isEmpty()) {
             return Map.of();
         }
         Map<String, String> ifaces = new TreeMap<>();
         for (VipConfig vip : managed(config.vips())) {
             String mac = macByIface.get(vip.iface());
-            if (drained.contains(vip.name()) && mac != null) {
+            if (served.contains(vip.name()) && mac != null) {
                 ifaces.put(vip.iface(), mac);
             }
         }
@@ -392,37 +393,75 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * While this node holds the VIPs, the packets of the connections a draining peer still serves
-     * go on to it (see {@link DrainForwarding}); otherwise nothing is forwarded.
+     * Where the packets of the connections that this node does not serve go (see
+     * {@link DrainForwarding}), or null to leave that as it is. The holder sends on those of a peer
+     * that drains (it handed the VIPs over and serves what it has). A passive node points at the
+     * holder ahead of time, or at a draining peer when none holds: when it claims, the route that
+     * the hand-over needs is there, and no nft runs between its claim and its gratuitous ARP; it
+     * keeps pointing at the last one while none is seen. A draining or stopping node sends on nothing.
      */
-    private void forwardForDrainingPeers() {
-        List<DrainForwarding.Route> wanted = new ArrayList<>();
-        if (holding) {
-            Map<String, MemberInfo> infos = cluster.infos();
-            Set<String> routed = new HashSet<>();
-            for (String member : cluster.agreeingMembers()) {
-                MemberInfo info = infos.get(member);
-                if (member.equals(self) || info == null) {
-                    continue;
+    private List<DrainForwarding.Route> wantedRoutes() {
+        if (closed || stopping || !vips.drained().isEmpty() || macByIface.isEmpty()) {
+            return List.of();
+        }
+        Map<String, MemberInfo> infos = cluster.infos();
+        List<MemberInfo> holders = new ArrayList<>();
+        List<MemberInfo> draining = new ArrayList<>();
+        for (String member : cluster.agreeingMembers()) {
+            MemberInfo info = infos.get(member);
+            if (!member.equals(self) && info != null) {
+                if (info.drains()) {
+                    draining.add(info);
+                } else if (info.holding()) {
+                    holders.add(info);
                 }
-                info.draining().forEach((iface, peerMac) -> {
-                    String ownMac = macByIface.get(iface);
-                    List<String> addresses = managed(config.vips()).stream()
-                            .filter(vip -> vip.iface().equals(iface) && !vip.address().contains(":"))
-                            .map(VipConfig::address).distinct().toList();
-                    if (ownMac != null && !ownMac.equals(peerMac) && !addresses.isEmpty() && routed.add(iface)) {
-                        wanted.add(new DrainForwarding.Route(iface, ownMac, peerMac, addresses));
-                    }
-                });
             }
         }
-        if (wanted.isEmpty() && forwarding.routes().isEmpty()) {
+        List<MemberInfo> targets = holding || holders.isEmpty() ? draining : holders;
+        if (targets.isEmpty() && !holding) {
+            return null;
+        }
+        List<DrainForwarding.Route> wanted = new ArrayList<>();
+        Set<String> routed = new HashSet<>();
+        for (MemberInfo target : targets) {
+            target.serving().forEach((iface, peerMac) -> {
+                String ownMac = macByIface.get(iface);
+                List<VipConfig> onIface = managed(config.vips()).stream()
+                        .filter(vip -> vip.iface().equals(iface) && !vip.address().contains(":")).toList();
+                List<String> addresses = onIface.stream().map(VipConfig::address).distinct().toList();
+                Set<String> names = new HashSet<>();
+                onIface.forEach(vip -> names.add(vip.name()));
+                List<Integer> ports = config.services().stream()
+                        .filter(service -> names.contains(service.vip()))
+                        .flatMap(service -> service.ports().stream()).distinct().sorted().toList();
+                if (ownMac != null && !ownMac.equals(peerMac) && !addresses.isEmpty() && !ports.isEmpty()
+                        && routed.add(iface)) {
+                    wanted.add(new DrainForwarding.Route(iface, ownMac, peerMac, addresses, ports));
+                }
+            });
+        }
+        return wanted;
+    }
+
+    /**
+     * Brings the forwarding to what {@link #wantedRoutes} says. {@code onlyToAdd}: just before a
+     * claim is announced, only a route the hand-over needs and that is missing is put in (removing
+     * a stale one waits until the clients have heard of this node).
+     */
+    private void syncForwarding(boolean onlyToAdd) {
+        List<DrainForwarding.Route> wanted = wantedRoutes();
+        List<DrainForwarding.Route> now = forwarding.routes();
+        if (wanted == null || wanted.equals(now) || (onlyToAdd && (wanted.isEmpty() || now.containsAll(wanted)))) {
             return;
         }
         try {
             forwarding.forward(wanted);
+            if (!wanted.isEmpty()) {
+                LOG.info("node {}: packets to the VIPs of connections it did not accept go on to {}", self,
+                        wanted.stream().map(route -> route.peerMac() + " on " + route.iface()).toList());
+            }
         } catch (IOException | IllegalArgumentException e) {
-            LOG.error("node {} cannot forward the connections a draining peer still serves ({}): they will be reset",
+            LOG.error("node {} cannot send on the packets of connections a peer serves ({}): a hand-over resets them",
                     self, e.getMessage());
         }
     }
@@ -481,7 +520,7 @@ public final class HaController implements AutoCloseable {
                     l7.setActive(true);
                 }
                 holding = true;
-                forwardForDrainingPeers(); // before the clients hear of this node: their open connections go on
+                syncForwarding(true); // before the clients hear of this node: their open connections go on
                 vips.announce();
                 cluster.update(info());
             } else if (action instanceof HaStateMachine.Action.Release release) {
@@ -516,7 +555,7 @@ public final class HaController implements AutoCloseable {
                 LOG.warn(warn.message());
             }
         }
-        forwardForDrainingPeers();
+        syncForwarding(false);
     }
 
     /** Who else answers ARP for each VIP: the state machine tells a Baton peer from a stranger. */

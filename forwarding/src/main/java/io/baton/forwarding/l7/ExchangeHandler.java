@@ -96,6 +96,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private InetAddress clientAddress;
     private Exchange exchange;
     private boolean closing;
+    /** An exchange has been answered on this connection: between two, it is an idle keep-alive one. */
+    private boolean answered;
 
     /** One request and its answer. */
     private static final class Exchange {
@@ -145,9 +147,13 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         this.handingOver = handingOver;
     }
 
-    /** The VIPs are handed over: a connection between two exchanges closes now (on its event loop). */
+    /**
+     * The VIPs are handed over: a keep-alive connection between two exchanges closes now (on its
+     * event loop). One that has not sent its first request yet is not closed: its client sent or
+     * is sending one, which it would not resend; that request is answered, then the connection closes.
+     */
     void closeIfIdle() {
-        if (ctx != null && !closing && exchange == null && inbound.isEmpty()) {
+        if (ctx != null && answered && !closing && exchange == null && inbound.isEmpty()) {
             closing = true;
             ctx.close();
         }
@@ -591,6 +597,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         } else {
             current.server.close();
         }
+        answered = true;
         if (current.clientClose || !current.request.keepAlive()) {
             closing = true;
             releaseInbound();

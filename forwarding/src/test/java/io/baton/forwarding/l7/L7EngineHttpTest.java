@@ -322,12 +322,17 @@ class L7EngineHttpTest {
     @Test
     void handingOverClosesIdleKeepAliveConnectionsAndTheOthersAfterTheirAnswer() throws Exception {
         apply("", "weight: 1", "weight: 1");
-        try (Socket idle = keepAlive()) {
+        try (Socket idle = keepAlive(); Socket fresh = new Socket("127.0.0.1", port)) {
             assertThat(oneResponse(idle)).doesNotContainIgnoringCase("connection: close");
+            fresh.setSoTimeout(10_000);
 
             engine.handingOver(true);
 
             await().atMost(Duration.ofSeconds(10)).until(() -> idle.getInputStream().read() == -1);
+            // a connection whose first request may be on its way is not cut: it is answered, then closed
+            fresh.getOutputStream().write("GET /f HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(oneResponse(fresh)).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close");
+            assertThat(fresh.getInputStream().read()).isEqualTo(-1);
         }
         // a connection that asks for keep-alive now is told the truth, then closed
         try (Socket later = new Socket("127.0.0.1", port)) {

@@ -70,10 +70,10 @@ public final class ClusterCodec {
                 out.string(mac, MAX_NAME);
             }
             out.bool(info.booting());
-            out.count(info.draining().size(), MAX_MACS);
-            for (java.util.Map.Entry<String, String> drain : new java.util.TreeMap<>(info.draining()).entrySet()) {
-                out.string(drain.getKey(), MAX_NAME);
-                out.string(drain.getValue(), MAX_NAME);
+            out.count(info.serving().size(), MAX_MACS);
+            for (java.util.Map.Entry<String, String> entry : new java.util.TreeMap<>(info.serving()).entrySet()) {
+                out.string(entry.getKey(), MAX_NAME);
+                out.string(entry.getValue(), MAX_NAME);
             }
         } else if (message instanceof ClusterMessage.Decided decided) {
             out.u8(DECISION);
@@ -202,7 +202,7 @@ public final class ClusterCodec {
             case INFO -> new ClusterMessage.Info(in.range("priority", in.u8("priority"), 1, 255),
                     in.nonNegative("revision"), in.bool("ready"), in.bool("holding"),
                     in.optionalString("unready", MAX_REASON), in.nonNegative("epoch"), macs(in),
-                    in.bool("booting"), draining(in));
+                    in.bool("booting"), serving(in));
             case DECISION -> new ClusterMessage.Decided(in.optionalString("active", MAX_NAME),
                     in.nonNegative("epoch"), in.string("reason", MAX_REASON), in.bool("merged"),
                     in.nonNegative("moved-at"), in.optionalString("moved-from", MAX_NAME));
@@ -253,23 +253,23 @@ public final class ClusterCodec {
     static final java.util.regex.Pattern INTERFACE = java.util.regex.Pattern.compile("[A-Za-z0-9_.@-]{1,15}");
     static final java.util.regex.Pattern MAC = java.util.regex.Pattern.compile("[0-9a-f]{2}(:[0-9a-f]{2}){5}");
 
-    private static java.util.Map<String, String> draining(Reader in) throws MalformedMessageException {
-        int count = in.count("draining", MAX_MACS);
-        java.util.Map<String, String> draining = new java.util.TreeMap<>();
+    private static java.util.Map<String, String> serving(Reader in) throws MalformedMessageException {
+        int count = in.count("serving", MAX_MACS);
+        java.util.Map<String, String> serving = new java.util.TreeMap<>();
         for (int i = 0; i < count; i++) {
-            String iface = in.string("draining[" + i + "].interface", MAX_NAME);
-            String mac = in.string("draining[" + i + "].mac", MAX_NAME);
+            String iface = in.string("serving[" + i + "].interface", MAX_NAME);
+            String mac = in.string("serving[" + i + "].mac", MAX_NAME);
             if (!INTERFACE.matcher(iface).matches()) {
-                throw new MalformedMessageException("draining[" + i + "].interface is no interface name");
+                throw new MalformedMessageException("serving[" + i + "].interface is no interface name");
             }
             if (!MAC.matcher(mac).matches()) {
-                throw new MalformedMessageException("draining[" + i + "].mac is no MAC address (lower-case hex)");
+                throw new MalformedMessageException("serving[" + i + "].mac is no MAC address (lower-case hex)");
             }
-            if (draining.put(iface, mac) != null) {
-                throw new MalformedMessageException("draining[" + i + "].interface " + iface + " twice");
+            if (serving.put(iface, mac) != null) {
+                throw new MalformedMessageException("serving[" + i + "].interface " + iface + " twice");
             }
         }
-        return draining;
+        return serving;
     }
 
     private static ClusterMessage.ServerStates serverStates(Reader in) throws MalformedMessageException {

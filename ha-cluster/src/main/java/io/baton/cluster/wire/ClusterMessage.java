@@ -10,14 +10,14 @@ public sealed interface ClusterMessage {
      * @param epoch   the highest decision epoch it has adopted
      * @param booting it started a moment ago and has not yet seen every configured node ready in one
      *                view (at most 30 s): a merge or join of members that all boot elects by priority
-     * @param draining the interfaces (name → MAC) whose drained VIPs it still serves after a hand-over
+     * @param serving the interfaces (name → MAC) of the VIPs whose connections it serves, held or drained
      */
     record Info(int priority, long revision, boolean ready, boolean holding, String unready, long epoch,
-                java.util.List<String> macs, boolean booting, java.util.Map<String, String> draining)
+                java.util.List<String> macs, boolean booting, java.util.Map<String, String> serving)
             implements ClusterMessage {
         public Info {
             macs = java.util.List.copyOf(macs);
-            draining = java.util.Map.copyOf(draining);
+            serving = java.util.Map.copyOf(serving);
         }
 
         /** A member that serves no drained VIP. */

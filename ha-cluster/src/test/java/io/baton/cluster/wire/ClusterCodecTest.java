@@ -176,7 +176,7 @@ class ClusterCodecTest {
             byte[] bytes = ClusterCodec.encode(new ClusterMessage.Info(100, 1, true, false, null, 1, List.of(), false,
                     bad));
             assertThatThrownBy(() -> ClusterCodec.decode(bytes, 0, bytes.length)).as("%s", bad)
-                    .isInstanceOf(MalformedMessageException.class).hasMessageContaining("draining[0].");
+                    .isInstanceOf(MalformedMessageException.class).hasMessageContaining("serving[0].");
         }
         byte[] fine = ClusterCodec.encode(new ClusterMessage.Info(100, 1, true, false, null, 1, List.of(), false, good));
         assertThat(ClusterCodec.decode(fine, 0, fine.length)).isInstanceOf(ClusterMessage.Info.class);
