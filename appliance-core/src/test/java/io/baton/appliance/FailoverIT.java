@@ -113,22 +113,23 @@ class FailoverIT {
     @Test
     void batonFailoverHandsTheRoleOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         activePassivePair();
-        NamespaceNodes.ClientLoop clients = clientsWhileServed();
         AtomicReference<String> heldAnswer = new AtomicReference<>();
-
-        int bothHeld = whileSampling(() -> {
-            try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
-                String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar",
-                        BatonProcess.jar().toString(), "failover");
-                assertThat(said).contains("active role handed from lb1 to lb2");
-                awaitTakeover("baton failover");
-                heldAnswer.set(held.request());
-            }
-        });
+        int bothHeld;
+        try (NamespaceNodes.ClientLoop clients = clientsWhileServed()) {
+            bothHeld = whileSampling(() -> {
+                try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
+                    String said = TestNetwork.run("ip", "netns", "exec", lb1, "java", "-jar",
+                            BatonProcess.jar().toString(), "failover");
+                    assertThat(said).contains("active role handed from lb1 to lb2");
+                    awaitTakeover("baton failover");
+                    heldAnswer.set(held.request());
+                }
+            });
+            assertEveryAttemptServed(clients);
+        }
 
         assertThat(heldAnswer.get()).as("a request on a connection opened to lb1 before the handover, sent after it")
                 .startsWith("HTTP/1.1 200").contains("hello from rs1");
-        assertEveryAttemptServed(clients);
         assertThat(holds(lb2)).isTrue();
         assertThat(bothHeld).as("samples in which both nodes held the VIP").isZero();
         await().atMost(Duration.ofSeconds(5)).until(() -> status(lb1).contains("\"role\" : \"PASSIVE\""));
@@ -288,21 +289,22 @@ class FailoverIT {
     @Test
     void aGracefulStopHandsTheVipOverWithNoMomentOfTwoHoldersAndNoLostConnection() throws Exception {
         BatonProcess first = activePassivePair();
-        NamespaceNodes.ClientLoop clients = clientsWhileServed();
         AtomicReference<String> heldAnswer = new AtomicReference<>();
-
-        int bothHeld = whileSampling(() -> {
-            try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
-                first.terminate();
-                awaitTakeover("SIGTERM");
-                heldAnswer.set(held.request());
-            }
-            assertThat(first.waitForExit()).isZero();
-        });
+        int bothHeld;
+        try (NamespaceNodes.ClientLoop clients = clientsWhileServed()) {
+            bothHeld = whileSampling(() -> {
+                try (NamespaceNodes.HeldConnection held = NamespaceNodes.heldConnection(client, vip)) {
+                    first.terminate();
+                    awaitTakeover("SIGTERM");
+                    heldAnswer.set(held.request());
+                }
+                assertThat(first.waitForExit()).isZero();
+            });
+            assertEveryAttemptServed(clients);
+        }
 
         assertThat(heldAnswer.get()).as("a request on a connection opened to lb1 before it stopped, sent after the"
                 + " handover").startsWith("HTTP/1.1 200").contains("hello from rs1");
-        assertEveryAttemptServed(clients);
         assertTakeover(bothHeld, "lb1 is stopping");
         assertThat(first.output()).contains("hands the VIPs over").contains("lb2 holds the VIPs now");
     }

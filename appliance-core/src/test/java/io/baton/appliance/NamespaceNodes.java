@@ -108,7 +108,7 @@ final class NamespaceNodes {
     }
 
     /** See {@link #clientLoop}. */
-    record ClientLoop(Process process, Path out, Path stopFile) {
+    record ClientLoop(Process process, Path out, Path stopFile) implements AutoCloseable {
         /** The attempts made so far. */
         int attempts() throws IOException {
             return (int) java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).count();
@@ -126,6 +126,15 @@ final class NamespaceNodes {
                 process.waitFor();
             }
             return java.nio.file.Files.readAllLines(out).stream().filter(line -> !line.isBlank()).toList();
+        }
+
+        /** Ends the loop if a failed assertion left it running (it would outlive its namespace). */
+        @Override
+        public void close() {
+            if (process.isAlive()) {
+                process.descendants().forEach(ProcessHandle::destroyForcibly);
+                process.destroyForcibly();
+            }
         }
     }
 

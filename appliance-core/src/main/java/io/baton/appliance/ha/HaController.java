@@ -110,6 +110,10 @@ public final class HaController implements AutoCloseable {
     private volatile Map<String, String> macByIface = Map.of();
     /** Sends on the packets of connections that a peer serves (see {@link #wantedRoutes}). */
     private final DrainForwarding forwarding = new DrainForwarding(new Nftables());
+    /** System.nanoTime() of this node's last claim: a stale route is removed a while after, not during it. */
+    private volatile long claimedAt;
+    /** How long after a claim a stale route stays (removing it runs nft, while the first clients arrive). */
+    static final Duration STALE_ROUTE_GRACE = Duration.ofSeconds(1);
     /** The rules; stepped under this controller's lock. */
     private final HaStateMachine machine = new HaStateMachine();
     /** The machine's address conflicts after its last step, for readers on other threads. */
@@ -454,6 +458,9 @@ public final class HaController implements AutoCloseable {
         if (wanted == null || wanted.equals(now) || (onlyToAdd && (wanted.isEmpty() || now.containsAll(wanted)))) {
             return;
         }
+        if (holding && wanted.isEmpty() && System.nanoTime() - claimedAt < STALE_ROUTE_GRACE.toNanos()) {
+            return; // after a takeover from a lost node: a later reconcile removes the route to it
+        }
         try {
             forwarding.forward(wanted);
             if (!wanted.isEmpty()) {
@@ -520,6 +527,7 @@ public final class HaController implements AutoCloseable {
                     l7.setActive(true);
                 }
                 holding = true;
+                claimedAt = System.nanoTime();
                 syncForwarding(true); // before the clients hear of this node: their open connections go on
                 vips.announce();
                 cluster.update(info());
