@@ -56,7 +56,8 @@ public final class DrainForwarding implements AutoCloseable {
     private static final Logger LOG = LogManager.getLogger(DrainForwarding.class);
 
     private final Nftables nft;
-    private List<Route> routes = List.of();
+    /** What is in force; read without the lock, which a hung nft may hold. */
+    private volatile List<Route> routes = List.of();
 
     public DrainForwarding(Nftables nft) {
         this.nft = nft;
@@ -178,7 +179,7 @@ public final class DrainForwarding implements AutoCloseable {
         return "in_" + iface.replaceAll("[^A-Za-z0-9_]", "_");
     }
 
-    public synchronized List<Route> routes() {
+    public List<Route> routes() {
         return routes;
     }
 

@@ -114,6 +114,15 @@ public final class HaController implements AutoCloseable {
     private volatile long claimedAt;
     /** How long after a claim a stale route stays (removing it runs nft, while the first clients arrive). */
     static final Duration STALE_ROUTE_GRACE = Duration.ofSeconds(1);
+    /** How long a claim waits for the route its hand-over needs before it announces the VIPs anyway. */
+    static final Duration ROUTE_WAIT = Duration.ofMillis(250);
+    /** Runs nft for the forwarding: a hung nft holds up neither the role nor the status. */
+    private final java.util.concurrent.ExecutorService nftWorker =
+            Executors.newSingleThreadExecutor(new DefaultThreadFactory("baton-handover", true));
+    /** The routes last asked for; the worker brings the forwarding to them. */
+    private volatile List<DrainForwarding.Route> wantedNow = List.of();
+    private final java.util.concurrent.atomic.AtomicBoolean routesQueued =
+            new java.util.concurrent.atomic.AtomicBoolean();
     /** The rules; stepped under this controller's lock. */
     private final HaStateMachine machine = new HaStateMachine();
     /** The machine's address conflicts after its last step, for readers on other threads. */
@@ -162,7 +171,7 @@ public final class HaController implements AutoCloseable {
         l7.setActive(false);
         vips.removeLeftovers(managed(config.vips()));
         if (!managed(config.vips()).isEmpty()) {
-            controller.forwarding.removeLeftover();
+            controller.nftWorker.execute(controller.forwarding::removeLeftover);
         }
         controller.lookForHolders();
         NodeConfig node = config.cluster().node(self).orElseThrow();
@@ -397,12 +406,13 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * Where the packets of the connections that this node does not serve go (see
-     * {@link DrainForwarding}), or null to leave that as it is. The holder sends on those of a peer
-     * that drains (it handed the VIPs over and serves what it has). A passive node points at the
-     * holder ahead of time, or at a draining peer when none holds: when it claims, the route that
-     * the hand-over needs is there, and no nft runs between its claim and its gratuitous ARP; it
-     * keeps pointing at the last one while none is seen. A draining or stopping node sends on nothing.
+     * Where the packets to the L7 services of the connections that this node did not accept go
+     * (see {@link DrainForwarding}). The holder sends on those of a peer that drains (it handed the
+     * VIPs over and serves what it has). A passive node points at the holder ahead of time, or at a
+     * draining peer when none holds: when it claims, the route that the hand-over needs is there,
+     * and no nft runs between its claim and its gratuitous ARP. A draining or stopping node, and
+     * one that sees no other holder, sends on nothing. Kernel-mode services need none of this: the
+     * new holder's table sends a flow to the same real server.
      */
     private List<DrainForwarding.Route> wantedRoutes() {
         if (closed || stopping || !vips.drained().isEmpty() || macByIface.isEmpty()) {
@@ -422,9 +432,6 @@ public final class HaController implements AutoCloseable {
             }
         }
         List<MemberInfo> targets = holding || holders.isEmpty() ? draining : holders;
-        if (targets.isEmpty() && !holding) {
-            return null;
-        }
         List<DrainForwarding.Route> wanted = new ArrayList<>();
         Set<String> routed = new HashSet<>();
         for (MemberInfo target : targets) {
@@ -435,8 +442,10 @@ public final class HaController implements AutoCloseable {
                 List<String> addresses = onIface.stream().map(VipConfig::address).distinct().toList();
                 Set<String> names = new HashSet<>();
                 onIface.forEach(vip -> names.add(vip.name()));
+                // only the proxy's: a kernel-mode flow goes on through the new holder's own table
                 List<Integer> ports = config.services().stream()
-                        .filter(service -> names.contains(service.vip()))
+                        .filter(service -> names.contains(service.vip())
+                                && service.mode() == io.baton.config.ForwardingMode.L7_SNAT)
                         .flatMap(service -> service.ports().stream()).distinct().sorted().toList();
                 if (ownMac != null && !ownMac.equals(peerMac) && !addresses.isEmpty() && !ports.isEmpty()
                         && routed.add(iface)) {
@@ -448,24 +457,68 @@ public final class HaController implements AutoCloseable {
     }
 
     /**
-     * Brings the forwarding to what {@link #wantedRoutes} says. {@code onlyToAdd}: just before a
-     * claim is announced, only a route the hand-over needs and that is missing is put in (removing
-     * a stale one waits until the clients have heard of this node).
+     * Brings the forwarding to what {@link #wantedRoutes} says, on the nft worker. {@code
+     * beforeAnnounce}: a claim is about to announce the VIPs; a route that its hand-over needs and
+     * that is missing is put in first ({@link #ROUTE_WAIT} at most), and removing a stale one waits
+     * until the clients have heard of this node.
      */
-    private void syncForwarding(boolean onlyToAdd) {
+    private void syncForwarding(boolean beforeAnnounce) {
         List<DrainForwarding.Route> wanted = wantedRoutes();
         List<DrainForwarding.Route> now = forwarding.routes();
-        if (wanted == null || wanted.equals(now) || (onlyToAdd && (wanted.isEmpty() || now.containsAll(wanted)))) {
+        if (beforeAnnounce) {
+            if (!wanted.isEmpty() && !now.containsAll(wanted)) {
+                wantedNow = wanted;
+                awaitRoutes(queueRoutes());
+            }
             return;
         }
         if (holding && wanted.isEmpty() && System.nanoTime() - claimedAt < STALE_ROUTE_GRACE.toNanos()) {
             return; // after a takeover from a lost node: a later reconcile removes the route to it
         }
+        wantedNow = wanted;
+        if (!wanted.equals(now)) {
+            queueRoutes();
+        }
+    }
+
+    /** Has the worker bring the forwarding to {@link #wantedNow} (once, however often asked meanwhile). */
+    private java.util.concurrent.Future<?> queueRoutes() {
+        if (!routesQueued.compareAndSet(false, true)) {
+            return java.util.concurrent.CompletableFuture.completedFuture(null); // the queued task takes the latest
+        }
+        try {
+            return nftWorker.submit(() -> {
+                routesQueued.set(false);
+                applyRoutes(wantedNow);
+            });
+        } catch (RejectedExecutionException closing) {
+            routesQueued.set(false);
+            return java.util.concurrent.CompletableFuture.completedFuture(null);
+        }
+    }
+
+    private void awaitRoutes(java.util.concurrent.Future<?> applied) {
+        try {
+            applied.get(ROUTE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warn("node {}: nft did not put in the hand-over's forwarding within {} ms; announcing the VIPs"
+                    + " anyway (connections the peer still serves may be reset)", self, ROUTE_WAIT.toMillis());
+        } catch (java.util.concurrent.ExecutionException e) {
+            LOG.warn("node {}: the hand-over's forwarding failed: {}", self, e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void applyRoutes(List<DrainForwarding.Route> wanted) {
+        if (wanted.equals(forwarding.routes())) {
+            return;
+        }
         try {
             forwarding.forward(wanted);
             if (!wanted.isEmpty()) {
-                LOG.info("node {}: packets to the VIPs of connections it did not accept go on to {}", self,
-                        wanted.stream().map(route -> route.peerMac() + " on " + route.iface()).toList());
+                LOG.info("node {}: packets to the L7 services' VIPs of connections it did not accept go on to {}",
+                        self, wanted.stream().map(route -> route.peerMac() + " on " + route.iface()).toList());
             }
         } catch (IOException | IllegalArgumentException e) {
             LOG.error("node {} cannot send on the packets of connections a peer serves ({}): a hand-over resets them",
@@ -794,6 +847,7 @@ public final class HaController implements AutoCloseable {
         if (node != null) {
             node.close();
         }
+        nftWorker.shutdownNow();
         forwarding.close();
         vips.close();
     }
