@@ -16,7 +16,7 @@ class DemoIT {
 
     @Test
     void theDemoBalancesThroughItsVipAndFailsOverToThePassiveNode() throws Exception {
-        int admin = TestHttp.freePort();
+        int admin = TestHttp.freePortPair(); // the second demo node's admin API takes the next port
 
         BatonProcess.Result result = BatonProcess.run(work, "demo", "--once", "--admin", "127.0.0.1:" + admin);
 

@@ -50,5 +50,24 @@ public final class TestHttp {
         }
     }
 
+    /** A free port whose successor is free too (the demo's second node takes the admin port + 1). */
+    public static int freePortPair() throws IOException {
+        while (true) {
+            try (ServerSocket first = new ServerSocket(0)) {
+                int port = first.getLocalPort();
+                if (port == 65_535 || HANDED_OUT.contains(port) || HANDED_OUT.contains(port + 1)) {
+                    continue;
+                }
+                try (ServerSocket second = new ServerSocket(port + 1)) {
+                    if (HANDED_OUT.add(port) && HANDED_OUT.add(port + 1)) {
+                        return port;
+                    }
+                } catch (IOException taken) {
+                    // its successor is in use: another
+                }
+            }
+        }
+    }
+
     private static final java.util.Set<Integer> HANDED_OUT = java.util.concurrent.ConcurrentHashMap.newKeySet();
 }
