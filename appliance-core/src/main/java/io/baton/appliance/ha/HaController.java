@@ -410,9 +410,10 @@ public final class HaController implements AutoCloseable {
      * (see {@link DrainForwarding}). The holder sends on those of a peer that drains (it handed the
      * VIPs over and serves what it has). A passive node points at the holder ahead of time, or at a
      * draining peer when none holds: when it claims, the route that the hand-over needs is there,
-     * and no nft runs between its claim and its gratuitous ARP. A draining or stopping node, and
-     * one that sees no other holder, sends on nothing. Kernel-mode services need none of this: the
-     * new holder's table sends a flow to the same real server.
+     * and no nft runs between its claim and its gratuitous ARP. A passive node that sees no holder
+     * (it lost it) leaves its route as it is, null: nft then would compete with its takeover. A
+     * draining or stopping node sends on nothing. Kernel-mode services need none of this: the new
+     * holder's table sends a flow to the same real server.
      */
     private List<DrainForwarding.Route> wantedRoutes() {
         if (closed || stopping || !vips.drained().isEmpty() || macByIface.isEmpty()) {
@@ -432,6 +433,9 @@ public final class HaController implements AutoCloseable {
             }
         }
         List<MemberInfo> targets = holding || holders.isEmpty() ? draining : holders;
+        if (targets.isEmpty() && !holding) {
+            return null; // a passive node that sees no holder: its route changes once one is seen
+        }
         List<DrainForwarding.Route> wanted = new ArrayList<>();
         Set<String> routed = new HashSet<>();
         for (MemberInfo target : targets) {
@@ -464,6 +468,9 @@ public final class HaController implements AutoCloseable {
      */
     private void syncForwarding(boolean beforeAnnounce) {
         List<DrainForwarding.Route> wanted = wantedRoutes();
+        if (wanted == null) {
+            return;
+        }
         List<DrainForwarding.Route> now = forwarding.routes();
         if (beforeAnnounce) {
             if (!wanted.isEmpty() && !now.containsAll(wanted)) {
