@@ -9,6 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.Arrays;
 
@@ -47,6 +48,31 @@ class CliIT {
                 .contains("2 error(s)")
                 .contains("cluster.pre-empt: unknown key (did you mean \"preempt\"?)")
                 .contains("services[1].servers[1].address: \"10.20.1.312\" is not an IPv4 address:port");
+    }
+
+    @Test
+    void configCheckRefusesAScriptOutsideTheTrustedDirectoryOrLinkedOutOfItNamingTheField() throws Exception {
+        Path trusted = Files.createDirectories(work.resolve("checks"));
+        Path outside = Files.writeString(work.resolve("evil.sh"), "#!/bin/sh\nexit 0\n");
+        Files.setPosixFilePermissions(outside, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.createSymbolicLink(trusted.resolve("link.sh"), outside);
+        Path config = work.resolve("scripts.yaml");
+        Files.writeString(config, Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"))
+                .replace("check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }",
+                        "check: { type: external, script: '" + outside + "' }")
+                .replace("      type: dicom-echo\n      port: 104\n      calling-ae: BATON\n      called-ae: PACS\n",
+                        "      type: external\n      script: link.sh\n"));
+
+        BatonProcess.Result result = BatonProcess.run(work, "config", "check", "--checks-dir", trusted.toString(),
+                config.toString());
+
+        assertThat(result.exitCode()).as(result.output()).isEqualTo(1);
+        assertThat(result.output())
+                .contains("2 error(s)")
+                .contains("services[1].check.script: \"link.sh\"")
+                .contains("services[2].check.script: \"" + outside + "\"")
+                .contains("symbolic link out")
+                .contains("outside the trusted");
     }
 
     @Test
@@ -175,7 +201,7 @@ class CliIT {
         BatonProcess.Result keygen = BatonProcess.run(work, "keygen", key.toString());
         assertThat(keygen.exitCode()).as(keygen.output()).isZero();
         assertThat(keygen.output()).contains("wrote cluster key").contains("Copy it to every node");
-        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
                 .isEqualTo("rw-------");
         assertThat(BatonProcess.run(work, "keygen", key.toString()).exitCode()).as("never overwrites a key").isEqualTo(1);
         BatonProcess.Result valid = BatonProcess.run(work, "config", "check", example.toString());

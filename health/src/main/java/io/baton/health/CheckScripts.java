@@ -1,11 +1,18 @@
 package io.baton.health;
 
+import io.baton.config.BatonConfig;
+import io.baton.config.CheckType;
+import io.baton.config.ConfigError;
+import io.baton.config.HealthCheck;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -38,15 +45,15 @@ public final class CheckScripts {
      * The external checks of {@code config} whose scripts this node would not run, each with its
      * field ({@code services[i].check.script}) and reason; {@code where} ends the reason ("on node lb1").
      */
-    public java.util.List<io.baton.config.ConfigError> check(io.baton.config.BatonConfig config, String where) {
-        java.util.List<io.baton.config.ConfigError> errors = new java.util.ArrayList<>();
+    public List<ConfigError> check(BatonConfig config, String where) {
+        List<ConfigError> errors = new ArrayList<>();
         for (int i = 0; i < config.services().size(); i++) {
-            io.baton.config.HealthCheck check = config.services().get(i).check();
-            if (check != null && check.type() == io.baton.config.CheckType.EXTERNAL && check.script() != null) {
+            HealthCheck check = config.services().get(i).check();
+            if (check != null && check.type() == CheckType.EXTERNAL && check.script() != null) {
                 try {
                     resolve(check.script());
                 } catch (IOException e) {
-                    errors.add(new io.baton.config.ConfigError("services[" + i + "].check.script",
+                    errors.add(new ConfigError("services[" + i + "].check.script",
                             '"' + check.script() + "\" " + e.getMessage() + " " + where));
                 }
             }
