@@ -90,6 +90,11 @@ class HaStateMachineTest {
     }
 
     @Test
+    void theRehearsalAtAStartGoesThroughTheClaimsOfAHandOverAndOfALostPeer() {
+        assertThat(HaStateMachine.rehearse()).isEqualTo(2);
+    }
+
+    @Test
     void beforeAnyDecisionTheNodeIsStartingAndHoldsNothing() {
         Seen seen = new Seen();
         seen.decision = Decision.NONE;

@@ -169,6 +169,7 @@ public final class HaController implements AutoCloseable {
         controller.witnessPoller.scheduleWithFixedDelay(controller::pollWitness, 0, WITNESS_POLL.toMillis(),
                 TimeUnit.MILLISECONDS);
         l7.setActive(false);
+        HaStateMachine.rehearse(); // the state machine's code is loaded and linked before a takeover needs it
         vips.removeLeftovers(managed(config.vips()));
         if (!managed(config.vips()).isEmpty()) {
             controller.nftWorker.execute(controller.forwarding::removeLeftover);
