@@ -6,8 +6,8 @@
 #
 #   bench/l7.sh [ROUNDS] [SECONDS]       (defaults: 5 rounds, 5 s per measurement)
 #
-# For looking into one regime: REGIMES="http c1000" runs only those (the last line then names
-# only what was measured sensibly); BATON_JAVA_OPTS adds JVM options to Baton's (a JFR recording:
+# For looking into one regime: REGIMES="http c1000" runs only those (the last line then says "-"
+# for the ratios of the others); BATON_JAVA_OPTS adds JVM options to Baton's (a JFR recording:
 # BATON_JAVA_OPTS=-XX:StartFlightRecording=filename=/tmp/baton.jfr,settings=profile).
 #
 # Regimes (wrk on loopback):
@@ -257,7 +257,8 @@ for round in $(seq 1 "$rounds"); do
 done
 
 median() { tr ' ' '\n' <<<"$*" | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END {
-    if (NR % 2) printf "%.2f", v[(NR + 1) / 2]; else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+    if (NR == 0) printf "-"; else if (NR % 2) printf "%.2f", v[(NR + 1) / 2]
+    else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 spread() { tr ' ' '\n' <<<"$*" | grep -v '^$' | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }'; }
 unit_of() { case $1 in big*) echo "MB/s" ;; cpu*) echo "us/req" ;; *) echo "req/s" ;; esac; }
 
@@ -277,5 +278,6 @@ for regime in "${regimes[@]}"; do
 done
 echo "($rounds alternating rounds of ${seconds} s per measurement, medians of the rounds' ratios; $(nproc) cores;"
 echo " Baton: java @packaging/jvm.options; HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), defaults)"
-big=$(awk -v a="$(median ${ratios[big1m]:-})" -v b="$(median ${ratios[big50m]:-})" 'BEGIN { printf "%.2f", a < b ? a : b }')
+big=$(awk -v a="$(median ${ratios[big1m]:-})" -v b="$(median ${ratios[big50m]:-})" \
+    'BEGIN { if (a == "-" || b == "-") print (a == "-" ? b : a); else printf "%.2f", a + 0 < b + 0 ? a : b }')
 echo "l7 http_rps_ratio=$(median ${ratios[http]:-}) http_p99_ratio=$(median ${p99ratios[http]:-}) tcp_rps_ratio=$(median ${ratios[tcp]:-}) tcp_p99_ratio=$(median ${p99ratios[tcp]:-}) conn_rps_ratio=$(median ${ratios[conn]:-}) c1000_rps_ratio=$(median ${ratios[c1000]:-}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]:-}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]:-})"
