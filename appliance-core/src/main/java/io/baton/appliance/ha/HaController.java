@@ -15,6 +15,7 @@ import io.baton.host.VipManager;
 import io.baton.host.Witness;
 import io.baton.cluster.wire.WireStats;
 import io.baton.config.BatonConfig;
+import io.baton.config.ForwardingMode;
 import io.baton.config.HostPort;
 import io.baton.config.NodeConfig;
 import io.baton.config.VipConfig;
@@ -30,15 +31,24 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Supplier;
 
 /**
  * Makes this node follow the cluster: when the election (and the split-brain rule) says this node
@@ -94,7 +104,7 @@ public final class HaController implements AutoCloseable {
     /** Set once joined; read without the lock (the status must not wait for a takeover in progress). */
     private volatile ClusterNode cluster;
     /** Why this node's config history keeps it out of elections (diverged, not compared yet); null when it does not. */
-    private final java.util.function.Supplier<String> historyUnready;
+    private final Supplier<String> historyUnready;
     private boolean closed;
 
     /**
@@ -117,19 +127,19 @@ public final class HaController implements AutoCloseable {
     /** How long a claim waits for the route its hand-over needs before it announces the VIPs anyway. */
     static final Duration ROUTE_WAIT = Duration.ofMillis(250);
     /** Runs nft for the forwarding: a hung nft holds up neither the role nor the status. */
-    private final java.util.concurrent.ExecutorService nftWorker =
+    private final ExecutorService nftWorker =
             Executors.newSingleThreadExecutor(new DefaultThreadFactory("baton-handover", true));
     /** The routes last asked for; the worker brings the forwarding to them. */
     private volatile List<DrainForwarding.Route> wantedNow = List.of();
-    private final java.util.concurrent.atomic.AtomicBoolean routesQueued =
-            new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicBoolean routesQueued =
+            new AtomicBoolean();
     /** The rules; stepped under this controller's lock. */
     private final HaStateMachine machine = new HaStateMachine();
     /** The machine's address conflicts after its last step, for readers on other threads. */
     private volatile Map<String, HaStateMachine.Conflict> conflicts = Map.of();
 
     private HaController(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
-                         AddressManager addresses, ArpProbe probe, java.util.function.Supplier<String> historyUnready) {
+                         AddressManager addresses, ArpProbe probe, Supplier<String> historyUnready) {
         this.historyUnready = historyUnready;
         this.addresses = addresses;
         this.probe = probe;
@@ -146,13 +156,13 @@ public final class HaController implements AutoCloseable {
         Map<String, String> macs = new TreeMap<>();
         for (VipConfig vip : managed(of.vips())) {
             try {
-                macs.putIfAbsent(vip.iface(), addresses.mac(vip.iface()).toLowerCase(java.util.Locale.ROOT));
+                macs.putIfAbsent(vip.iface(), addresses.mac(vip.iface()).toLowerCase(Locale.ROOT));
             } catch (IOException e) {
                 LOG.debug("no MAC for {} yet: {}", vip.iface(), e.getMessage());
             }
         }
         macByIface = Map.copyOf(macs);
-        ownMacs = List.copyOf(new java.util.TreeSet<>(macs.values()));
+        ownMacs = List.copyOf(new TreeSet<>(macs.values()));
     }
 
     /**
@@ -163,7 +173,7 @@ public final class HaController implements AutoCloseable {
      */
     public static HaController start(String self, BatonConfig config, long revision, DataPlane l7, VipManager vips,
                                      AddressManager addresses, ArpProbe probe,
-                                     java.util.function.Supplier<String> historyUnready) throws ClusterException {
+                                     Supplier<String> historyUnready) throws ClusterException {
         HaController controller = new HaController(self, config, revision, l7, vips, addresses, probe,
                 historyUnready);
         controller.witnessPoller.scheduleWithFixedDelay(controller::pollWitness, 0, WITNESS_POLL.toMillis(),
@@ -450,7 +460,7 @@ public final class HaController implements AutoCloseable {
                 // only the proxy's: a kernel-mode flow goes on through the new holder's own table
                 List<Integer> ports = config.services().stream()
                         .filter(service -> names.contains(service.vip())
-                                && service.mode() == io.baton.config.ForwardingMode.L7_SNAT)
+                                && service.mode() == ForwardingMode.L7_SNAT)
                         .flatMap(service -> service.ports().stream()).distinct().sorted().toList();
                 if (ownMac != null && !ownMac.equals(peerMac) && !addresses.isEmpty() && !ports.isEmpty()
                         && routed.add(iface)) {
@@ -490,9 +500,9 @@ public final class HaController implements AutoCloseable {
     }
 
     /** Has the worker bring the forwarding to {@link #wantedNow} (once, however often asked meanwhile). */
-    private java.util.concurrent.Future<?> queueRoutes() {
+    private Future<?> queueRoutes() {
         if (!routesQueued.compareAndSet(false, true)) {
-            return java.util.concurrent.CompletableFuture.completedFuture(null); // the queued task takes the latest
+            return CompletableFuture.completedFuture(null); // the queued task takes the latest
         }
         try {
             return nftWorker.submit(() -> {
@@ -501,17 +511,17 @@ public final class HaController implements AutoCloseable {
             });
         } catch (RejectedExecutionException closing) {
             routesQueued.set(false);
-            return java.util.concurrent.CompletableFuture.completedFuture(null);
+            return CompletableFuture.completedFuture(null);
         }
     }
 
-    private void awaitRoutes(java.util.concurrent.Future<?> applied) {
+    private void awaitRoutes(Future<?> applied) {
         try {
             applied.get(ROUTE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.TimeoutException e) {
+        } catch (TimeoutException e) {
             LOG.warn("node {}: nft did not put in the hand-over's forwarding within {} ms; announcing the VIPs"
                     + " anyway (connections the peer still serves may be reset)", self, ROUTE_WAIT.toMillis());
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             LOG.warn("node {}: the hand-over's forwarding failed: {}", self, e.getCause().toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -629,11 +639,11 @@ public final class HaController implements AutoCloseable {
 
     /** Who else answers ARP for each VIP: the state machine tells a Baton peer from a stranger. */
     private List<HaStateMachine.ProbeAnswer> probeVips() {
-        List<HaStateMachine.ProbeAnswer> answers = new java.util.ArrayList<>();
+        List<HaStateMachine.ProbeAnswer> answers = new ArrayList<>();
         for (VipConfig vip : managed(config.vips())) {
             try {
                 long started = System.nanoTime();
-                java.util.Set<String> answering = probe.answerers(vip.iface(), vip.address(), PROBE_WAIT);
+                Set<String> answering = probe.answerers(vip.iface(), vip.address(), PROBE_WAIT);
                 LOG.debug("ARP probe for {} on {}: {} ({} ms)", vip.address(), vip.iface(),
                         answering.isEmpty() ? "no other host answers" : "answered by " + answering,
                         (System.nanoTime() - started) / 1_000_000);
@@ -718,7 +728,7 @@ public final class HaController implements AutoCloseable {
         if (conflicts.isEmpty()) {
             return vipProblems;
         }
-        List<String> all = new java.util.ArrayList<>(vipProblems);
+        List<String> all = new ArrayList<>(vipProblems);
         conflicts.forEach((address, conflict) -> all.add("address conflict: VIP " + address + " on " + conflict.iface()
                 + " is also answered by " + String.join(", ", conflict.macs()) + ", which is no Baton node"));
         return all;
