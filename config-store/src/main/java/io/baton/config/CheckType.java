@@ -6,6 +6,8 @@ public enum CheckType implements ConfigName {
     HTTP("http"),
     HTTPS("https"),
     DICOM_ECHO("dicom-echo"),
+    DICOM_FIND("dicom-find"),
+    HL7("hl7"),
     SMTP("smtp"),
     FTP("ftp"),
     POP3("pop3"),
@@ -26,5 +28,10 @@ public enum CheckType implements ConfigName {
 
     public boolean isHttp() {
         return this == HTTP || this == HTTPS;
+    }
+
+    /** A DICOM association check, whose AE titles are configured. */
+    public boolean isDicom() {
+        return this == DICOM_ECHO || this == DICOM_FIND;
     }
 }

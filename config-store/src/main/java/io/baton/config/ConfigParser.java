@@ -38,6 +38,9 @@ public final class ConfigParser {
     private static final Pattern INTERFACE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._@:-]{0,14}");
     private static final Pattern AE_TITLE = Pattern.compile("[\\x20-\\x5B\\x5D-\\x7E]{1,16}");
     private static final Pattern HTTP_METHOD = Pattern.compile("[A-Z]{3,10}");
+    /** A value for one MSH field: printable, without HL7's separators (| ^ ~ \\ &) or segment ends. */
+    private static final Pattern HL7_FIELD = Pattern.compile("[\\x20-\\x7E&&[^|^~\\\\&]]{1,180}");
+    private static final Pattern HL7_MESSAGE_TYPE = Pattern.compile("[A-Z0-9_]{1,7}(\\^[A-Z0-9_]{1,7}){0,2}");
     private static final String NAME_RULE = "must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit";
 
     private static final ObjectMapper JSON_MAPPER = new ObjectMapper()
@@ -291,22 +294,74 @@ public final class ConfigParser {
             verifyTls = false;
         }
 
-        boolean dicom = type == CheckType.DICOM_ECHO;
-        String callingAe = only(fields, dicom, "calling-ae", "dicom-echo", HealthCheck.DEFAULT_CALLING_AE);
-        String calledAe = only(fields, dicom, "called-ae", "dicom-echo", HealthCheck.DEFAULT_CALLED_AE);
+        boolean dicom = type != null && type.isDicom();
+        String callingAe = only(fields, dicom, "calling-ae", "dicom-echo/dicom-find", HealthCheck.DEFAULT_CALLING_AE);
+        String calledAe = only(fields, dicom, "called-ae", "dicom-echo/dicom-find", HealthCheck.DEFAULT_CALLED_AE);
         for (String key : List.of("calling-ae", "called-ae")) {
             String title = key.equals("calling-ae") ? callingAe : calledAe;
             if (title != null && !AE_TITLE.matcher(title).matches()) {
                 fields.error(key, Fields.quote(title) + " is not a DICOM AE title (1-16 printable characters, no backslash)");
             }
         }
+        Hl7Probe hl7 = hl7(fields, type == CheckType.HL7);
         String script = only(fields, type == CheckType.EXTERNAL, "script", "external", null);
         if (type == CheckType.EXTERNAL && script == null && !fields.has("script")) {
             fields.error("script", "is required for external checks");
         }
         fields.rejectUnknownKeys();
         return new HealthCheck(type, interval, timeout, rise == null ? 0 : rise, fall == null ? 0 : fall, port,
-                method, path, host, expect, bodyRegex, verifyTls, callingAe, calledAe, script);
+                method, path, host, expect, bodyRegex, verifyTls, callingAe, calledAe, hl7, script);
+    }
+
+    /** The hl7 check's MSH fields and accepted acknowledgements; null (each key reported if set) for other types. */
+    private static Hl7Probe hl7(Fields fields, boolean applies) {
+        String sendingApplication = hl7Field(fields, applies, "sending-application",
+                Hl7Probe.DEFAULT_SENDING_APPLICATION, HL7_FIELD);
+        String sendingFacility = hl7Field(fields, applies, "sending-facility", null, HL7_FIELD);
+        String receivingApplication = hl7Field(fields, applies, "receiving-application", null, HL7_FIELD);
+        String receivingFacility = hl7Field(fields, applies, "receiving-facility", null, HL7_FIELD);
+        String messageType = hl7Field(fields, applies, "message-type", Hl7Probe.DEFAULT_MESSAGE_TYPE, HL7_MESSAGE_TYPE);
+        String processingId = only(fields, applies, "processing-id", "hl7", Hl7Probe.DEFAULT_PROCESSING_ID);
+        if (processingId != null && !processingId.matches("[PTD]")) {
+            fields.error("processing-id", Fields.quote(processingId)
+                    + " is not an HL7 processing ID (P production, T training, D debugging)");
+        }
+        String version = only(fields, applies, "hl7-version", "hl7", Hl7Probe.DEFAULT_VERSION);
+        if (version != null && !version.matches("2\\.[1-9](\\.[0-9])?")) {
+            fields.error("hl7-version", Fields.quote(version) + " is not an HL7 v2 version (2.1 to 2.9, e.g. 2.5 or 2.5.1)");
+        }
+        List<String> expectAck = null;
+        if (fields.has("expect-ack")) {
+            if (!applies) {
+                fields.error("expect-ack", "only applies to hl7 checks");
+            } else {
+                expectAck = fields.strings("expect-ack");
+                if (expectAck != null) {
+                    for (String code : expectAck) {
+                        if (!Hl7Probe.ACK_CODES.contains(code)) {
+                            fields.error("expect-ack", Fields.quote(code) + " is not an HL7 acknowledgement code (one of "
+                                    + String.join(", ", Hl7Probe.ACK_CODES) + ")");
+                        }
+                    }
+                }
+            }
+        }
+        if (!applies) {
+            return null;
+        }
+        return new Hl7Probe(sendingApplication, sendingFacility, receivingApplication, receivingFacility, messageType,
+                processingId, version, expectAck == null ? Hl7Probe.DEFAULT_EXPECT_ACK : expectAck);
+    }
+
+    /** One MSH field of the hl7 check: plain text that cannot break the segment it goes into. */
+    private static String hl7Field(Fields fields, boolean applies, String key, String defaultValue, Pattern valid) {
+        String value = only(fields, applies, key, "hl7", defaultValue);
+        if (value != null && !valid.matcher(value).matches()) {
+            fields.error(key, Fields.quote(value) + (valid == HL7_MESSAGE_TYPE
+                    ? " is not an HL7 message type (e.g. NMD^N02, ADT^A01): letters and digits, components joined by ^"
+                    : " is not an HL7 field value (1-180 printable characters, none of | ^ ~ \\ &)"));
+        }
+        return value;
     }
 
     /** A string field that belongs to some check types only: reported if set on another type. */

@@ -178,6 +178,18 @@ public final class ConfigWriter {
         }
         putIfSet(node, "calling-ae", check.callingAeTitle());
         putIfSet(node, "called-ae", check.calledAeTitle());
+        Hl7Probe hl7 = check.hl7();
+        if (hl7 != null) {
+            putIfSet(node, "sending-application", hl7.sendingApplication());
+            putIfSet(node, "sending-facility", hl7.sendingFacility());
+            putIfSet(node, "receiving-application", hl7.receivingApplication());
+            putIfSet(node, "receiving-facility", hl7.receivingFacility());
+            putIfSet(node, "message-type", hl7.messageType());
+            putIfSet(node, "processing-id", hl7.processingId());
+            putIfSet(node, "hl7-version", hl7.version());
+            ArrayNode expectAck = node.putArray("expect-ack");
+            hl7.expectAck().forEach(expectAck::add);
+        }
         putIfSet(node, "script", check.script());
         return node;
     }

@@ -144,6 +144,36 @@ final class Fields {
         return ok ? result : null;
     }
 
+    /** A string or a list of strings, none empty; null after reporting. */
+    List<String> strings(String key) {
+        known.add(key);
+        JsonNode value = node.get(key);
+        if (value == null || value.isNull()) {
+            return null;
+        }
+        List<JsonNode> items = new ArrayList<>();
+        if (value.isArray()) {
+            value.forEach(items::add);
+        } else {
+            items.add(value);
+        }
+        if (items.isEmpty()) {
+            error(key, "must list at least one value");
+            return null;
+        }
+        List<String> result = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            JsonNode item = items.get(i);
+            String itemPath = value.isArray() ? path(key) + "[" + i + "]" : path(key);
+            if (!item.isTextual() || item.asText().isBlank()) {
+                errors.add(new ConfigError(itemPath, "must be a non-empty string, not " + describe(item)));
+                return null;
+            }
+            result.add(item.asText().trim());
+        }
+        return result;
+    }
+
     Boolean bool(String key, Boolean defaultValue) {
         if (!has(key)) {
             return defaultValue;

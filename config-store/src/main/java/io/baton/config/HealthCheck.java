@@ -15,8 +15,9 @@ import java.util.List;
  * @param expectStatus   http/https: statuses that count as up
  * @param bodyRegex      http/https: the body must contain a match; null for no body check
  * @param verifyTls      https: verify the server certificate
- * @param callingAeTitle dicom-echo: our AE title
- * @param calledAeTitle  dicom-echo: the server's AE title
+ * @param callingAeTitle dicom-echo, dicom-find: our AE title
+ * @param calledAeTitle  dicom-echo, dicom-find: the server's AE title
+ * @param hl7            hl7: the test message and the acknowledgements that count as up
  * @param script         external: the program to run ($1 VIP, $2 VIP port, $3 server IP, $4 server port)
  */
 public record HealthCheck(
@@ -34,6 +35,7 @@ public record HealthCheck(
         Boolean verifyTls,
         String callingAeTitle,
         String calledAeTitle,
+        Hl7Probe hl7,
         String script) {
 
     public static final Duration DEFAULT_INTERVAL = Duration.ofSeconds(2);
@@ -49,6 +51,6 @@ public record HealthCheck(
 
     public static HealthCheck connect() {
         return new HealthCheck(CheckType.CONNECT, DEFAULT_INTERVAL, DEFAULT_TIMEOUT, DEFAULT_RISE, DEFAULT_FALL,
-                null, null, null, null, null, null, null, null, null, null);
+                null, null, null, null, null, null, null, null, null, null, null);
     }
 }

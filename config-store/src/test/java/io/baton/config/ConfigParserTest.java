@@ -165,6 +165,35 @@ class ConfigParserTest {
     }
 
     @Test
+    void anHl7CheckNeedsNothingButItsTypeAndItsHeaderFieldsCannotBreakTheSegment() throws Exception {
+        HealthCheck defaults = ConfigParser.parse(MINIMAL.replace("    servers:", "    check: { type: hl7 }\n    servers:"),
+                ConfigParser.Format.YAML).services().get(0).check();
+        assertThat(defaults.hl7()).isEqualTo(new Hl7Probe("BATON", null, null, null, "NMD^N02", "P", "2.5", List.of("AA")));
+        assertThat(defaults.callingAeTitle()).isNull();
+        HealthCheck find = ConfigParser.parse(MINIMAL.replace("    servers:", "    check: { type: dicom-find }\n    servers:"),
+                ConfigParser.Format.YAML).services().get(0).check();
+        assertThat(List.of(find.callingAeTitle(), find.calledAeTitle())).containsExactly("BATON", "ANY-SCP");
+        assertThat(find.hl7()).isNull();
+
+        String broken = MINIMAL.replace("    servers:", "    check: { type: hl7, sending-application: 'A|B',"
+                + " receiving-facility: 'x^y', message-type: 'adt a01', processing-id: X, hl7-version: '3.0',"
+                + " expect-ack: [AA, OK], called-ae: PACS }\n    servers:");
+        assertThat(errorsOf(broken)).containsExactlyInAnyOrder(
+                "services[0].check.sending-application: \"A|B\" is not an HL7 field value (1-180 printable characters,"
+                        + " none of | ^ ~ \\ &)",
+                "services[0].check.receiving-facility: \"x^y\" is not an HL7 field value (1-180 printable characters,"
+                        + " none of | ^ ~ \\ &)",
+                "services[0].check.message-type: \"adt a01\" is not an HL7 message type (e.g. NMD^N02, ADT^A01):"
+                        + " letters and digits, components joined by ^",
+                "services[0].check.processing-id: \"X\" is not an HL7 processing ID (P production, T training, D debugging)",
+                "services[0].check.hl7-version: \"3.0\" is not an HL7 v2 version (2.1 to 2.9, e.g. 2.5 or 2.5.1)",
+                "services[0].check.expect-ack: \"OK\" is not an HL7 acknowledgement code (one of AA, AE, AR, CA, CE, CR)",
+                "services[0].check.called-ae: only applies to dicom-echo/dicom-find checks");
+        assertThat(errorsOf(MINIMAL.replace("    servers:", "    check: { type: http, message-type: 'ADT^A01' }\n    servers:")))
+                .containsExactly("services[0].check.message-type: only applies to hl7 checks");
+    }
+
+    @Test
     void kernelServicesWhoseNftNamesWouldCollideAreRefusedWithBothPaths() {
         String config = """
                 cluster: { name: c, nodes: [{ id: lb1, address: 10.0.0.1:7800 }] }

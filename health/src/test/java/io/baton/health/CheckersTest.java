@@ -69,6 +69,41 @@ class CheckersTest {
     }
 
     @Test
+    void dicomFindAsksDcmqrscpForTodaysStudiesAndIsUpWithOrWithoutAMatch() throws Exception {
+        int port = peers.dcmqrscp(dir);
+
+        CheckResult empty = run("{ type: dicom-find, called-ae: PACS }", port);
+        assertThat(empty.up()).as(empty.reason()).isTrue();
+        assertThat(empty.reason()).isEqualTo("C-FIND status 0x0000 (no study of today)");
+
+        peers.storeStudyOfToday(dir, port);
+        CheckResult matched = run("{ type: dicom-find, called-ae: PACS, calling-ae: LB-CHECK }", port);
+        assertThat(matched.up()).as(matched.reason()).isTrue();
+        assertThat(matched.reason()).containsAnyOf("C-FIND matched a study of today (cancelled after the first match)",
+                "C-FIND status 0x0000 (a study of today matched)");
+    }
+
+    @Test
+    void dicomFindNamesARejectionAPeerWithoutQueryAndAFailureStatus() throws Exception {
+        int archive = peers.dcmqrscp(dir);
+        int storeOnly = peers.storescp(dir);
+        int failing = peers.dicomFindFailing(0xA700, "too many queries");
+
+        CheckResult wrong = run("{ type: dicom-find, called-ae: NOT-PACS }", archive);
+        assertThat(wrong.reason()).isEqualTo("association rejected (called AE title not recognised)");
+        CheckResult noQuery = run("{ type: dicom-find }", storeOnly);
+        assertThat(noQuery.up()).isFalse();
+        assertThat(noQuery.reason()).isEqualTo("Study Root Query/Retrieve FIND not accepted (abstract syntax not supported)");
+        CheckResult refused = run("{ type: dicom-find }", failing);
+        assertThat(refused.up()).isFalse();
+        assertThat(refused.reason()).isEqualTo("C-FIND status 0xA700 (refused: out of resources): too many queries");
+        assertThat(run("{ type: dicom-find, timeout: 300ms }", peers.tcp(null)).reason())
+                .isEqualTo("no answer within 300 ms (waiting for the answer to A-ASSOCIATE-RQ)");
+        assertThat(run("{ type: dicom-find }", peers.tcp("HTTP/1.1 400 Bad Request\r\n\r\n")).reason())
+                .startsWith("not a DICOM peer (it answered \"HTTP/1");
+    }
+
+    @Test
     void httpJudgesStatusAndBody() throws Exception {
         int port = peers.http();
 

@@ -98,8 +98,22 @@ class HostileServersTest {
                             lines(client, "HTTP/1.1 200 OK\r\n", 0);
                             lines(client, "X-Slow: y\r\n", 50);
                         }, "reading the HTTP headers"),
+                new Case("an MLLP peer that dribbles its acknowledgement", "hl7",
+                        client -> {
+                            readMllpFrame(client);
+                            lines(client, "\u000B", 0);
+                            lines(client, "x", 50);
+                        }, "waiting for the HL7 acknowledgement"),
+                new Case("an MLLP frame flooded without end", "hl7",
+                        client -> {
+                            readMllpFrame(client);
+                            lines(client, "\u000B", 0);
+                            lines(client, "x".repeat(1000), 0);
+                        }, "an MLLP frame longer than 65536 bytes"),
                 new Case("a DICOM peer that streams command fragments without the last one", "dicom-echo",
                         HostileServersTest::endlessFragments, "without the last one"),
+                new Case("a DICOM archive that streams matches and ignores C-CANCEL", "dicom-find",
+                        HostileServersTest::endlessMatches, "C-FIND to end after C-CANCEL-RQ"),
                 new Case("a DICOM peer that declares a 2 GiB PDU", "dicom-echo",
                         client -> {
                             readPdu(client);
@@ -209,8 +223,8 @@ class HostileServersTest {
             out.flush();
             if (gapMillis > 0) {
                 Thread.sleep(gapMillis);
-            } else if (text.startsWith("HTTP/")) {
-                return; // a status line once, then the dribble
+            } else if (text.startsWith("HTTP/") || text.equals("\u000B")) {
+                return; // a status line or an MLLP start once, then the dribble
             }
         }
     }
@@ -248,6 +262,35 @@ class HostileServersTest {
         }
     }
 
+    /** Accepts the association, reads the C-FIND-RQ, then answers with pending matches for ever. */
+    private static void endlessMatches(Socket client) throws Exception {
+        readPdu(client);
+        OutputStream out = client.getOutputStream();
+        byte[] accept = new byte[68 + 8];
+        accept[1] = 1; // protocol version
+        System.arraycopy(new byte[] {0x21, 0, 0, 4, 1, 0, 0, 0}, 0, accept, 68, 8);
+        out.write(pdu(0x02, accept));
+        out.flush();
+        readPdu(client);
+        readPdu(client);
+        ByteBuffer command = ByteBuffer.allocate(30).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        command.putShort((short) 0).putShort((short) 0x0100).putInt(2).putShort((short) 0x8020);
+        command.putShort((short) 0).putShort((short) 0x0800).putInt(2).putShort((short) 0x0000);
+        command.putShort((short) 0).putShort((short) 0x0900).putInt(2).putShort((short) 0xFF00);
+        ByteBuffer pdv = ByteBuffer.allocate(6 + 30).putInt(32).put((byte) 1).put((byte) 0x03).put(command.array());
+        byte[] match = "x".repeat(200).getBytes(StandardCharsets.US_ASCII);
+        ByteBuffer data = ByteBuffer.allocate(6 + match.length).putInt(2 + match.length).put((byte) 1).put((byte) 0x02)
+                .put(match);
+        byte[] pending = pdu(0x04, pdv.array());
+        byte[] dataPdu = pdu(0x04, data.array());
+        for (int i = 0; i < 1_000_000; i++) {
+            out.write(pending);
+            out.write(dataPdu);
+            out.flush();
+            Thread.sleep(20);
+        }
+    }
+
     private static byte[] pdu(int type, byte[] body) {
         return ByteBuffer.allocate(6 + body.length).put((byte) type).put((byte) 0).putInt(body.length).put(body).array();
     }
@@ -257,6 +300,16 @@ class HostileServersTest {
         byte[] header = new byte[6];
         in.readFully(header);
         in.readFully(new byte[ByteBuffer.wrap(header, 2, 4).getInt()]);
+    }
+
+    /** Reads one MLLP frame: up to 0x1C 0x0D. */
+    private static void readMllpFrame(Socket client) throws IOException {
+        InputStream in = client.getInputStream();
+        int previous = -1;
+        int b;
+        while ((b = in.read()) >= 0 && !(previous == 0x1C && b == 0x0D)) {
+            previous = b;
+        }
     }
 
     private static void readRequest(Socket client) throws IOException {

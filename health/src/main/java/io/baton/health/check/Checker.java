@@ -15,7 +15,8 @@ public interface Checker {
         return switch (type) {
             case CONNECT -> new ConnectChecker();
             case HTTP, HTTPS -> new HttpChecker();
-            case DICOM_ECHO -> new DicomEchoChecker();
+            case DICOM_ECHO, DICOM_FIND -> new DicomChecker(type);
+            case HL7 -> new Hl7Checker();
             case SMTP, FTP, POP3, IMAP -> new GreetingChecker(type);
             case EXTERNAL -> new ExternalChecker(scripts);
             case NONE -> throw new IllegalArgumentException("type none runs no checks");
