@@ -185,6 +185,11 @@ public final class ConfigParser {
         if (fields.has("forwarded-for") && (mode != ForwardingMode.L7_SNAT || l7Mode != L7Mode.HTTP)) {
             fields.error("forwarded-for", "only applies to mode l7-snat with l7: http");
         }
+        ProxyProtocol proxyProtocol = fields.choice("proxy-protocol", ProxyProtocol.class, ProxyProtocol.NONE, false);
+        if (fields.has("proxy-protocol") && mode != null && mode != ForwardingMode.L7_SNAT) {
+            fields.error("proxy-protocol", "only applies to mode l7-snat (the kernel modes forward packets: they"
+                    + " add nothing to the stream)");
+        }
         Fields limitFields = fields.object("limits");
         Limits limits = limitFields == null ? Limits.DEFAULTS : limits(limitFields);
         if (limitFields != null && mode != null && mode != ForwardingMode.L7_SNAT) {
@@ -200,7 +205,8 @@ public final class ConfigParser {
         }
         fields.rejectUnknownKeys();
         return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
-                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, limits, servers);
+                scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, limits,
+                proxyProtocol == null ? ProxyProtocol.NONE : proxyProtocol, servers);
     }
 
     private static List<Integer> ports(Fields fields) {

@@ -133,6 +133,9 @@ public final class ConfigWriter {
         if (service.forwardedFor() != ForwardedFor.APPEND) {
             node.put("forwarded-for", service.forwardedFor().configName());
         }
+        if (service.proxyProtocol() != ProxyProtocol.NONE) {
+            node.put("proxy-protocol", service.proxyProtocol().configName());
+        }
         if (!service.limits().equals(Limits.DEFAULTS)) {
             node.putObject("limits")
                     .put("max-connections", service.limits().maxConnections())

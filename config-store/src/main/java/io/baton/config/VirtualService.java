@@ -17,6 +17,8 @@ import java.util.Optional;
  * @param forwardedFor {@code l7: http}: whether the client's address is appended to the
  *                     {@code X-Forwarded-For} it sent or replaces it
  * @param limits   {@code l7-snat}: connections at once, per server, and the queue before them
+ * @param proxyProtocol {@code l7-snat}: whether each connection to a real server starts with a PROXY
+ *                      protocol header that names the client
  */
 public record VirtualService(
         String name,
@@ -35,6 +37,7 @@ public record VirtualService(
         String snatSource,
         ForwardedFor forwardedFor,
         Limits limits,
+        ProxyProtocol proxyProtocol,
         List<RealServer> servers) {
 
     public static final String PROTOCOL_TCP = "tcp";
@@ -47,13 +50,13 @@ public record VirtualService(
     /** This service with other real servers (e.g. one server's state changed). */
     public VirtualService withServers(List<RealServer> newServers) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, newServers);
+                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, newServers);
     }
 
     /** This service with another fallback. */
     public VirtualService withFallback(HostPort newFallback) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, servers);
+                timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, servers);
     }
 
     public Optional<RealServer> server(String serverName) {

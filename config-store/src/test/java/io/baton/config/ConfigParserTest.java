@@ -194,6 +194,25 @@ class ConfigParserTest {
     }
 
     @Test
+    void proxyProtocolIsOffByDefaultAndOnlyForTheL7Engine() throws Exception {
+        BatonConfig off = ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML);
+        assertThat(off.services().get(0).proxyProtocol()).isEqualTo(ProxyProtocol.NONE);
+        assertThat(ConfigWriter.toJson(off)).as("the default is not written: old checksums stay").doesNotContain("proxy");
+
+        BatonConfig on = ConfigParser.parse(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    proxy-protocol: v2\n"),
+                ConfigParser.Format.YAML);
+        assertThat(on.services().get(0).proxyProtocol()).isEqualTo(ProxyProtocol.V2);
+        assertThat(ConfigParser.parse(ConfigWriter.toJson(on), ConfigParser.Format.JSON)).isEqualTo(on);
+
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    proxy-protocol: v1\n")))
+                .containsExactly("services[0].proxy-protocol: \"v1\" is not one of none|v2");
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l4-dr\n    proxy-protocol: v2\n")
+                .replace("10.0.1.1:8080", "10.0.0.21")))
+                .containsExactly("services[0].proxy-protocol: only applies to mode l7-snat (the kernel modes forward"
+                        + " packets: they add nothing to the stream)");
+    }
+
+    @Test
     void kernelServicesWhoseNftNamesWouldCollideAreRefusedWithBothPaths() {
         String config = """
                 cluster: { name: c, nodes: [{ id: lb1, address: 10.0.0.1:7800 }] }

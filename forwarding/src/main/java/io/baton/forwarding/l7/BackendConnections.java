@@ -48,6 +48,14 @@ final class BackendConnections {
         channels.addLast(channel);
     }
 
+    /** Closes every idle connection (a client's own, when the client leaves). */
+    void closeAll() {
+        java.util.List<Channel> open = new java.util.ArrayList<>();
+        idle.values().forEach(open::addAll);
+        idle.clear();
+        open.forEach(Channel::close);
+    }
+
     void remove(InetSocketAddress server, Channel channel) {
         ArrayDeque<Channel> channels = idle.get(server);
         if (channels != null) {

@@ -1,5 +1,6 @@
 package io.baton.forwarding.l7;
 
+import io.baton.config.ProxyProtocol;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.Selection;
@@ -88,6 +89,8 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     private final ServicePool pool;
     private final BackendConnections connections;
+    /** Each server connection starts with a PROXY v2 header naming this client (and is this client's only). */
+    private final boolean proxyHeader;
     /** True while the VIPs are handed over: the connection closes after its answer. */
     private final java.util.function.BooleanSupplier handingOver;
     /** Decoded input not handled yet (pipelined requests, body chunks waiting for the server). */
@@ -143,7 +146,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
 
     ExchangeHandler(ServicePool pool, BackendConnections connections, java.util.function.BooleanSupplier handingOver) {
         this.pool = pool;
-        this.connections = connections;
+        this.proxyHeader = pool.config().proxyProtocol() == ProxyProtocol.V2;
+        // a server connection that began with this client's PROXY header speaks for this client
+        // alone: it is kept for the client's next request, never handed to another client
+        this.connections = proxyHeader ? new BackendConnections() : connections;
         this.handingOver = handingOver;
     }
 
@@ -340,6 +346,11 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                         return;
                     }
                     if (future.isSuccess()) {
+                        if (proxyHeader) {
+                            // ahead of the HTTP codec: the header's bytes go to the socket as they are
+                            future.channel().pipeline().firstContext().writeAndFlush(ProxyHeader.of(ctx.channel()),
+                                    future.channel().voidPromise());
+                        }
                         attach(backend, address, future.channel());
                     } else {
                         backend.countError();
@@ -665,6 +676,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         exchange = null;
         end(current);
+        if (proxyHeader) {
+            connections.closeAll();
+        }
     }
 
     @Override

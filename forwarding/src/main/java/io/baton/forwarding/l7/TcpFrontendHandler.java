@@ -1,5 +1,6 @@
 package io.baton.forwarding.l7;
 
+import io.baton.config.ProxyProtocol;
 import io.baton.config.VirtualService;
 import io.baton.forwarding.Backend;
 import io.baton.forwarding.Selection;
@@ -32,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * {@code l7-snat tcp}: one client connection relayed to one real server, byte for byte, in both
  * directions. Backpressure: each side reads its next chunk only when the previous one has been
  * written to the other side. A half-close (shutdown of one direction) is passed through. If the
- * chosen server refuses or times out the connect, the next one is tried (redispatch).
+ * chosen server refuses or times out the connect, the next one is tried (redispatch). With
+ * {@code proxy-protocol: v2} the server connection starts with a PROXY header naming the client.
  */
 final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
@@ -116,6 +118,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             backend = chosen;
             backend.connectionOpened(client);
             pool.connected(clientAddress, chosen);
+            if (service.proxyProtocol() == ProxyProtocol.V2) {
+                server.writeAndFlush(ProxyHeader.of(client), server.voidPromise());
+            }
             client.read();
             server.read();
         });
