@@ -6,6 +6,7 @@ import io.baton.cluster.wire.ClusterKeys;
 import io.baton.config.BatonConfig;
 import io.baton.config.ConfigError;
 import io.baton.config.NodeConfig;
+import io.baton.config.PemFiles;
 import io.baton.health.CheckScripts;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.Logger;
@@ -17,7 +18,8 @@ import java.util.List;
 
 /**
  * What this node needs from its own host to run a config: to be listed in it, the cluster key
- * file it names, the VIP interfaces, the external check programs (in its trusted directory). Checked before a config is
+ * file it names, the VIP interfaces, the external check programs (in its trusted directory), the
+ * certificates and keys its TLS services serve. Checked before a config is
  * stored (at first start, on apply, on replication), so that a config this node cannot run is
  * refused with the field to fix instead of being stored and failing afterwards.
  */
@@ -45,6 +47,40 @@ final class NodePrerequisites {
         }
         errors.addAll(missingInterfaces(config, nodeId, addresses));
         errors.addAll(scripts.check(config, "on node " + nodeId));
+        errors.addAll(tlsFiles(config, nodeId));
+        return errors;
+    }
+
+    /**
+     * Every certificate and key a service terminates TLS with must be readable here, match, and be
+     * valid now; a client CA file must hold certificates: checked on this node, which serves them.
+     */
+    static List<ConfigError> tlsFiles(BatonConfig config, String nodeId) {
+        List<ConfigError> errors = new ArrayList<>();
+        java.time.Instant now = java.time.Instant.now();
+        for (int i = 0; i < config.services().size(); i++) {
+            io.baton.config.TlsSettings tls = config.services().get(i).tls();
+            if (tls == null) {
+                continue;
+            }
+            for (int j = 0; j < tls.certificates().size(); j++) {
+                io.baton.config.TlsSettings.CertificateFiles files = tls.certificates().get(j);
+                try {
+                    PemFiles.load(Path.of(files.certificate()), Path.of(files.key()), now);
+                } catch (PemFiles.Unusable e) {
+                    errors.add(new ConfigError("services[" + i + "].tls.certificates[" + j + "]", e.getMessage()
+                            + " (on node " + nodeId + ")"));
+                }
+            }
+            if (tls.clientCa() != null) {
+                try {
+                    PemFiles.certificates(Path.of(tls.clientCa()));
+                } catch (PemFiles.Unusable e) {
+                    errors.add(new ConfigError("services[" + i + "].tls.client-ca", e.getMessage() + " (on node "
+                            + nodeId + ")"));
+                }
+            }
+        }
         return errors;
     }
 

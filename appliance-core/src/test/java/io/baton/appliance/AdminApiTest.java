@@ -134,6 +134,28 @@ class AdminApiTest {
     }
 
     @Test
+    void aTlsServiceWhoseKeyIsNotItsCertificatesIsRefusedNamingTheCertificate() throws Exception {
+        Path[] one = io.baton.config.TestCertificates.selfSigned(work, "viewer", "DNS:viewer.test", "ec");
+        Path[] other = io.baton.config.TestCertificates.selfSigned(work, "other", "DNS:other.test", "ec");
+        String mismatched = Files.readString(example).replaceFirst("    mode: l7-snat\n",
+                "    mode: l7-snat\n    tls: { certificates: [{ certificate: " + one[0] + ", key: " + other[1] + " }] }\n");
+
+        HttpResponse<String> response = TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", mismatched);
+
+        assertThat(response.statusCode()).isEqualTo(422);
+        JsonNode error = JSON.readTree(response.body()).get("errors").get(0);
+        assertThat(error.get("path").asText()).isEqualTo("services[0].tls.certificates[0]");
+        assertThat(error.get("message").asText()).isEqualTo(other[1] + " is not the key of the certificate in " + one[0]
+                + " (CN=viewer) (on node lb1)");
+        assertThat(configRevision()).isEqualTo(1);
+
+        String matching = mismatched.replace(other[1].toString(), one[1].toString());
+        assertThat(TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", matching).statusCode())
+                .isEqualTo(200);
+        assertThat(configRevision()).isEqualTo(2);
+    }
+
+    @Test
     void unknownPathsGet404AndWrongMethods405() throws Exception {
         assertThat(TestHttp.get(admin, "/api/v2/everything").statusCode()).isEqualTo(404);
         HttpResponse<String> delete = TestHttp.send(admin, "DELETE", "/api/v1/config", "application/json", "");

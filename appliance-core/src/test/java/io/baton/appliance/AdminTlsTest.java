@@ -98,13 +98,7 @@ class AdminTlsTest {
 
     /** {certificate, key}: self-signed for 127.0.0.1, as the README says to make one. */
     private Path[] certificate(String name) throws Exception {
-        Path certificate = work.resolve(name + ".crt");
-        Path key = work.resolve(name + ".key");
-        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "365",
-                "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", key.toString(),
-                "-out", certificate.toString());
-        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
-        return new Path[] {certificate, key};
+        return io.baton.config.TestCertificates.selfSigned(work, name, "IP:127.0.0.1,DNS:localhost", "ec");
     }
 
     private static String run(String... command) throws Exception {

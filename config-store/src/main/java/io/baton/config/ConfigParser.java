@@ -190,6 +190,11 @@ public final class ConfigParser {
             fields.error("proxy-protocol", "only applies to mode l7-snat (the kernel modes forward packets: they"
                     + " add nothing to the stream)");
         }
+        Fields tlsFields = fields.object("tls");
+        TlsSettings tls = tlsFields == null ? null : tls(tlsFields);
+        if (tlsFields != null && mode != null && mode != ForwardingMode.L7_SNAT) {
+            fields.error("tls", "only applies to mode l7-snat (the kernel modes forward packets: TLS passes through)");
+        }
         Fields limitFields = fields.object("limits");
         Limits limits = limitFields == null ? Limits.DEFAULTS : limits(limitFields);
         if (limitFields != null && mode != null && mode != ForwardingMode.L7_SNAT) {
@@ -206,7 +211,7 @@ public final class ConfigParser {
         fields.rejectUnknownKeys();
         return new VirtualService(name, vip, ports == null ? List.of() : ports, protocol, mode, l7Mode, balance,
                 scheduler, persistence, check, timeouts, fallback, natGateway, snatSource, forwardedFor, limits,
-                proxyProtocol == null ? ProxyProtocol.NONE : proxyProtocol, servers);
+                proxyProtocol == null ? ProxyProtocol.NONE : proxyProtocol, tls, servers);
     }
 
     private static List<Integer> ports(Fields fields) {
@@ -379,6 +384,28 @@ public final class ConfigParser {
             return null;
         }
         return fields.string(key, false, defaultValue);
+    }
+
+    private static TlsSettings tls(Fields fields) {
+        List<TlsSettings.CertificateFiles> certificates = new ArrayList<>();
+        for (Fields pair : fields.objects("certificates", true)) {
+            String certificate = absoluteFile(pair, "certificate");
+            String key = absoluteFile(pair, "key");
+            pair.rejectUnknownKeys();
+            certificates.add(new TlsSettings.CertificateFiles(certificate, key));
+        }
+        String clientCa = fields.has("client-ca") ? absoluteFile(fields, "client-ca") : null;
+        fields.rejectUnknownKeys();
+        return new TlsSettings(certificates, clientCa);
+    }
+
+    /** A required file path, absolute: a node reads it from its own disk, whatever its working directory. */
+    private static String absoluteFile(Fields fields, String key) {
+        String path = fields.string(key, true, null);
+        if (path != null && !path.startsWith("/")) {
+            fields.error(key, Fields.quote(path) + " must be an absolute path (e.g. /etc/baton/tls/viewer.pem)");
+        }
+        return path;
     }
 
     private static Timeouts timeouts(Fields fields) {

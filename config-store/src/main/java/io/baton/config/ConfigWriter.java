@@ -133,6 +133,14 @@ public final class ConfigWriter {
         if (service.forwardedFor() != ForwardedFor.APPEND) {
             node.put("forwarded-for", service.forwardedFor().configName());
         }
+        if (service.tls() != null) {
+            ObjectNode tls = node.putObject("tls");
+            ArrayNode certificates = tls.putArray("certificates");
+            for (TlsSettings.CertificateFiles files : service.tls().certificates()) {
+                certificates.addObject().put("certificate", files.certificate()).put("key", files.key());
+            }
+            putIfSet(tls, "client-ca", service.tls().clientCa());
+        }
         if (service.proxyProtocol() != ProxyProtocol.NONE) {
             node.put("proxy-protocol", service.proxyProtocol().configName());
         }

@@ -82,7 +82,8 @@ public final class PemFiles {
         return new Pair(chain, key);
     }
 
-    private static List<X509Certificate> certificates(Path file) throws Unusable {
+    /** The certificates of a PEM file (a chain, or a CA bundle), at least one. */
+    public static List<X509Certificate> certificates(Path file) throws Unusable {
         byte[] bytes = read(file);
         Collection<? extends Certificate> read;
         try {

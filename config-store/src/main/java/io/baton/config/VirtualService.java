@@ -19,6 +19,8 @@ import java.util.Optional;
  * @param limits   {@code l7-snat}: connections at once, per server, and the queue before them
  * @param proxyProtocol {@code l7-snat}: whether each connection to a real server starts with a PROXY
  *                      protocol header that names the client
+ * @param tls      {@code l7-snat}: TLS termination at the VIP; null for none (clients speak in the clear,
+ *                 or TLS that is passed through in {@code tcp})
  */
 public record VirtualService(
         String name,
@@ -38,6 +40,7 @@ public record VirtualService(
         ForwardedFor forwardedFor,
         Limits limits,
         ProxyProtocol proxyProtocol,
+        TlsSettings tls,
         List<RealServer> servers) {
 
     public static final String PROTOCOL_TCP = "tcp";
@@ -50,13 +53,13 @@ public record VirtualService(
     /** This service with other real servers (e.g. one server's state changed). */
     public VirtualService withServers(List<RealServer> newServers) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, newServers);
+                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, tls, newServers);
     }
 
     /** This service with another fallback. */
     public VirtualService withFallback(HostPort newFallback) {
         return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
-                timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, servers);
+                timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, tls, servers);
     }
 
     public Optional<RealServer> server(String serverName) {

@@ -213,6 +213,31 @@ class ConfigParserTest {
     }
 
     @Test
+    void tlsNamesItsFilesByAbsolutePathsAndReadsBack() throws Exception {
+        String tls = MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    tls:\n      certificates:\n"
+                + "        - { certificate: /etc/baton/tls/viewer.pem, key: /etc/baton/tls/viewer.key }\n"
+                + "      client-ca: /etc/baton/tls/ca.pem\n");
+        BatonConfig config = ConfigParser.parse(tls, ConfigParser.Format.YAML);
+        assertThat(config.services().get(0).tls()).isEqualTo(new TlsSettings(List.of(new TlsSettings.CertificateFiles(
+                "/etc/baton/tls/viewer.pem", "/etc/baton/tls/viewer.key")), "/etc/baton/tls/ca.pem"));
+        assertThat(ConfigParser.parse(ConfigWriter.toJson(config), ConfigParser.Format.JSON)).isEqualTo(config);
+        assertThat(ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML).services().get(0).tls()).isNull();
+
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n"
+                + "    tls: { certificates: [{ certificate: viewer.pem }], clientca: /x }\n"))).containsExactlyInAnyOrder(
+                "services[0].tls.certificates[0].certificate: \"viewer.pem\" must be an absolute path"
+                        + " (e.g. /etc/baton/tls/viewer.pem)",
+                "services[0].tls.certificates[0].key: is required",
+                "services[0].tls.clientca: unknown key (did you mean \"client-ca\"?)");
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    tls: { certificates: [] }\n")))
+                .containsExactly("services[0].tls.certificates: must list at least one entry");
+        assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l4-dr\n"
+                + "    tls: { certificates: [{ certificate: /a.pem, key: /a.key }] }\n").replace("10.0.1.1:8080", "10.0.0.21")))
+                .containsExactly("services[0].tls: only applies to mode l7-snat (the kernel modes forward packets: TLS"
+                        + " passes through)");
+    }
+
+    @Test
     void kernelServicesWhoseNftNamesWouldCollideAreRefusedWithBothPaths() {
         String config = """
                 cluster: { name: c, nodes: [{ id: lb1, address: 10.0.0.1:7800 }] }

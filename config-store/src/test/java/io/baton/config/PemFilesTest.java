@@ -78,20 +78,6 @@ class PemFilesTest {
 
     /** {certificate, key} of a self-signed certificate for 127.0.0.1, valid from now for a year. */
     private Path[] make(String type, String name) throws Exception {
-        Path certificate = work.resolve(name + ".crt");
-        Path key = work.resolve(name + ".key");
-        List<String> command = new java.util.ArrayList<>(List.of("openssl", "req", "-x509", "-nodes", "-days", "365",
-                "-subj", "/CN=" + name, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key.toString(), "-out",
-                certificate.toString()));
-        command.addAll(switch (type) {
-            case "ec" -> List.of("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256");
-            case "rsa" -> List.of("-newkey", "rsa:2048");
-            default -> List.of("-newkey", type);
-        });
-        Process openssl = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String said = new String(openssl.getInputStream().readAllBytes());
-        assertThat(openssl.waitFor()).as(said).isZero();
-        Files.setPosixFilePermissions(key, PosixFilePermissions.fromString("rw-------"));
-        return new Path[] {certificate, key};
+        return TestCertificates.selfSigned(work, name, "IP:127.0.0.1", type);
     }
 }

@@ -223,7 +223,7 @@ class ServicePoolTest {
         return new VirtualService(service.name(), service.vip(), service.ports(), service.protocol(), service.mode(),
                 service.l7Mode(), service.balance(), service.scheduler(), service.persistence(), service.check(),
                 service.timeouts(), service.fallback(), service.natGateway(), service.snatSource(),
-                service.forwardedFor(), limits, service.proxyProtocol(), service.servers());
+                service.forwardedFor(), limits, service.proxyProtocol(), service.tls(), service.servers());
     }
 
     /** One choice, its slot given back at once (as if the connection had come and gone). */
@@ -269,7 +269,7 @@ class ServicePoolTest {
                 """, ConfigParser.Format.YAML).services().get(0);
         return new VirtualService("s", "v", List.of(80), "tcp", template.mode(), template.l7Mode(), balance,
                 scheduler, persistence, template.check(), template.timeouts(), null, null, null, template.forwardedFor(),
-                template.limits(), template.proxyProtocol(), List.of(servers));
+                template.limits(), template.proxyProtocol(), template.tls(), List.of(servers));
     }
 
     static VirtualService withState(VirtualService config, String server, ServerState state) {

@@ -75,6 +75,8 @@ public final class L7Engine implements DataPlane, AutoCloseable {
     private final Map<String, ServicePool> pools = new ConcurrentHashMap<>();
     private final Map<ListenerKey, Listener> listeners = new ConcurrentHashMap<>();
     private final Map<EventLoop, BackendConnections> connections = new ConcurrentHashMap<>();
+    /** The TLS each service terminates, rebuilt from its files at every apply; new connections take the current one. */
+    private final Map<String, TlsTermination> tls = new ConcurrentHashMap<>();
     private volatile BatonConfig config;
     /** Client connections open on every service together (the config's {@code max-connections}). */
     private final java.util.concurrent.atomic.AtomicInteger clientsOpen = new java.util.concurrent.atomic.AtomicInteger();
@@ -139,12 +141,28 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 LOG.info("service {} updated", service.name());
             }
         }
+        List<String> problems = new ArrayList<>();
+        for (VirtualService service : wanted.values()) {
+            if (service.tls() == null) {
+                tls.remove(service.name());
+                continue;
+            }
+            try {
+                // read again at every apply: a certificate renewed in its files is served from now on
+                tls.put(service.name(), TlsTermination.build(service.tls(), java.time.Instant.now()));
+            } catch (io.baton.config.PemFiles.Unusable e) {
+                String problem = "service " + service.name() + " cannot terminate TLS: " + e.getMessage()
+                        + (tls.containsKey(service.name()) ? " (its previous certificates stay in service)" : "");
+                LOG.error(problem);
+                problems.add(problem);
+            }
+        }
+        tls.keySet().retainAll(wanted.keySet());
         if (!warmedUp) {
             warmedUp = true;
             wanted.values().stream().collect(Collectors.toMap(VirtualService::l7Mode, service -> service,
                     (first, second) -> first)).values().forEach(this::warmUp);
         }
-        List<String> problems = new ArrayList<>();
         for (Map.Entry<ListenerKey, VirtualService> entry : wantedListeners.entrySet()) {
             if (listeners.containsKey(entry.getKey())) {
                 continue;
@@ -209,6 +227,13 @@ public final class L7Engine implements DataPlane, AutoCloseable {
 
     public Collection<ServicePool> pools() {
         return pools.values();
+    }
+
+    /** The certificates each TLS service serves (file, names, expiry), by service name. */
+    public Map<String, List<TlsTermination.Served>> certificates() {
+        Map<String, List<TlsTermination.Served>> served = new java.util.TreeMap<>();
+        tls.forEach((service, termination) -> served.put(service, termination.served()));
+        return served;
     }
 
     public List<Listener> listeners() {
@@ -416,6 +441,14 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 });
                 long clientIdle = pool.config().timeouts().clientIdle().toMillis();
                 channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
+                if (pool.config().tls() != null) {
+                    TlsTermination termination = tls.get(pool.name());
+                    if (termination == null) {
+                        channel.close(); // its certificates could not be read: no clear text where TLS is expected
+                        return;
+                    }
+                    channel.pipeline().addLast("tls", termination.newHandler());
+                }
                 if (mode == L7Mode.HTTP) {
                     // one job each, in the order a request meets them (see each class)
                     RequestDeadline deadline = new RequestDeadline(pool);

@@ -1,0 +1,125 @@
+package io.baton.forwarding.l7;
+
+import io.baton.config.PemFiles;
+import io.baton.config.TlsSettings;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SniHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.util.DomainWildcardMappingBuilder;
+import io.netty.util.Mapping;
+
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
+import java.nio.file.Path;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * The TLS a service terminates, built from its {@link TlsSettings} at each apply: one server
+ * context per certificate, chosen by the client's SNI name (a certificate's DNS subject alternative
+ * names, or its common name when it has none; wildcards as {@code *.example.org}), the first
+ * certificate for a client that names none or another. TLS 1.2 and 1.3 only, with forward-secret
+ * AEAD ciphers only; with a client CA, a client must present a certificate it signed.
+ * Connections keep the context they began with: a rebuilt one serves new connections only.
+ */
+public final class TlsTermination {
+
+    static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+    /** TLS 1.3's suites, then TLS 1.2's ECDHE with AES-GCM or ChaCha20-Poly1305 (Mozilla's "intermediate"). */
+    static final List<String> CIPHERS = List.of(
+            "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
+
+    /** One certificate in service: the names it answers for and when it expires. */
+    public record Served(String certificateFile, List<String> names, Instant notAfter) {
+    }
+
+    private final Mapping<String, SslContext> bySni;
+    private final List<Served> served;
+
+    private TlsTermination(Mapping<String, SslContext> bySni, List<Served> served) {
+        this.bySni = bySni;
+        this.served = List.copyOf(served);
+    }
+
+    /** Reads and checks every file now; the message of a failure names the file and says why. */
+    static TlsTermination build(TlsSettings settings, Instant now) throws PemFiles.Unusable {
+        List<X509Certificate> trusted = settings.clientCa() == null ? List.of()
+                : PemFiles.certificates(Path.of(settings.clientCa()));
+        List<SslContext> contexts = new ArrayList<>();
+        List<Served> served = new ArrayList<>();
+        for (TlsSettings.CertificateFiles files : settings.certificates()) {
+            PemFiles.Pair pair = PemFiles.load(Path.of(files.certificate()), Path.of(files.key()), now);
+            SslContextBuilder builder = SslContextBuilder
+                    .forServer(pair.key(), pair.chain().toArray(X509Certificate[]::new))
+                    .sslProvider(SslProvider.JDK)
+                    .protocols(PROTOCOLS)
+                    .ciphers(CIPHERS);
+            if (!trusted.isEmpty()) {
+                builder.trustManager(trusted.toArray(X509Certificate[]::new)).clientAuth(ClientAuth.REQUIRE);
+            }
+            try {
+                contexts.add(builder.build());
+            } catch (javax.net.ssl.SSLException | RuntimeException e) {
+                throw new PemFiles.Unusable("cannot serve the certificate in " + files.certificate() + ": "
+                        + e.getMessage());
+            }
+            served.add(new Served(files.certificate(), names(pair.certificate()),
+                    pair.certificate().getNotAfter().toInstant()));
+        }
+        DomainWildcardMappingBuilder<SslContext> mapping = new DomainWildcardMappingBuilder<>(contexts.get(0));
+        // the first certificate that names a host wins it: added last
+        for (int i = contexts.size() - 1; i >= 0; i--) {
+            for (String name : served.get(i).names()) {
+                mapping.add(name, contexts.get(i));
+            }
+        }
+        return new TlsTermination(mapping.build(), served);
+    }
+
+    /** The first handler of a client connection: reads the ClientHello and hands over to the certificate's TLS. */
+    SniHandler newHandler() {
+        return new SniHandler(bySni);
+    }
+
+    List<Served> served() {
+        return served;
+    }
+
+    /** The DNS names a certificate is for: its subject alternative names, or else its common name. */
+    static List<String> names(X509Certificate certificate) {
+        List<String> names = new ArrayList<>();
+        try {
+            Collection<List<?>> alternatives = certificate.getSubjectAlternativeNames();
+            if (alternatives != null) {
+                for (List<?> alternative : alternatives) {
+                    if (Integer.valueOf(2).equals(alternative.get(0))) {   // dNSName
+                        names.add(String.valueOf(alternative.get(1)).toLowerCase(java.util.Locale.ROOT));
+                    }
+                }
+            }
+        } catch (CertificateParsingException e) {
+            // no usable alternative names: the common name below
+        }
+        if (names.isEmpty()) {
+            try {
+                for (Rdn rdn : new LdapName(certificate.getSubjectX500Principal().getName()).getRdns()) {
+                    if (rdn.getType().equalsIgnoreCase("CN")) {
+                        names.add(String.valueOf(rdn.getValue()).toLowerCase(java.util.Locale.ROOT));
+                    }
+                }
+            } catch (javax.naming.InvalidNameException e) {
+                // a subject that is not a name: the certificate serves as the default only
+            }
+        }
+        return names;
+    }
+}
