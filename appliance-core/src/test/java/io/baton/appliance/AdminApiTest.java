@@ -156,6 +156,25 @@ class AdminApiTest {
     }
 
     @Test
+    void statusAndMetricsShowWhenEachCertificateExpiresAndWarnTwoWeeksAhead() throws Exception {
+        Path[] soon = io.baton.config.TestCertificates.selfSigned(work, "viewer", "DNS:viewer.test", "ec", 10);
+        String config = Files.readString(example).replaceFirst("    mode: l7-snat\n",
+                "    mode: l7-snat\n    tls: { certificates: [{ certificate: " + soon[0] + ", key: " + soon[1] + " }] }\n");
+        assertThat(TestHttp.send(admin, "PUT", "/api/v1/config", "application/yaml", config).statusCode()).isEqualTo(200);
+
+        JsonNode service = JSON.readTree(TestHttp.get(admin, "/api/v1/status").body()).get("services").get(0);
+        JsonNode certificate = service.get("certificates").get(0);
+        assertThat(certificate.get("file").asText()).isEqualTo(soon[0].toString());
+        assertThat(certificate.get("names").get(0).asText()).isEqualTo("viewer.test");
+        assertThat(certificate.get("daysLeft").asLong()).isBetween(9L, 10L);
+        assertThat(certificate.get("warning").asText()).matches("expires in (9|10) day\\(s\\): renew it");
+        String metrics = TestHttp.get(admin, "/metrics").body();
+        assertThat(metrics).containsPattern("baton_certificate_expiry_timestamp_seconds\\{certificate=\""
+                + java.util.regex.Pattern.quote(soon[0].toString()) + "\",service=\"" + service.get("name").asText()
+                + "\"} \\d\\.\\d+E9");
+    }
+
+    @Test
     void unknownPathsGet404AndWrongMethods405() throws Exception {
         assertThat(TestHttp.get(admin, "/api/v2/everything").statusCode()).isEqualTo(404);
         HttpResponse<String> delete = TestHttp.send(admin, "DELETE", "/api/v1/config", "application/json", "");

@@ -21,9 +21,14 @@ public final class TestCertificates {
      * {@code -newkey} argument, e.g. {@code ed25519}) readable by its owner only.
      */
     public static Path[] selfSigned(Path dir, String name, String san, String keyType) throws Exception {
+        return selfSigned(dir, name, san, keyType, 365);
+    }
+
+    /** Like {@link #selfSigned(Path, String, String, String)}, valid for {@code days} days from now. */
+    public static Path[] selfSigned(Path dir, String name, String san, String keyType, int days) throws Exception {
         Path certificate = dir.resolve(name + ".crt");
         Path key = dir.resolve(name + ".key");
-        List<String> command = new ArrayList<>(List.of("openssl", "req", "-x509", "-nodes", "-days", "365",
+        List<String> command = new ArrayList<>(List.of("openssl", "req", "-x509", "-nodes", "-days", String.valueOf(days),
                 "-subj", "/CN=" + name, "-addext", "subjectAltName=" + san, "-keyout", key.toString(), "-out",
                 certificate.toString()));
         command.addAll(switch (keyType) {

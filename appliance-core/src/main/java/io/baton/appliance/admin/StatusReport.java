@@ -123,10 +123,33 @@ public record StatusReport(
      * @param listeners one line per VIP:port, with its error if it could not be bound
      * @param stats     counters over all its servers; null when no data plane runs the service
      * @param limits    its limits and what they did; null for a kernel-mode service
+     * @param certificates the certificates it terminates TLS with; empty for none
      */
     public record ServiceStatus(String name, String vip, String address, List<Integer> ports, String mode,
                                 String balance, String scheduler, String persistence, String dataPlane,
-                                List<String> listeners, Stats stats, LimitStatus limits, List<ServerStatus> servers) {
+                                List<String> listeners, Stats stats, LimitStatus limits, List<ServerStatus> servers,
+                                List<CertificateStatus> certificates) {
+    }
+
+    /** A certificate is renewed at the latest this long before it expires: warned of from then on. */
+    public static final java.time.Duration CERTIFICATE_WARNING = java.time.Duration.ofDays(14);
+
+    /**
+     * @param file     its certificate file
+     * @param names    the SNI names it answers for
+     * @param notAfter when it expires
+     * @param warning  {@code expires in 9 days: renew it}, {@code EXPIRED}; null while it has more than 14 days
+     */
+    public record CertificateStatus(String file, List<String> names, String notAfter, long daysLeft, String warning) {
+
+        static CertificateStatus of(io.baton.forwarding.l7.TlsTermination.Served served, java.time.Instant now) {
+            java.time.Duration left = java.time.Duration.between(now, served.notAfter());
+            String warning = left.isNegative() ? "EXPIRED: clients refuse it; renew it and apply"
+                    : left.compareTo(CERTIFICATE_WARNING) <= 0 ? "expires in " + left.toDays() + " day(s): renew it"
+                    : null;
+            return new CertificateStatus(served.certificateFile(), served.names(),
+                    served.notAfter().truncatedTo(ChronoUnit.SECONDS).toString(), left.toDays(), warning);
+        }
     }
 
     /**
@@ -342,7 +365,9 @@ public record StatusReport(
         }
         return new ServiceStatus(service.name(), service.vip(), address, service.ports(), mode,
                 service.balance().configName(), service.scheduler().configName(), persistence, dataPlane, listeners,
-                pool == null ? null : total, pool == null ? null : limits(pool), servers);
+                pool == null ? null : total, pool == null ? null : limits(pool), servers,
+                l7.certificates().getOrDefault(service.name(), List.of()).stream()
+                        .map(served -> CertificateStatus.of(served, java.time.Instant.now())).toList());
     }
 
     private static LimitStatus limits(ServicePool pool) {

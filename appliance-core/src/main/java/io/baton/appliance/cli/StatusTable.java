@@ -57,8 +57,16 @@ public final class StatusTable {
         Table kernel = new Table("SERVICE", "SERVER", "IN TABLE", "SLOTS", "PACKETS", "BYTES", "NOTE");
         Table limits = new Table("SERVICE", "CLIENTS", "REFUSED", "PER SERVER", "WAITING", "QUEUE TIMEOUT", "QUEUED",
                 "QUEUE FULL", "TIMED OUT");
+        Table certificates = new Table("SERVICE", "CERTIFICATE", "NAMES", "EXPIRES", "DAYS LEFT");
         List<String> notes = new ArrayList<>();
         for (StatusReport.ServiceStatus service : report.services()) {
+            for (StatusReport.CertificateStatus certificate : service.certificates()) {
+                certificates.row(service.name(), certificate.file(), String.join(",", certificate.names()),
+                        certificate.notAfter(), String.valueOf(certificate.daysLeft()));
+                if (certificate.warning() != null) {
+                    notes.add(service.name() + ": certificate " + certificate.file() + " " + certificate.warning());
+                }
+            }
             StatusReport.Stats stats = service.stats();
             services.row(service.name(), service.vip() + (service.address() == null ? "" : " " + service.address()),
                     service.ports().stream().map(String::valueOf).collect(Collectors.joining(",")),
@@ -105,6 +113,9 @@ public final class StatusTable {
         }
         if (!kernel.isEmpty()) {
             out.append('\n').append(kernel);
+        }
+        if (!certificates.isEmpty()) {
+            out.append('\n').append(certificates);
         }
         if (!notes.isEmpty()) {
             out.append('\n');

@@ -97,6 +97,13 @@ public final class NodeMetrics {
         serverGauge("baton_server_max_connections", "The most connections a real server gets at once",
                 Backend::maxConnections);
         GaugeWithCallback.builder()
+                .name("baton_certificate_expiry_timestamp_seconds")
+                .help("When a certificate a TLS service serves expires (Unix time); renew it before")
+                .labelNames("service", "certificate")
+                .callback(callback -> engine.certificates().forEach((service, served) -> served.forEach(certificate ->
+                        callback.call(certificate.notAfter().getEpochSecond(), service, certificate.certificateFile()))))
+                .register(registry);
+        GaugeWithCallback.builder()
                 .name("baton_client_connections")
                 .help("Client connections open on all l7-snat services of this node")
                 .callback(callback -> callback.call(engine.clientsOpen()))

@@ -149,7 +149,15 @@ public final class L7Engine implements DataPlane, AutoCloseable {
             }
             try {
                 // read again at every apply: a certificate renewed in its files is served from now on
-                tls.put(service.name(), TlsTermination.build(service.tls(), java.time.Instant.now()));
+                TlsTermination termination = TlsTermination.build(service.tls(), java.time.Instant.now());
+                tls.put(service.name(), termination);
+                for (TlsTermination.Served served : termination.served()) {
+                    java.time.Duration left = java.time.Duration.between(java.time.Instant.now(), served.notAfter());
+                    if (left.compareTo(java.time.Duration.ofDays(14)) <= 0) {
+                        LOG.warn("service {}: the certificate in {} expires in {} day(s), on {}: renew it",
+                                service.name(), served.certificateFile(), left.toDays(), served.notAfter());
+                    }
+                }
             } catch (io.baton.config.PemFiles.Unusable e) {
                 String problem = "service " + service.name() + " cannot terminate TLS: " + e.getMessage()
                         + (tls.containsKey(service.name()) ? " (its previous certificates stay in service)" : "");
