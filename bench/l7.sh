@@ -12,6 +12,8 @@
 #
 # Regimes (wrk on loopback):
 #   http, tcp   64 keep-alive connections, a 20-byte body (req/s and p99)
+#   https       the same over TLS 1.3 terminated by the proxy (HTTP to the backends), one self-signed
+#               EC P-256 certificate for both; a handshake per connection, then keep-alive (req/s and p99)
 #   c1000       1 000 keep-alive connections (req/s)
 #   conn        a new connection for every request: short DICOM/HL7-like associations (req/s)
 #   big1m/50m   1 MB and 50 MB responses, WADO-style retrievals (MB/s)
@@ -21,10 +23,10 @@
 #               the process's own CPU while idle for as long (Baton's cluster and checks run then too)
 # Baton runs with the systemd unit's JVM options (packaging/jvm.options) and limits as open as HAProxy's here
 # (no per-server maximum, 8 000 connections); HAProxy with its
-# defaults (one thread per core). Installs haproxy, nginx-light and wrk (as root) if missing.
+# defaults (one thread per core). Installs haproxy, nginx-light, wrk and openssl (as root) if missing.
 # Ends with one line (Baton / HAProxy, medians):
 #   l7 http_rps_ratio=… http_p99_ratio=… tcp_rps_ratio=… tcp_p99_ratio=… conn_rps_ratio=…
-#      c1000_rps_ratio=… big_mbps_ratio=… http_cpu_ratio=… tcp_cpu_ratio=…
+#      c1000_rps_ratio=… big_mbps_ratio=… http_cpu_ratio=… tcp_cpu_ratio=… https_rps_ratio=… https_p99_ratio=…
 # (big_mbps_ratio: the lower of the 1 MB and 50 MB medians)
 set -euo pipefail
 
@@ -46,6 +48,7 @@ need=()
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v wrk >/dev/null || need+=(wrk)
+command -v openssl >/dev/null || need+=(openssl)
 if ((${#need[@]})); then
     [[ $(id -u) -eq 0 ]] || { echo "bench/l7.sh: needs ${need[*]} (run as root to install them)" >&2; exit 1; }
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
@@ -91,7 +94,14 @@ CONF
 done
 wait_port "$backend1"; wait_port "$backend2"
 
-haproxy_http=$(free_port); haproxy_tcp=$(free_port)
+# one certificate and key for both proxies' TLS (HAProxy wants them in one file)
+mkdir -p "$work/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench.test \
+    -addext subjectAltName=DNS:bench.test,IP:127.0.0.1 -keyout "$work/tls/bench.key" -out "$work/tls/bench.pem" 2>/dev/null
+chmod 600 "$work/tls/bench.key"
+cat "$work/tls/bench.pem" "$work/tls/bench.key" >"$work/tls/haproxy.pem"
+
+haproxy_http=$(free_port); haproxy_tcp=$(free_port); haproxy_https=$(free_port)
 cat >"$work/haproxy.cfg" <<CONF
 global
     maxconn 8000
@@ -109,6 +119,10 @@ backend http_servers
     http-reuse always
     server s1 127.0.0.1:$backend1
     server s2 127.0.0.1:$backend2
+frontend https_in
+    mode http
+    bind 127.0.0.1:$haproxy_https ssl crt $work/tls/haproxy.pem ssl-min-ver TLSv1.3
+    default_backend http_servers
 frontend tcp_in
     mode tcp
     bind 127.0.0.1:$haproxy_tcp
@@ -123,7 +137,7 @@ haproxy -f "$work/haproxy.cfg" -db &
 haproxy_pid=$!
 pids+=($haproxy_pid)
 
-baton_http=$(free_port); baton_tcp=$(free_port); baton_admin=$(free_port)
+baton_http=$(free_port); baton_tcp=$(free_port); baton_https=$(free_port); baton_admin=$(free_port)
 cat >"$work/baton.yaml" <<CONF
 cluster: { name: bench, nodes: [{ id: bench1, address: 127.0.0.1:$(free_port), admin: 127.0.0.1:$baton_admin }] }
 vips: [{ name: vip, address: 127.0.0.1/32, interface: lo }]
@@ -135,6 +149,15 @@ services:
     mode: l7-snat
     l7: http
     scheduler: rr
+    limits: { max-connections: 8000, server-max-connections: 8000 }
+    servers: [{ name: s1, address: 127.0.0.1:$backend1 }, { name: s2, address: 127.0.0.1:$backend2 }]
+  - name: https
+    vip: vip
+    ports: [$baton_https]
+    mode: l7-snat
+    l7: http
+    scheduler: rr
+    tls: { certificates: [{ certificate: $work/tls/bench.pem, key: $work/tls/bench.key }] }
     limits: { max-connections: 8000, server-max-connections: 8000 }
     servers: [{ name: s1, address: 127.0.0.1:$backend1 }, { name: s2, address: 127.0.0.1:$backend2 }]
   - name: tcp
@@ -151,7 +174,8 @@ java @"$root/packaging/jvm.options" ${BATON_JAVA_OPTS:-} -jar "$root/appliance-c
     --node bench1 --state-dir "$work/state" --log-level WARN >"$work/baton.log" 2>&1 &
 baton_pid=$!
 pids+=($baton_pid)
-wait_port "$haproxy_http"; wait_port "$haproxy_tcp"; wait_port "$baton_http"; wait_port "$baton_tcp"
+wait_port "$haproxy_http"; wait_port "$haproxy_tcp"; wait_port "$haproxy_https"
+wait_port "$baton_http"; wait_port "$baton_tcp"; wait_port "$baton_https"
 
 cat >"$work/paced.lua" <<'LUA'
 function delay() return 5 end
@@ -188,7 +212,8 @@ load() {
 measure() { # regime port pid
     local regime=$1 port=$2 pid=$3 out url="http://127.0.0.1:$2/"
     case $regime in
-        http|tcp) out=$(load -t1 -c64 -d"${seconds}s" --latency "$url")
+        http|tcp|https) [[ $regime == https ]] && url="https://127.0.0.1:$port/"
+            out=$(load -t1 -c64 -d"${seconds}s" --latency "$url")
             echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")" ;;
         c1000) out=$(load -t2 -c1000 -d"${seconds}s" --timeout 5s "$url")
             awk '/^Requests\/sec:/ {print $2}' <<<"$out" ;;
@@ -214,10 +239,12 @@ measure() { # regime port pid
     esac
 }
 
-read -r -a regimes <<<"${REGIMES:-http tcp c1000 conn big1m big50m cpu-http cpu-tcp}"   # REGIMES: a subset
+read -r -a regimes <<<"${REGIMES:-http tcp https c1000 conn big1m big50m cpu-http cpu-tcp}"   # REGIMES: a subset
 port_of() { # proxy regime
     case "$1:$2" in
         baton:tcp|baton:cpu-tcp) echo "$baton_tcp" ;;
+        baton:https) echo "$baton_https" ;;
+        haproxy:https) echo "$haproxy_https" ;;
         baton:*) echo "$baton_http" ;;
         haproxy:tcp|haproxy:cpu-tcp) echo "$haproxy_tcp" ;;
         haproxy:*) echo "$haproxy_http" ;;
@@ -227,7 +254,7 @@ pid_of() { [[ $1 == baton ]] && echo "$baton_pid" || echo "$haproxy_pid"; }
 
 # warm up the JIT and the connection pools of both proxies the same way
 for proxy in baton haproxy; do
-    for regime in http tcp conn big1m; do
+    for regime in http tcp https conn big1m; do
         seconds=3 measure "$regime" "$(port_of $proxy $regime)" "$(pid_of $proxy)" >/dev/null
     done
 done
@@ -280,4 +307,4 @@ echo "($rounds alternating rounds of ${seconds} s per measurement, medians of th
 echo " Baton: java @packaging/jvm.options; HAProxy $(haproxy -v | awk 'NR == 1 {print $3}'), defaults)"
 big=$(awk -v a="$(median ${ratios[big1m]:-})" -v b="$(median ${ratios[big50m]:-})" \
     'BEGIN { if (a == "-" || b == "-") print (a == "-" ? b : a); else printf "%.2f", a + 0 < b + 0 ? a : b }')
-echo "l7 http_rps_ratio=$(median ${ratios[http]:-}) http_p99_ratio=$(median ${p99ratios[http]:-}) tcp_rps_ratio=$(median ${ratios[tcp]:-}) tcp_p99_ratio=$(median ${p99ratios[tcp]:-}) conn_rps_ratio=$(median ${ratios[conn]:-}) c1000_rps_ratio=$(median ${ratios[c1000]:-}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]:-}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]:-})"
+echo "l7 http_rps_ratio=$(median ${ratios[http]:-}) http_p99_ratio=$(median ${p99ratios[http]:-}) tcp_rps_ratio=$(median ${ratios[tcp]:-}) tcp_p99_ratio=$(median ${p99ratios[tcp]:-}) conn_rps_ratio=$(median ${ratios[conn]:-}) c1000_rps_ratio=$(median ${ratios[c1000]:-}) big_mbps_ratio=$big http_cpu_ratio=$(median ${ratios[cpu-http]:-}) tcp_cpu_ratio=$(median ${ratios[cpu-tcp]:-}) https_rps_ratio=$(median ${ratios[https]:-}) https_p99_ratio=$(median ${p99ratios[https]:-})"
