@@ -72,16 +72,23 @@ final class NodePrerequisites {
                             + " (on node " + nodeId + ")"));
                 }
             }
-            if (tls.clientCa() != null) {
-                try {
-                    PemFiles.certificates(Path.of(tls.clientCa()));
-                } catch (PemFiles.Unusable e) {
-                    errors.add(new ConfigError("services[" + i + "].tls.client-ca", e.getMessage() + " (on node "
-                            + nodeId + ")"));
-                }
+            caFile(errors, "services[" + i + "].tls.client-ca", tls.clientCa(), nodeId);
+            if (tls.toServers() != null) {
+                caFile(errors, "services[" + i + "].tls.to-servers.ca", tls.toServers().ca(), nodeId);
             }
         }
         return errors;
+    }
+
+    private static void caFile(List<ConfigError> errors, String path, String file, String nodeId) {
+        if (file == null) {
+            return;
+        }
+        try {
+            PemFiles.certificates(Path.of(file));
+        } catch (PemFiles.Unusable e) {
+            errors.add(new ConfigError(path, e.getMessage() + " (on node " + nodeId + ")"));
+        }
     }
 
     /** Every VIP interface must exist on this node: a VIP (or a kernel service) on a missing one cannot run. */

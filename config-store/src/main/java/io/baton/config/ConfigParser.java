@@ -395,8 +395,19 @@ public final class ConfigParser {
             certificates.add(new TlsSettings.CertificateFiles(certificate, key));
         }
         String clientCa = fields.has("client-ca") ? absoluteFile(fields, "client-ca") : null;
+        TlsSettings.ToServers toServers = null;
+        Fields servers = fields.object("to-servers");
+        if (servers != null) {
+            Boolean verify = servers.bool("verify", true);
+            String ca = servers.has("ca") ? absoluteFile(servers, "ca") : null;
+            if (ca != null && Boolean.FALSE.equals(verify)) {
+                servers.error("ca", "is not used with verify: false (the servers' certificates are not checked)");
+            }
+            servers.rejectUnknownKeys();
+            toServers = new TlsSettings.ToServers(!Boolean.FALSE.equals(verify), ca);
+        }
         fields.rejectUnknownKeys();
-        return new TlsSettings(certificates, clientCa);
+        return new TlsSettings(certificates, clientCa, toServers);
     }
 
     /** A required file path, absolute: a node reads it from its own disk, whatever its working directory. */

@@ -140,6 +140,11 @@ public final class ConfigWriter {
                 certificates.addObject().put("certificate", files.certificate()).put("key", files.key());
             }
             putIfSet(tls, "client-ca", service.tls().clientCa());
+            TlsSettings.ToServers toServers = service.tls().toServers();
+            if (toServers != null) {
+                ObjectNode servers = tls.putObject("to-servers").put("verify", toServers.verify());
+                putIfSet(servers, "ca", toServers.ca());
+            }
         }
         if (service.proxyProtocol() != ProxyProtocol.NONE) {
             node.put("proxy-protocol", service.proxyProtocol().configName());

@@ -219,7 +219,7 @@ class ConfigParserTest {
                 + "      client-ca: /etc/baton/tls/ca.pem\n");
         BatonConfig config = ConfigParser.parse(tls, ConfigParser.Format.YAML);
         assertThat(config.services().get(0).tls()).isEqualTo(new TlsSettings(List.of(new TlsSettings.CertificateFiles(
-                "/etc/baton/tls/viewer.pem", "/etc/baton/tls/viewer.key")), "/etc/baton/tls/ca.pem"));
+                "/etc/baton/tls/viewer.pem", "/etc/baton/tls/viewer.key")), "/etc/baton/tls/ca.pem", null));
         assertThat(ConfigParser.parse(ConfigWriter.toJson(config), ConfigParser.Format.JSON)).isEqualTo(config);
         assertThat(ConfigParser.parse(MINIMAL, ConfigParser.Format.YAML).services().get(0).tls()).isNull();
 
@@ -229,6 +229,15 @@ class ConfigParserTest {
                         + " (e.g. /etc/baton/tls/viewer.pem)",
                 "services[0].tls.certificates[0].key: is required",
                 "services[0].tls.clientca: unknown key (did you mean \"client-ca\"?)");
+        BatonConfig reencrypting = ConfigParser.parse(tls.replace("      client-ca: /etc/baton/tls/ca.pem\n",
+                "      to-servers: { ca: /etc/baton/tls/servers-ca.pem }\n"), ConfigParser.Format.YAML);
+        assertThat(reencrypting.services().get(0).tls().toServers())
+                .isEqualTo(new TlsSettings.ToServers(true, "/etc/baton/tls/servers-ca.pem"));
+        assertThat(ConfigParser.parse(ConfigWriter.toJson(reencrypting), ConfigParser.Format.JSON)).isEqualTo(reencrypting);
+        assertThat(errorsOf(tls.replace("      client-ca: /etc/baton/tls/ca.pem\n",
+                "      to-servers: { verify: false, ca: /etc/baton/tls/servers-ca.pem }\n")))
+                .containsExactly("services[0].tls.to-servers.ca: is not used with verify: false (the servers'"
+                        + " certificates are not checked)");
         assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l7-snat\n    tls: { certificates: [] }\n")))
                 .containsExactly("services[0].tls.certificates: must list at least one entry");
         assertThat(errorsOf(MINIMAL.replace("    mode: l7-snat\n", "    mode: l4-dr\n"

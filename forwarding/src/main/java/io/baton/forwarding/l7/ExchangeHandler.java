@@ -91,6 +91,10 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
     private final BackendConnections connections;
     /** Each server connection starts with a PROXY v2 header naming this client (and is this client's only). */
     private final boolean proxyHeader;
+    /** Connections to the servers speak TLS too; null for clear text. */
+    private final TlsTermination reencrypt;
+    /** This client's server connections are its own (not the event loop's). */
+    private final boolean privatePool;
     /** True while the VIPs are handed over: the connection closes after its answer. */
     private final java.util.function.BooleanSupplier handingOver;
     /** Decoded input not handled yet (pipelined requests, body chunks waiting for the server). */
@@ -144,12 +148,20 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    ExchangeHandler(ServicePool pool, BackendConnections connections, java.util.function.BooleanSupplier handingOver) {
+    /**
+     * @param tls the TLS the client connection was accepted with, and whether to re-encrypt to the
+     *            servers; null for a service without TLS
+     */
+    ExchangeHandler(ServicePool pool, TlsTermination tls, BackendConnections connections,
+                    java.util.function.BooleanSupplier handingOver) {
         this.pool = pool;
         this.proxyHeader = pool.config().proxyProtocol() == ProxyProtocol.V2;
+        this.reencrypt = tls != null && tls.reencrypts() ? tls : null;
         // a server connection that began with this client's PROXY header speaks for this client
-        // alone: it is kept for the client's next request, never handed to another client
-        this.connections = proxyHeader ? new BackendConnections() : connections;
+        // alone: it is kept for the client's next request, never handed to another client; one in
+        // TLS is kept for its client too (so that it never meets a clear-text service's connections)
+        this.privatePool = proxyHeader || reencrypt != null;
+        this.connections = privatePool ? new BackendConnections() : connections;
         this.handingOver = handingOver;
     }
 
@@ -332,6 +344,9 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
+                        if (reencrypt != null) {
+                            channel.pipeline().addLast("tls", reencrypt.newServerHandler(channel.alloc()));
+                        }
                         channel.pipeline()
                                 .addLast("timeout", new IdleStateHandler(
                                         service.timeouts().serverIdle().toMillis(), 0, 0, TimeUnit.MILLISECONDS))
@@ -676,7 +691,7 @@ final class ExchangeHandler extends ChannelInboundHandlerAdapter {
         Exchange current = exchange;
         exchange = null;
         end(current);
-        if (proxyHeader) {
+        if (privatePool) {
             connections.closeAll();
         }
     }

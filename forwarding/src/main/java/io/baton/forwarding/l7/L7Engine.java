@@ -449,8 +449,8 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                 });
                 long clientIdle = pool.config().timeouts().clientIdle().toMillis();
                 channel.pipeline().addLast("idle", new IdleStateHandler(0, 0, clientIdle, TimeUnit.MILLISECONDS));
+                TlsTermination termination = pool.config().tls() == null ? null : tls.get(pool.name());
                 if (pool.config().tls() != null) {
-                    TlsTermination termination = tls.get(pool.name());
                     if (termination == null) {
                         channel.close(); // its certificates could not be read: no clear text where TLS is expected
                         return;
@@ -467,11 +467,11 @@ public final class L7Engine implements DataPlane, AutoCloseable {
                             .addLast("gate", new RequestGate(pool.name()))
                             .addLast("cookie", new PersistenceCookie(pool))
                             .addLast("forwarded", new ForwardedHeaders(pool))
-                            .addLast("exchange", new ExchangeHandler(pool,
+                            .addLast("exchange", new ExchangeHandler(pool, termination,
                                     connections.computeIfAbsent(channel.eventLoop(), loop -> new BackendConnections()),
                                     L7Engine.this::handingOver));
                 } else {
-                    channel.pipeline().addLast("relay", new TcpFrontendHandler(pool));
+                    channel.pipeline().addLast("relay", new TcpFrontendHandler(pool, termination));
                 }
             }
         };

@@ -51,8 +51,13 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private ServicePool.Waiter waiter;
     private io.netty.util.concurrent.ScheduledFuture<?> queueTimer;
 
-    TcpFrontendHandler(ServicePool pool) {
+    /** Re-encrypts to the servers; null for clear text. */
+    private final TlsTermination reencrypt;
+
+    /** @param tls the TLS the client connection was accepted with; null for a service without TLS */
+    TcpFrontendHandler(ServicePool pool, TlsTermination tls) {
         this.pool = pool;
+        this.reencrypt = tls != null && tls.reencrypts() ? tls : null;
     }
 
     @Override
@@ -93,6 +98,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
+                        if (reencrypt != null) {
+                            channel.pipeline().addLast("tls", reencrypt.newServerHandler(channel.alloc()));
+                        }
                         channel.pipeline()
                                 .addLast("idle", new IdleStateHandler(0, 0,
                                         service.timeouts().serverIdle().toMillis(), TimeUnit.MILLISECONDS))
@@ -119,7 +127,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             backend.connectionOpened(client);
             pool.connected(clientAddress, chosen);
             if (service.proxyProtocol() == ProxyProtocol.V2) {
-                server.writeAndFlush(ProxyHeader.of(client), server.voidPromise());
+                // ahead of any TLS to the server: the header goes in the clear, as receivers expect
+                server.pipeline().firstContext().writeAndFlush(ProxyHeader.of(client), server.voidPromise());
             }
             client.read();
             server.read();

@@ -44,10 +44,13 @@ public final class TlsTermination {
 
     private final Mapping<String, SslContext> bySni;
     private final List<Served> served;
+    /** TLS to the real servers (re-encryption); null for clear text. */
+    private final SslContext toServers;
 
-    private TlsTermination(Mapping<String, SslContext> bySni, List<Served> served) {
+    private TlsTermination(Mapping<String, SslContext> bySni, List<Served> served, SslContext toServers) {
         this.bySni = bySni;
         this.served = List.copyOf(served);
+        this.toServers = toServers;
     }
 
     /** Reads and checks every file now; the message of a failure names the file and says why. */
@@ -82,7 +85,39 @@ public final class TlsTermination {
                 mapping.add(name, contexts.get(i));
             }
         }
-        return new TlsTermination(mapping.build(), served);
+        return new TlsTermination(mapping.build(), served, toServers(settings.toServers()));
+    }
+
+    private static SslContext toServers(TlsSettings.ToServers settings) throws PemFiles.Unusable {
+        if (settings == null) {
+            return null;
+        }
+        // no name to check: servers are addressed by IP (Netty 4.2 checks the peer's name by default)
+        SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols(PROTOCOLS)
+                .ciphers(CIPHERS).endpointIdentificationAlgorithm(null);
+        if (!settings.verify()) {
+            builder.trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE);
+        } else if (settings.ca() != null) {
+            builder.trustManager(PemFiles.certificates(Path.of(settings.ca())).toArray(X509Certificate[]::new));
+        }
+        try {
+            return builder.build();
+        } catch (javax.net.ssl.SSLException | RuntimeException e) {
+            throw new PemFiles.Unusable("cannot speak TLS to the servers: " + e.getMessage());
+        }
+    }
+
+    /** Whether connections to the real servers are encrypted too. */
+    boolean reencrypts() {
+        return toServers != null;
+    }
+
+    /**
+     * The first handler of a connection to a real server when the service re-encrypts: TLS with the
+     * server's certificate checked against the CA (not its name: servers are addressed by IP).
+     */
+    io.netty.handler.ssl.SslHandler newServerHandler(io.netty.buffer.ByteBufAllocator alloc) {
+        return toServers.newHandler(alloc);
     }
 
     /** The first handler of a client connection: reads the ClientHello and hands over to the certificate's TLS. */

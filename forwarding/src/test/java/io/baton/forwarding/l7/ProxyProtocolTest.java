@@ -43,35 +43,12 @@ class ProxyProtocolTest {
     @BeforeEach
     void startNginx() throws Exception {
         nginxPort = TestServers.freePort();
-        Files.writeString(dir.resolve("nginx.conf"), """
-                daemon off;
-                master_process off;
-                error_log %1$s/error.log warn;
-                pid %1$s/nginx.pid;
-                events { worker_connections 64; }
-                http {
-                    access_log off;
-                    client_body_temp_path %1$s/body;
-                    proxy_temp_path %1$s/proxy;
-                    fastcgi_temp_path %1$s/fastcgi;
-                    uwsgi_temp_path %1$s/uwsgi;
-                    scgi_temp_path %1$s/scgi;
-                    server {
-                        listen 127.0.0.1:%2$d proxy_protocol;
-                        location / {
-                            return 200 "client=$proxy_protocol_addr:$proxy_protocol_port vip=$proxy_protocol_server_addr:$proxy_protocol_server_port\\n";
-                        }
-                    }
+        nginx = TestServers.nginx(dir, nginxPort, """
+                listen 127.0.0.1:%d proxy_protocol;
+                location / {
+                    return 200 "client=$proxy_protocol_addr:$proxy_protocol_port vip=$proxy_protocol_server_addr:$proxy_protocol_server_port\\n";
                 }
-                """.formatted(dir, nginxPort));
-        nginx = new ProcessBuilder("nginx", "-e", dir.resolve("error.log").toString(), "-p", dir.toString(), "-c",
-                dir.resolve("nginx.conf").toString()).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("nginx.out").toFile()).start();
-        await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
-            try (Socket probe = new Socket("127.0.0.1", nginxPort)) {
-                return true;
-            }
-        });
+                """.formatted(nginxPort));
         port = TestServers.freePort();
     }
 

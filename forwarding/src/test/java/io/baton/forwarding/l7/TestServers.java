@@ -186,6 +186,47 @@ final class TestServers {
         }
     }
 
+    /**
+     * nginx as a real server, one process (no workers), its files in {@code dir}, with one server
+     * block ({@code server}: its directives, a {@code listen} on {@code port} among them); returns once
+     * it listens. nginx must be installed (run-tests installs it).
+     */
+    static Process nginx(java.nio.file.Path dir, int port, String server) throws Exception {
+        java.nio.file.Files.writeString(dir.resolve("nginx.conf"), """
+                daemon off;
+                master_process off;
+                error_log %1$s/error.log warn;
+                pid %1$s/nginx.pid;
+                events { worker_connections 64; }
+                http {
+                    access_log off;
+                    client_body_temp_path %1$s/body;
+                    proxy_temp_path %1$s/proxy;
+                    fastcgi_temp_path %1$s/fastcgi;
+                    uwsgi_temp_path %1$s/uwsgi;
+                    scgi_temp_path %1$s/scgi;
+                    server {
+                %2$s
+                    }
+                }
+                """.formatted(dir, server.indent(8).stripTrailing()));
+        Process nginx = new ProcessBuilder("nginx", "-e", dir.resolve("error.log").toString(), "-p", dir.toString(),
+                "-c", dir.resolve("nginx.conf").toString()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("nginx.out").toFile()).start();
+        try {
+            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
+                try (Socket probe = new Socket("127.0.0.1", port)) {
+                    return probe.isConnected();
+                }
+            });
+        } catch (RuntimeException e) {
+            nginx.destroy();
+            throw new IllegalStateException("nginx does not listen on " + port + ": "
+                    + java.nio.file.Files.readString(dir.resolve("error.log")), e);
+        }
+        return nginx;
+    }
+
     static int freePort() throws IOException {
         try (ServerSocket probe = new ServerSocket(0)) {
             return probe.getLocalPort();

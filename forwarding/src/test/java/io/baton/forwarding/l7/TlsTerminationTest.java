@@ -138,6 +138,37 @@ class TlsTerminationTest {
     }
 
     @Test
+    void reencryptionSpeaksTlsToTheServersAndChecksTheirCertificate() throws Exception {
+        Path serverDir = Files.createDirectories(dir.resolve("server"));
+        Path[] server = TestCertificates.selfSigned(serverDir, "real-server", "IP:127.0.0.1", "ec");
+        int serverPort = TestServers.freePort();
+        processes.add(TestServers.nginx(serverDir, serverPort, """
+                listen 127.0.0.1:%d ssl;
+                ssl_certificate %s;
+                ssl_certificate_key %s;
+                location / { return 200 "over $ssl_protocol\\n"; }
+                """.formatted(serverPort, server[0], server[1])));
+        String url = "https://127.0.0.1:" + port + "/";
+
+        engine = TestServers.httpEngine(port, tls("  to-servers: { ca: " + server[0] + " }\n"), servers(serverPort));
+        assertThat(run("curl", "-sS", "-k", url)).matches("over TLSv1\\.[23]\n");
+
+        // a server whose certificate the CA did not sign gets no request
+        assertThat(engine.apply(io.baton.config.ConfigParser.parse(config(tls("  to-servers: { ca: " + viewer[0] + " }\n"),
+                serverPort), io.baton.config.ConfigParser.Format.YAML))).isEmpty();
+        assertThat(attempt("curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", url)).isEqualTo("502");
+
+        assertThat(engine.apply(io.baton.config.ConfigParser.parse(config(tls("  to-servers: { verify: false }\n"),
+                serverPort), io.baton.config.ConfigParser.Format.YAML))).isEmpty();
+        assertThat(run("curl", "-sS", "-k", url)).matches("over TLSv1\\.[23]\n");
+        engine.close();
+
+        engine = TestServers.engine(port, "tcp", "", tls("  to-servers: { ca: " + server[0] + " }\n"),
+                servers(serverPort));
+        assertThat(run("curl", "-sS", "-k", url)).as("relayed in tcp").matches("over TLSv1\\.[23]\n");
+    }
+
+    @Test
     void aDicomTlsServiceCarriesEchoAndStoreToAPlainStorescp() throws Exception {
         int storescp = TestServers.freePort();
         Path received = Files.createDirectories(dir.resolve("received"));
