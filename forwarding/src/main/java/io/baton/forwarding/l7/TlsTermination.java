@@ -25,7 +25,8 @@ import java.util.List;
  * context per certificate, chosen by the client's SNI name (a certificate's DNS subject alternative
  * names, or its common name when it has none; wildcards as {@code *.example.org}), the first
  * certificate for a client that names none or another. TLS 1.2 and 1.3 only, with forward-secret
- * AEAD ciphers only; with a client CA, a client must present a certificate it signed.
+ * AEAD ciphers only; with a client CA, a client must present a certificate it signed. OpenSSL
+ * does the TLS where it loads ({@link #PROVIDER}).
  * Connections keep the context they began with: a rebuilt one serves new connections only.
  */
 public final class TlsTermination {
@@ -37,6 +38,25 @@ public final class TlsTermination {
             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
             "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
             "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
+
+    /**
+     * Who does the TLS: OpenSSL (BoringSSL, netty-tcnative) where it loads, else the JDK; the system
+     * property {@code baton.tls.provider} ({@code openssl} or {@code jdk}) chooses for benchmarks.
+     */
+    static final SslProvider PROVIDER = provider(System.getProperty("baton.tls.provider"));
+
+    static SslProvider provider(String wanted) {
+        if ("jdk".equals(wanted)) {
+            return SslProvider.JDK;
+        }
+        if (io.netty.handler.ssl.OpenSsl.isAvailable()) {
+            return SslProvider.OPENSSL;
+        }
+        org.apache.logging.log4j.LogManager.getLogger(TlsTermination.class).warn(
+                "OpenSSL (netty-tcnative) does not load here ({}): TLS termination uses the JDK's TLS",
+                String.valueOf(io.netty.handler.ssl.OpenSsl.unavailabilityCause()));
+        return SslProvider.JDK;
+    }
 
     /** One certificate in service: the names it answers for and when it expires. */
     public record Served(String certificateFile, List<String> names, Instant notAfter) {
@@ -63,7 +83,7 @@ public final class TlsTermination {
             PemFiles.Pair pair = PemFiles.load(Path.of(files.certificate()), Path.of(files.key()), now);
             SslContextBuilder builder = SslContextBuilder
                     .forServer(pair.key(), pair.chain().toArray(X509Certificate[]::new))
-                    .sslProvider(SslProvider.JDK)
+                    .sslProvider(PROVIDER)
                     .protocols(PROTOCOLS)
                     .ciphers(CIPHERS);
             if (!trusted.isEmpty()) {
@@ -93,7 +113,7 @@ public final class TlsTermination {
             return null;
         }
         // no name to check: servers are addressed by IP (Netty 4.2 checks the peer's name by default)
-        SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols(PROTOCOLS)
+        SslContextBuilder builder = SslContextBuilder.forClient().sslProvider(PROVIDER).protocols(PROTOCOLS)
                 .ciphers(CIPHERS).endpointIdentificationAlgorithm(null);
         if (!settings.verify()) {
             builder.trustManager(io.netty.handler.ssl.util.InsecureTrustManagerFactory.INSTANCE);
