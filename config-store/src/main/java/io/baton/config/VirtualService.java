@@ -62,6 +62,12 @@ public record VirtualService(
                 timeouts, newFallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, tls, servers);
     }
 
+    /** This service with other TLS settings (null: none). */
+    public VirtualService withTls(TlsSettings newTls) {
+        return new VirtualService(name, vip, ports, protocol, mode, l7Mode, balance, scheduler, persistence, check,
+                timeouts, fallback, natGateway, snatSource, forwardedFor, limits, proxyProtocol, newTls, servers);
+    }
+
     public Optional<RealServer> server(String serverName) {
         return servers.stream().filter(server -> java.util.Objects.equals(server.name(), serverName) && serverName != null).findFirst();
     }

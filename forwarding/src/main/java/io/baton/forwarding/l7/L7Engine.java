@@ -311,7 +311,8 @@ public final class L7Engine implements DataPlane, AutoCloseable {
             backend.setSoTimeout(WARM_UP_TIMEOUT_MILLIS);
             RealServer server = new RealServer("warm-up", new HostPort("127.0.0.1", backend.getLocalPort()),
                     RealServer.DEFAULT_WEIGHT, ServerState.ONLINE);
-            VirtualService service = template.withFallback(null).withServers(List.of(server));
+            // in the clear: the warm-up's client speaks plain HTTP (a TLS service would refuse it)
+            VirtualService service = template.withFallback(null).withTls(null).withServers(List.of(server));
             ServicePool pool = new ServicePool(service, new PersistenceTable(Clock.systemUTC()));
             Channel listener = bootstrap(mode, () -> pool).bind("127.0.0.1", 0).sync().channel();
             try (Socket client = new Socket()) {
