@@ -140,9 +140,18 @@ public final class TlsTermination {
         return toServers.newHandler(alloc);
     }
 
-    /** The first handler of a client connection: reads the ClientHello and hands over to the certificate's TLS. */
+    /** A client's ClientHello must arrive, and its handshake end, within this (each; Netty's SslHandler's default). */
+    static final long HANDSHAKE_TIMEOUT_MILLIS = 10_000;
+    /** The longest ClientHello read (a real one is under 2 KiB; post-quantum key shares add about 1 KiB). */
+    static final int MAX_CLIENT_HELLO = 16 * 1024;
+
+    /**
+     * The first handler of a client connection: reads the ClientHello (at most {@link #MAX_CLIENT_HELLO},
+     * within {@link #HANDSHAKE_TIMEOUT_MILLIS}) and hands over to the certificate's TLS. A client that
+     * sends something else, too much or too slowly is closed.
+     */
     SniHandler newHandler() {
-        return new SniHandler(bySni);
+        return new SniHandler(bySni, MAX_CLIENT_HELLO, HANDSHAKE_TIMEOUT_MILLIS);
     }
 
     List<Served> served() {

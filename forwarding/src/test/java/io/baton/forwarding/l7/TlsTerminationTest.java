@@ -89,6 +89,54 @@ class TlsTerminationTest {
     }
 
     @Test
+    void clientsThatDoNotSpeakTlsOrTooMuchOrTooSlowlyAreClosedAndTheServiceServesOn() throws Exception {
+        TestServers.Http web = new TestServers.Http("web1");
+        closeables.add(web);
+        engine = TestServers.engine(port, "tcp", "", tls(""), servers(web.port()));
+
+        // a handshake record that declares 64 KiB of ClientHello, and then sends it
+        byte[] huge = new byte[5 + 65535];
+        huge[0] = 0x16;
+        huge[1] = 0x03;
+        huge[2] = 0x01;
+        huge[3] = (byte) 0xFF;
+        huge[4] = (byte) 0xFF;
+        huge[5] = 0x01;
+        try (Socket flood = new Socket("127.0.0.1", port); Socket silent = new Socket("127.0.0.1", port);
+             Socket garbage = new Socket("127.0.0.1", port)) {
+            for (Socket socket : List.of(flood, silent, garbage)) {
+                socket.setSoTimeout(30_000);
+            }
+            garbage.getOutputStream().write("A-ASSOCIATE-RQ in the clear\r\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            assertThat(garbage.getInputStream().read()).as("clear text: closed").isEqualTo(-1);
+            try {
+                flood.getOutputStream().write(huge);
+            } catch (java.io.IOException closedUnderIt) {
+                // closed before all of it was taken: what is wanted
+            }
+            assertThat(drained(flood)).as("an oversized ClientHello: closed").isTrue();
+            // (within the 30 s read timeout, or the read fails the test)
+            assertThat(silent.getInputStream().read()).as("no ClientHello: closed at the handshake timeout")
+                    .isEqualTo(-1);
+        }
+        assertThat(run("curl", "-sS", "-k", "https://127.0.0.1:" + port + "/")).startsWith("web1");
+    }
+
+    /** Reads until the peer closes (true) or resets (true): a connection the service ended. */
+    private static boolean drained(Socket socket) {
+        try {
+            while (socket.getInputStream().read() >= 0) {
+                // an alert, then the end
+            }
+            return true;
+        } catch (java.net.SocketException reset) {
+            return true;
+        } catch (java.io.IOException timedOut) {
+            return false;
+        }
+    }
+
+    @Test
     void mutualTlsRefusesAClientWithoutACertificateTheCaSigned() throws Exception {
         TestServers.Http web = new TestServers.Http("web1");
         closeables.add(web);
