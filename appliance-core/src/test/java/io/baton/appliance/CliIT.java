@@ -58,7 +58,7 @@ class CliIT {
         Files.createSymbolicLink(trusted.resolve("link.sh"), outside);
         Path config = work.resolve("scripts.yaml");
         Files.writeString(config, Files.readString(BatonProcess.repository().resolve("examples/pacs.yaml"))
-                .replace("check: { type: connect, interval: 2s, timeout: 1s, rise: 2, fall: 3 }",
+                .replace("check: { type: hl7, receiving-application: ENGINE, interval: 5s, timeout: 2s, rise: 2, fall: 3 }",
                         "check: { type: external, script: '" + outside + "' }")
                 .replace("      type: dicom-echo\n      port: 104\n      calling-ae: BATON\n      called-ae: PACS\n",
                         "      type: external\n      script: link.sh\n"));
