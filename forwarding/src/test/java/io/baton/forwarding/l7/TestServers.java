@@ -214,17 +214,22 @@ final class TestServers {
                 "-c", dir.resolve("nginx.conf").toString()).redirectErrorStream(true)
                 .redirectOutput(dir.resolve("nginx.out").toFile()).start();
         try {
-            org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
-                try (Socket probe = new Socket("127.0.0.1", port)) {
-                    return probe.isConnected();
-                }
-            });
+            awaitListening(port);
         } catch (RuntimeException e) {
             nginx.destroy();
             throw new IllegalStateException("nginx does not listen on " + port + ": "
                     + java.nio.file.Files.readString(dir.resolve("error.log")), e);
         }
         return nginx;
+    }
+
+    /** Returns once something (a process a test started) accepts connections on 127.0.0.1:{@code port}. */
+    static void awaitListening(int port) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
+            try (Socket probe = new Socket("127.0.0.1", port)) {
+                return probe.isConnected();
+            }
+        });
     }
 
     static int freePort() throws IOException {
@@ -249,7 +254,19 @@ final class TestServers {
     static L7Engine engine(int port, String l7, String topKeys, String serviceKeys, String servers)
             throws Exception {
         L7Engine engine = new L7Engine(new io.baton.forwarding.PersistenceTable(java.time.Clock.systemUTC()), 2);
-        java.util.List<String> problems = engine.apply(io.baton.config.ConfigParser.parse("""
+        java.util.List<String> problems = engine.apply(config(port, l7, topKeys, serviceKeys, servers));
+        if (!problems.isEmpty()) {
+            engine.close();
+            throw new IllegalStateException("the test service does not run: " + problems);
+        }
+        engine.setActive(true);
+        return engine;
+    }
+
+    /** The config of {@link #engine}: for applying another version of it to a running engine. */
+    static io.baton.config.BatonConfig config(int port, String l7, String topKeys, String serviceKeys, String servers)
+            throws Exception {
+        return io.baton.config.ConfigParser.parse("""
                 cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
                 vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
                 %s
@@ -263,12 +280,6 @@ final class TestServers {
                     servers: %s
                 """.formatted(topKeys, port, l7, serviceKeys.isEmpty() ? "" : serviceKeys.indent(4).stripTrailing(),
                         servers),
-                io.baton.config.ConfigParser.Format.YAML));
-        if (!problems.isEmpty()) {
-            engine.close();
-            throw new IllegalStateException("the test service does not run: " + problems);
-        }
-        engine.setActive(true);
-        return engine;
+                io.baton.config.ConfigParser.Format.YAML);
     }
 }

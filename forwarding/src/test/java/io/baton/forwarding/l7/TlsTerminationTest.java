@@ -175,8 +175,7 @@ class TlsTerminationTest {
         Path[] renewed = TestCertificates.selfSigned(dir, "viewer-renewed", "DNS:viewer.test", "ec");
         Files.move(renewed[0], served, StandardCopyOption.REPLACE_EXISTING);
         Files.move(renewed[1], servedKey, StandardCopyOption.REPLACE_EXISTING);
-        assertThat(engine.apply(io.baton.config.ConfigParser.parse(config(keys, web.port()),
-                io.baton.config.ConfigParser.Format.YAML))).isEmpty();
+        assertThat(engine.apply(config(keys, web.port()))).isEmpty();
 
         assertThat(sClient("-servername", "viewer.test")).contains("CN = viewer-renewed");
         assertThat(download.isAlive()).as("the download is still under way").isTrue();
@@ -202,12 +201,10 @@ class TlsTerminationTest {
         assertThat(run("curl", "-sS", "-k", url)).matches("over TLSv1\\.[23]\n");
 
         // a server whose certificate the CA did not sign gets no request
-        assertThat(engine.apply(io.baton.config.ConfigParser.parse(config(tls("  to-servers: { ca: " + viewer[0] + " }\n"),
-                serverPort), io.baton.config.ConfigParser.Format.YAML))).isEmpty();
+        assertThat(engine.apply(config(tls("  to-servers: { ca: " + viewer[0] + " }\n"), serverPort))).isEmpty();
         assertThat(attempt("curl", "-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", url)).isEqualTo("502");
 
-        assertThat(engine.apply(io.baton.config.ConfigParser.parse(config(tls("  to-servers: { verify: false }\n"),
-                serverPort), io.baton.config.ConfigParser.Format.YAML))).isEmpty();
+        assertThat(engine.apply(config(tls("  to-servers: { verify: false }\n"), serverPort))).isEmpty();
         assertThat(run("curl", "-sS", "-k", url)).matches("over TLSv1\\.[23]\n");
         engine.close();
 
@@ -221,11 +218,7 @@ class TlsTerminationTest {
         int storescp = TestServers.freePort();
         Path received = Files.createDirectories(dir.resolve("received"));
         start("storescp", "-aet", "PACS", "-od", received.toString(), String.valueOf(storescp));
-        await().atMost(Duration.ofSeconds(10)).ignoreExceptions().until(() -> {
-            try (Socket probe = new Socket("127.0.0.1", storescp)) {
-                return true;
-            }
-        });
+        TestServers.awaitListening(storescp);
         engine = TestServers.engine(port, "tcp", "", tls(""), servers(storescp));
         List<String> tls = List.of("+tls", modality[1].toString(), modality[0].toString(), "+cf", viewer[0].toString());
 
@@ -297,19 +290,9 @@ class TlsTerminationTest {
         return "[{ name: rs, address: 127.0.0.1:" + serverPort + " }]";
     }
 
-    private String config(String serviceKeys, int serverPort) {
-        return """
-                cluster: { name: t, nodes: [{ id: n1, address: 127.0.0.1:7800 }] }
-                vips: [{ name: v, address: 127.0.0.1/32, interface: lo }]
-                services:
-                  - name: web
-                    vip: v
-                    ports: [%d]
-                    mode: l7-snat
-                    l7: http
-                %s
-                    servers: %s
-                """.formatted(port, serviceKeys.indent(4).stripTrailing(), servers(serverPort));
+    /** The http service's config with other service keys, for applying to the running engine. */
+    private io.baton.config.BatonConfig config(String serviceKeys, int serverPort) throws Exception {
+        return TestServers.config(port, "http", "", serviceKeys, servers(serverPort));
     }
 
     private String sClient(String... options) throws Exception {
