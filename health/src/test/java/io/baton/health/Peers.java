@@ -91,39 +91,32 @@ final class Peers implements AutoCloseable {
      * and {@code errorComment}: what an overloaded archive does.
      */
     int dicomFindFailing(int status, String errorComment) throws IOException {
-        ServerSocket socket = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
-        servers.add(socket);
-        executor.submit(() -> {
-            while (!socket.isClosed()) {
-                try (Socket client = socket.accept()) {
-                    java.io.DataInputStream in = new java.io.DataInputStream(client.getInputStream());
-                    OutputStream out = client.getOutputStream();
-                    readPdu(in);                                  // A-ASSOCIATE-RQ
-                    byte[] accept = new byte[68 + 8];
-                    accept[1] = 1;                                // protocol version
-                    System.arraycopy(new byte[] {0x21, 0, 0, 4, 1, 0, 0, 0}, 0, accept, 68, 8);
-                    out.write(pdu(0x02, accept));
-                    readPdu(in);                                  // C-FIND-RQ command
-                    readPdu(in);                                  // its identifier
-                    byte[] comment = errorComment.getBytes(StandardCharsets.US_ASCII);
-                    java.nio.ByteBuffer command = java.nio.ByteBuffer.allocate(64 + comment.length)
-                            .order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                    command.putShort((short) 0).putShort((short) 0x0100).putInt(2).putShort((short) 0x8020);
-                    command.putShort((short) 0).putShort((short) 0x0800).putInt(2).putShort((short) 0x0101);
-                    command.putShort((short) 0).putShort((short) 0x0900).putInt(2).putShort((short) status);
-                    command.putShort((short) 0).putShort((short) 0x0902).putInt(comment.length).put(comment);
-                    byte[] set = java.util.Arrays.copyOf(command.array(), command.position());
-                    java.nio.ByteBuffer pdv = java.nio.ByteBuffer.allocate(6 + set.length);
-                    pdv.putInt(2 + set.length).put((byte) 1).put((byte) 0x03).put(set);
-                    out.write(pdu(0x04, pdv.array()));
-                    readPdu(in);                                  // A-RELEASE-RQ
-                    out.write(pdu(0x06, new byte[4]));
-                } catch (IOException e) {
-                    // the check left; wait for the next
-                }
+        return serve(client -> {
+            try (client) {
+                java.io.DataInputStream in = new java.io.DataInputStream(client.getInputStream());
+                OutputStream out = client.getOutputStream();
+                readPdu(in);                                  // A-ASSOCIATE-RQ
+                byte[] accept = new byte[68 + 8];
+                accept[1] = 1;                                // protocol version
+                System.arraycopy(new byte[] {0x21, 0, 0, 4, 1, 0, 0, 0}, 0, accept, 68, 8);
+                out.write(pdu(0x02, accept));
+                readPdu(in);                                  // C-FIND-RQ command
+                readPdu(in);                                  // its identifier
+                byte[] comment = errorComment.getBytes(StandardCharsets.US_ASCII);
+                java.nio.ByteBuffer command = java.nio.ByteBuffer.allocate(64 + comment.length)
+                        .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                command.putShort((short) 0).putShort((short) 0x0100).putInt(2).putShort((short) 0x8020);
+                command.putShort((short) 0).putShort((short) 0x0800).putInt(2).putShort((short) 0x0101);
+                command.putShort((short) 0).putShort((short) 0x0900).putInt(2).putShort((short) status);
+                command.putShort((short) 0).putShort((short) 0x0902).putInt(comment.length).put(comment);
+                byte[] set = java.util.Arrays.copyOf(command.array(), command.position());
+                java.nio.ByteBuffer pdv = java.nio.ByteBuffer.allocate(6 + set.length);
+                pdv.putInt(2 + set.length).put((byte) 1).put((byte) 0x03).put(set);
+                out.write(pdu(0x04, pdv.array()));
+                readPdu(in);                                  // A-RELEASE-RQ
+                out.write(pdu(0x06, new byte[4]));
             }
         });
-        return socket.getLocalPort();
     }
 
     private static void readPdu(java.io.DataInputStream in) throws IOException {
@@ -157,20 +150,39 @@ final class Peers implements AutoCloseable {
 
     /** A TCP server that sends {@code greeting} to every client and keeps it open; null sends nothing. */
     int tcp(String greeting) throws IOException {
+        return serve(client -> {
+            if (greeting != null) {
+                client.getOutputStream().write(greeting.getBytes(StandardCharsets.US_ASCII));
+                client.getOutputStream().flush();
+            }
+        });
+    }
+
+    /** What a test server does with one client (which stays open, until close(), unless it closes it). */
+    private interface Conversation {
+        void with(Socket client) throws IOException;
+    }
+
+    /** A TCP server on loopback that holds {@code conversation} with each client, every client on its own thread. */
+    private int serve(Conversation conversation) throws IOException {
         ServerSocket socket = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
         servers.add(socket);
         executor.submit(() -> {
             while (!socket.isClosed()) {
+                Socket client;
                 try {
-                    Socket client = socket.accept();
-                    if (greeting != null) {
-                        client.getOutputStream().write(greeting.getBytes(StandardCharsets.US_ASCII));
-                        client.getOutputStream().flush();
-                    }
-                    servers.add(client);
+                    client = socket.accept();
                 } catch (IOException e) {
                     return;
                 }
+                servers.add(client);
+                executor.submit(() -> {
+                    try {
+                        conversation.with(client);
+                    } catch (IOException | RuntimeException e) {
+                        // the check closed the connection
+                    }
+                });
             }
         });
         return socket.getLocalPort();
@@ -186,50 +198,31 @@ final class Peers implements AutoCloseable {
 
     /** Like {@link #mllp(java.util.function.Function)}; {@code thenClose}: closes the connection after answering. */
     int mllp(java.util.function.Function<String, byte[]> answer, boolean thenClose) throws IOException {
-        ServerSocket socket = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
-        servers.add(socket);
-        executor.submit(() -> {
-            while (!socket.isClosed()) {
-                Socket client;
-                try {
-                    client = socket.accept();
-                } catch (IOException e) {
-                    return;
-                }
-                servers.add(client);
-                executor.submit(() -> {
-                    try {
-                        java.io.InputStream in = client.getInputStream();
-                        java.io.ByteArrayOutputStream message = new java.io.ByteArrayOutputStream();
-                        int previous = -1;
-                        int b;
-                        while ((b = in.read()) >= 0) {
-                            if (previous == 0x1C && b == 0x0D) {
-                                byte[] text = message.toByteArray();
-                                byte[] reply = answer.apply(new String(text, 1, text.length - 2,
-                                        StandardCharsets.ISO_8859_1));
-                                if (reply != null) {
-                                    client.getOutputStream().write(reply);
-                                    client.getOutputStream().flush();
-                                }
-                                if (thenClose) {
-                                    client.close();
-                                    return;
-                                }
-                                message.reset();
-                                previous = -1;
-                                continue;
-                            }
-                            message.write(b);
-                            previous = b;
-                        }
-                    } catch (IOException | RuntimeException e) {
-                        // the check closed the connection
+        return serve(client -> {
+            java.io.InputStream in = client.getInputStream();
+            java.io.ByteArrayOutputStream message = new java.io.ByteArrayOutputStream();
+            int previous = -1;
+            int b;
+            while ((b = in.read()) >= 0) {
+                if (previous == 0x1C && b == 0x0D) {
+                    byte[] text = message.toByteArray();
+                    byte[] reply = answer.apply(new String(text, 1, text.length - 2, StandardCharsets.ISO_8859_1));
+                    if (reply != null) {
+                        client.getOutputStream().write(reply);
+                        client.getOutputStream().flush();
                     }
-                });
+                    if (thenClose) {
+                        client.close();
+                        return;
+                    }
+                    message.reset();
+                    previous = -1;
+                    continue;
+                }
+                message.write(b);
+                previous = b;
             }
         });
-        return socket.getLocalPort();
     }
 
     private void start(Path dir, String... command) throws IOException {
