@@ -24,8 +24,6 @@ final class ForwardedHeaders extends ChannelInboundHandlerAdapter {
 
     private final ServicePool pool;
     private String client;
-    /** {@code https} when the connection came through TLS termination: known once its first request arrives. */
-    private AsciiString proto;
 
     ForwardedHeaders(ServicePool pool) {
         this.pool = pool;
@@ -37,14 +35,12 @@ final class ForwardedHeaders extends ChannelInboundHandlerAdapter {
             if (client == null) {
                 client = ctx.channel().remoteAddress() instanceof InetSocketAddress address
                         ? address.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
-                // after the handshake, the SniHandler has put the SslHandler in its place
-                proto = ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) != null ? HTTPS : HTTP;
             }
             HttpHeaders headers = request.head().headers();
             List<String> sent = pool.config().forwardedFor() == ForwardedFor.REPLACE ? List.of()
                     : headers.getAll(X_FORWARDED_FOR);
             headers.set(X_FORWARDED_FOR, sent.isEmpty() ? client : String.join(", ", sent) + ", " + client);
-            headers.set(X_FORWARDED_PROTO, proto);
+            headers.set(X_FORWARDED_PROTO, ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) != null ? HTTPS : HTTP);
         }
         ctx.fireChannelRead(msg);
     }
